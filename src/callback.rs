@@ -1,0 +1,218 @@
+//! The post-logout callback: open the state, then hand over to the inner service.
+
+use std::{
+    fmt,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{HeaderValue, Method, Request, Response};
+use url::form_urlencoded;
+
+use crate::{
+    Rejection, ReturnTarget,
+    body::ResponseBody,
+    config::Config,
+    cookies::request_cookies,
+    future::ResponseFuture,
+    reply,
+    state::{OpenError, decode_state},
+};
+
+/// Longest callback query string read.
+const MAX_QUERY_LEN: usize = 4096;
+const ALLOW_GET: HeaderValue = HeaderValue::from_static("GET");
+
+/// What the callback validated, placed in the request extensions before the
+/// inner service is called.
+///
+/// ```
+/// # async fn handler(logged_out: axum::Extension<tower_oidc_logout::LoggedOut>) -> axum::response::Redirect {
+/// let target = logged_out.return_target().map_or("/", |t| t.as_str());
+/// axum::response::Redirect::to(target)
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOut {
+    logout: Option<String>,
+    return_target: Option<ReturnTarget>,
+    state_echoed: bool,
+}
+
+impl LoggedOut {
+    /// The provider's `logout` parameter, passed on as received.
+    ///
+    /// Next Identity documents that it sends one but not its value: treat it
+    /// as opaque and do not depend on it.
+    #[must_use]
+    pub fn logout(&self) -> Option<&str> {
+        self.logout.as_deref()
+    }
+
+    /// Where the user asked to land after sign-out, validated and sealed at
+    /// the logout route (never read from the callback URL).
+    #[must_use]
+    pub fn return_target(&self) -> Option<&ReturnTarget> {
+        self.return_target.as_ref()
+    }
+
+    /// Whether the provider echoed `state` (always, unless
+    /// [`dangerous_accept_callback_without_state`](crate::OidcLogoutBuilder::dangerous_accept_callback_without_state)
+    /// let a callback without it through).
+    #[must_use]
+    pub fn state_echoed(&self) -> bool {
+        self.state_echoed
+    }
+}
+
+/// The callback route on its own, for framework authors who route themselves.
+///
+/// Validates every request it is given as a post-logout callback (it does
+/// not look at the path), and calls `S` only for a valid one. Get one from
+/// [`OidcLogoutLayer::callback_service`](crate::OidcLogoutLayer::callback_service).
+#[derive(Clone)]
+pub struct PostLogoutCallback<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> PostLogoutCallback<S> {
+    pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
+        Self { inner, config }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for PostLogoutCallback<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostLogoutCallback")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for PostLogoutCallback<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        handle(&self.config, &mut self.inner, request)
+    }
+}
+
+/// Validates the callback and calls `inner` only if it holds.
+pub(crate) fn handle<S, ReqBody, ResBody>(
+    config: &Config,
+    inner: &mut S,
+    mut request: Request<ReqBody>,
+) -> ResponseFuture<S::Future>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    match validate(config, &request) {
+        Ok((logged_out, removal)) => {
+            request.extensions_mut().insert(logged_out);
+            ResponseFuture::callback(inner.call(request), removal)
+        }
+        Err((rejection, removals)) => {
+            let allow = (rejection == Rejection::MethodNotAllowed).then_some(ALLOW_GET);
+            let mut response = reply::rejection(rejection, allow);
+            reply::set_cookies(&mut response, removals);
+            ResponseFuture::reply(response)
+        }
+    }
+}
+
+type Refusal = (Rejection, Vec<HeaderValue>);
+
+fn validate<B>(config: &Config, request: &Request<B>) -> Result<(LoggedOut, HeaderValue), Refusal> {
+    let cookies = &config.state_cookies;
+    // Without a usable `state` no cookie can be singled out: expire them all.
+    let expire_all = |rejection| {
+        let removals = request_cookies(request.headers())
+            .filter(|(name, _)| cookies.is_state_cookie(name))
+            .map(|(name, _)| cookies.removal(name))
+            .collect();
+        (rejection, removals)
+    };
+    if request.method() != Method::GET {
+        return Err((Rejection::MethodNotAllowed, Vec::new()));
+    }
+    let (state, logout) =
+        read_query(request.uri().query().unwrap_or_default()).map_err(expire_all)?;
+
+    let Some(state) = state else {
+        if config.accept_missing_state {
+            return newest_pending(config, request, logout)
+                .ok_or_else(|| expire_all(Rejection::StateCookieMissing));
+        }
+        return Err(expire_all(Rejection::StateMissing));
+    };
+    let nonce = decode_state(&state).ok_or_else(|| expire_all(Rejection::StateMalformed))?;
+
+    let name = cookies.name(&state);
+    // A sibling subdomain may have tossed in a cookie of the same name: any
+    // authentic, matching one passes.
+    let mut failure = Rejection::StateCookieMissing;
+    for (_, sealed) in request_cookies(request.headers()).filter(|(n, _)| *n == name) {
+        failure = match config.keys.open(sealed) {
+            Ok(opened) if opened.matches(&nonce) => {
+                let logged_out = LoggedOut {
+                    logout,
+                    return_target: opened.return_target,
+                    state_echoed: true,
+                };
+                return Ok((logged_out, cookies.removal(&name)));
+            }
+            Ok(_) => Rejection::StateMismatch,
+            Err(OpenError::Expired) => Rejection::StateExpired,
+            Err(OpenError::Tampered) => Rejection::StateTampered,
+        };
+    }
+    Err((failure, vec![cookies.removal(&name)]))
+}
+
+/// `state` and `logout` from the query; each at most once.
+fn read_query(query: &str) -> Result<(Option<String>, Option<String>), Rejection> {
+    if query.len() > MAX_QUERY_LEN {
+        return Err(Rejection::TooLarge);
+    }
+    let (mut state, mut logout) = (None, None);
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let slot = match &*name {
+            "state" => &mut state,
+            "logout" => &mut logout,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err(Rejection::MalformedQuery);
+        }
+    }
+    Ok((state, logout))
+}
+
+/// With no `state` echoed (opt-in only): the newest valid state cookie.
+fn newest_pending<B>(
+    config: &Config,
+    request: &Request<B>,
+    logout: Option<String>,
+) -> Option<(LoggedOut, HeaderValue)> {
+    let cookies = &config.state_cookies;
+    let (name, opened) = request_cookies(request.headers())
+        .filter(|(name, _)| cookies.is_state_cookie(name))
+        .filter_map(|(name, sealed)| Some((name, config.keys.open(sealed).ok()?)))
+        .max_by_key(|(_, opened)| opened.expires_at)?;
+    let logged_out = LoggedOut {
+        logout,
+        return_target: opened.return_target,
+        state_echoed: false,
+    };
+    Some((logged_out, cookies.removal(name)))
+}

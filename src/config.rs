@@ -1,0 +1,673 @@
+//! The builder: every setting checked once, when the layer is built.
+
+use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
+
+use http::HeaderValue;
+use url::{Host, Url};
+
+use crate::{
+    ConfigError, EndSessionHook, NoServerSession, OidcLogoutLayer, SessionCookie, StateKey,
+    cookies::StateCookies,
+    state::{KeyRing, STATE_PARAM_LEN},
+};
+
+/// Default cap on the end-session URL, in bytes.
+///
+/// Proxies and servers commonly refuse request lines over 8 KiB; half of
+/// that leaves room for the provider's own redirects.
+pub const DEFAULT_MAX_END_SESSION_URL_LEN: usize = 4096;
+
+/// A `Clear-Site-Data` directive the logout response may send.
+///
+/// `"cookies"` is deliberately missing: browsers process it *after* the
+/// response's `Set-Cookie`, so it would wipe the state cookie this response
+/// sets and every callback would fail; it also clears sibling subdomains.
+/// The session cookies are expired one by one instead.
+///
+/// ```compile_fail
+/// let _ = tower_oidc_logout::ClearSiteData::Cookies;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClearSiteData {
+    /// `"storage"`: localStorage, sessionStorage, IndexedDB, service workers (the default).
+    Storage,
+    /// `"cache"`: the HTTP cache. Some Chromium versions stall on it; opt in knowingly.
+    Cache,
+    /// `"executionContexts"`: reloads the site's other open documents.
+    ExecutionContexts,
+    /// `"clientHints"`: client hints the site asked for.
+    ClientHints,
+}
+
+impl ClearSiteData {
+    fn directive(self) -> &'static str {
+        match self {
+            Self::Storage => "\"storage\"",
+            Self::Cache => "\"cache\"",
+            Self::ExecutionContexts => "\"executionContexts\"",
+            Self::ClientHints => "\"clientHints\"",
+        }
+    }
+}
+
+/// Everything the two routes need, validated and precomputed.
+pub(crate) struct Config {
+    /// The end-session URL up to (excluding) `&state=`.
+    pub(crate) end_session_base: String,
+    pub(crate) logout_path: String,
+    pub(crate) callback_path: String,
+    pub(crate) trusted_origins: Vec<String>,
+    pub(crate) allow_get: bool,
+    pub(crate) accept_missing_state: bool,
+    pub(crate) cookie_removals: Vec<HeaderValue>,
+    pub(crate) clear_site_data: Option<HeaderValue>,
+    pub(crate) state_cookies: StateCookies,
+    pub(crate) keys: KeyRing,
+    pub(crate) max_url_len: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("end_session_base", &self.end_session_base)
+            .field("logout_path", &self.logout_path)
+            .field("callback_path", &self.callback_path)
+            .field("trusted_origins", &self.trusted_origins)
+            .field("allow_get", &self.allow_get)
+            .field("accept_missing_state", &self.accept_missing_state)
+            .field("cookie_removals", &self.cookie_removals.len())
+            .field("clear_site_data", &self.clear_site_data)
+            .field("max_url_len", &self.max_url_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`OidcLogoutLayer`]; start with [`OidcLogoutLayer::builder`].
+///
+/// Required: an end-session endpoint ([`end_session_endpoint`](Self::end_session_endpoint)
+/// or [`next_identity`](Self::next_identity)), [`client_id`](Self::client_id),
+/// [`post_logout_redirect_uri`](Self::post_logout_redirect_uri) and
+/// [`state_key`](Self::state_key). [`build`](Self::build) checks everything
+/// and says what to fix.
+#[must_use]
+pub struct OidcLogoutBuilder<H = NoServerSession> {
+    end_session_endpoint: Option<String>,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    logout_path: String,
+    app_origin: Option<String>,
+    trusted_origins: Vec<String>,
+    cookies: Vec<SessionCookie>,
+    state_key: Option<StateKey>,
+    previous_keys: Vec<StateKey>,
+    state_ttl: Duration,
+    ui_locales: Option<String>,
+    max_url_len: usize,
+    allow_get: bool,
+    accept_missing_state: bool,
+    clear_site_data: Vec<ClearSiteData>,
+    clock: Option<Arc<dyn Fn() -> SystemTime + Send + Sync>>,
+    hook: H,
+}
+
+impl<H> fmt::Debug for OidcLogoutBuilder<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcLogoutBuilder")
+            .field("end_session_endpoint", &self.end_session_endpoint)
+            .field("client_id", &self.client_id)
+            .field("post_logout_redirect_uri", &self.post_logout_redirect_uri)
+            .field("logout_path", &self.logout_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for OidcLogoutBuilder {
+    fn default() -> Self {
+        Self {
+            end_session_endpoint: None,
+            client_id: None,
+            post_logout_redirect_uri: None,
+            logout_path: "/logout".to_owned(),
+            app_origin: None,
+            trusted_origins: Vec::new(),
+            cookies: Vec::new(),
+            state_key: None,
+            previous_keys: Vec::new(),
+            state_ttl: Duration::from_secs(300),
+            ui_locales: None,
+            max_url_len: DEFAULT_MAX_END_SESSION_URL_LEN,
+            allow_get: false,
+            accept_missing_state: false,
+            clear_site_data: vec![ClearSiteData::Storage],
+            clock: None,
+            hook: NoServerSession,
+        }
+    }
+}
+
+impl<H> OidcLogoutBuilder<H> {
+    /// The provider's `end_session_endpoint`, as a full URL.
+    ///
+    /// Any query it already has is kept. `https` is required, except `http`
+    /// on loopback hosts for development.
+    pub fn end_session_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.end_session_endpoint = Some(url.into());
+        self
+    }
+
+    /// Targets Next Identity: `https://<base_domain>/endsession`.
+    ///
+    /// `base_domain` is the integration's base domain, e.g.
+    /// `id.eu.nextreason.com` (a leading `https://` and trailing `/` are
+    /// accepted).
+    pub fn next_identity(self, base_domain: impl AsRef<str>) -> Self {
+        let base = base_domain.as_ref().trim_end_matches('/');
+        let base = base.strip_prefix("https://").unwrap_or(base);
+        self.end_session_endpoint(format!("https://{base}/endsession"))
+    }
+
+    /// The client ID the provider issued for this app (sent as `client_id`).
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// Where the provider sends the browser back after sign-out.
+    ///
+    /// Sent byte for byte as given, because providers compare it exactly with
+    /// the registered value. Its path is the callback route. Absolute `https`,
+    /// or `http` on loopback hosts (`localhost`, `127.0.0.1`, `[::1]`) for
+    /// development.
+    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// The app's local logout route (default `/logout`).
+    pub fn logout_path(mut self, path: impl Into<String>) -> Self {
+        self.logout_path = path.into();
+        self
+    }
+
+    /// The app's own origin, for the cross-site check of the logout route.
+    ///
+    /// Defaults to the origin of `post_logout_redirect_uri`.
+    pub fn app_origin(mut self, origin: impl Into<String>) -> Self {
+        self.app_origin = Some(origin.into());
+        self
+    }
+
+    /// Another origin whose pages may post to the logout route (e.g. a
+    /// sibling subdomain of the same site).
+    pub fn trust_origin(mut self, origin: impl Into<String>) -> Self {
+        self.trusted_origins.push(origin.into());
+        self
+    }
+
+    /// A local cookie to expire at sign-out; call once per cookie.
+    pub fn expire_cookie(mut self, cookie: SessionCookie) -> Self {
+        self.cookies.push(cookie);
+        self
+    }
+
+    /// The key that seals new states; shared by every instance of the app.
+    pub fn state_key(mut self, key: StateKey) -> Self {
+        self.state_key = Some(key);
+        self
+    }
+
+    /// Older keys still accepted when opening states, newest first.
+    ///
+    /// To rotate: make the new key current and list the old one here for at
+    /// least the state lifetime, so logouts in flight still complete.
+    pub fn previous_state_keys(mut self, keys: impl IntoIterator<Item = StateKey>) -> Self {
+        self.previous_keys = keys.into_iter().collect();
+        self
+    }
+
+    /// How long a sign-out may take at the provider (default 5 minutes,
+    /// between 10 seconds and 1 hour).
+    pub fn state_ttl(mut self, ttl: Duration) -> Self {
+        self.state_ttl = ttl;
+        self
+    }
+
+    /// `ui_locales` for the provider's sign-out pages, e.g. `"fr-CA fr en"`.
+    pub fn ui_locales(mut self, locales: impl Into<String>) -> Self {
+        self.ui_locales = Some(locales.into());
+        self
+    }
+
+    /// Cap on the end-session URL's length (default
+    /// [`DEFAULT_MAX_END_SESSION_URL_LEN`]).
+    ///
+    /// When a hint would push the URL over the cap it is dropped, never
+    /// truncated: `id_token_hint` (often kilobytes) goes first, then
+    /// `logout_hint` is sent if it fits. `client_id` is always sent, so the
+    /// provider still knows the client.
+    pub fn max_end_session_url_len(mut self, bytes: usize) -> Self {
+        self.max_url_len = bytes;
+        self
+    }
+
+    /// Also accept `GET` on the logout route (default: `POST` only).
+    ///
+    /// Dangerous: link prefetchers, previews and `<img>` tags can then sign
+    /// users out. Cross-site requests are still refused.
+    pub fn dangerous_allow_get_logout(mut self) -> Self {
+        self.allow_get = true;
+        self
+    }
+
+    /// The `Clear-Site-Data` directives of the logout response (default
+    /// `"storage"`); an empty list sends none.
+    ///
+    /// Browsers honour the header on secure contexts only: it is defence in
+    /// depth, not the primary mechanism.
+    pub fn clear_site_data(mut self, directives: impl IntoIterator<Item = ClearSiteData>) -> Self {
+        self.clear_site_data = directives.into_iter().collect();
+        self
+    }
+
+    /// Accept a callback that carries no `state` (default: refused).
+    ///
+    /// Dangerous: for providers that do not echo `state`. The callback then
+    /// passes if the browser holds a valid, unexpired state cookie (the
+    /// newest is used and expired), so it still proves this browser started a
+    /// sign-out here; but it no longer proves the provider sent it back.
+    /// [`LoggedOut::state_echoed`](crate::LoggedOut::state_echoed) tells which.
+    pub fn dangerous_accept_callback_without_state(mut self) -> Self {
+        self.accept_missing_state = true;
+        self
+    }
+
+    /// Where the middleware reads the time (default [`SystemTime::now`]); for
+    /// tests of expiry.
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// The hook that ends the server-side session (default: none).
+    pub fn end_session_hook<H2: EndSessionHook>(self, hook: H2) -> OidcLogoutBuilder<H2> {
+        OidcLogoutBuilder {
+            end_session_endpoint: self.end_session_endpoint,
+            client_id: self.client_id,
+            post_logout_redirect_uri: self.post_logout_redirect_uri,
+            logout_path: self.logout_path,
+            app_origin: self.app_origin,
+            trusted_origins: self.trusted_origins,
+            cookies: self.cookies,
+            state_key: self.state_key,
+            previous_keys: self.previous_keys,
+            state_ttl: self.state_ttl,
+            ui_locales: self.ui_locales,
+            max_url_len: self.max_url_len,
+            allow_get: self.allow_get,
+            accept_missing_state: self.accept_missing_state,
+            clear_site_data: self.clear_site_data,
+            clock: self.clock,
+            hook,
+        }
+    }
+
+    /// Checks the configuration and builds the layer.
+    pub fn build(self) -> Result<OidcLogoutLayer<H>, ConfigError>
+    where
+        H: EndSessionHook,
+    {
+        let endpoint_text = self
+            .end_session_endpoint
+            .ok_or(ConfigError::MissingEndSessionEndpoint)?;
+        let mut endpoint = parse_url("end-session endpoint", &endpoint_text)?;
+        let client_id = self
+            .client_id
+            .filter(|id| !id.is_empty())
+            .ok_or(ConfigError::MissingClientId)?;
+        let redirect_text = self
+            .post_logout_redirect_uri
+            .ok_or(ConfigError::MissingPostLogoutRedirectUri)?;
+        let redirect = parse_url("post_logout_redirect_uri", &redirect_text)?;
+
+        let logout_path = self.logout_path;
+        if !logout_path.starts_with('/')
+            || !logout_path
+                .bytes()
+                .all(|b| (0x21..=0x7e).contains(&b) && b != b'?' && b != b'#')
+        {
+            return Err(ConfigError::InvalidLogoutPath(logout_path));
+        }
+        let callback_path = redirect.path().to_owned();
+        if callback_path == logout_path {
+            return Err(ConfigError::RoutesCollide(logout_path));
+        }
+
+        let app_origin = match self.app_origin {
+            Some(origin) => origin_of("app_origin", &origin)?,
+            None => redirect.origin().ascii_serialization(),
+        };
+        let mut trusted_origins = vec![app_origin];
+        for origin in &self.trusted_origins {
+            trusted_origins.push(origin_of("trust_origin", origin)?);
+        }
+
+        let secure_site = redirect.scheme() == "https";
+        let mut cookie_removals = Vec::with_capacity(self.cookies.len());
+        for cookie in &self.cookies {
+            cookie_removals.extend(cookie.removals(secure_site)?);
+        }
+
+        let state_key = self.state_key.ok_or(ConfigError::MissingStateKey)?;
+        let ttl_secs = self.state_ttl.as_secs();
+        if !(10..=3600).contains(&ttl_secs) {
+            return Err(ConfigError::InvalidStateTtl(ttl_secs));
+        }
+
+        if let Some(locales) = &self.ui_locales {
+            let tag_chars = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b' ';
+            if locales.trim().is_empty() || !locales.bytes().all(tag_chars) {
+                return Err(ConfigError::InvalidUiLocales(locales.clone()));
+            }
+        }
+
+        {
+            let mut query = endpoint.query_pairs_mut();
+            query.append_pair("client_id", &client_id);
+            query.append_pair("post_logout_redirect_uri", &redirect_text);
+            if let Some(locales) = &self.ui_locales {
+                query.append_pair("ui_locales", locales);
+            }
+        }
+        let end_session_base = String::from(endpoint);
+        let needed = end_session_base.len() + "&state=".len() + STATE_PARAM_LEN;
+        if needed > self.max_url_len {
+            return Err(ConfigError::UrlCapTooSmall {
+                needed,
+                cap: self.max_url_len,
+            });
+        }
+
+        let clear_site_data = if self.clear_site_data.is_empty() {
+            None
+        } else {
+            let directives: Vec<_> = self.clear_site_data.iter().map(|d| d.directive()).collect();
+            // Quoted ASCII tokens only, so this is always a valid header value.
+            HeaderValue::try_from(directives.join(", ")).ok()
+        };
+
+        let config = Config {
+            end_session_base,
+            logout_path,
+            callback_path,
+            trusted_origins,
+            allow_get: self.allow_get,
+            accept_missing_state: self.accept_missing_state,
+            cookie_removals,
+            clear_site_data,
+            state_cookies: StateCookies::new(secure_site, ttl_secs),
+            keys: KeyRing::new(state_key, self.previous_keys, ttl_secs, self.clock),
+            max_url_len: self.max_url_len,
+        };
+        Ok(OidcLogoutLayer::new(Arc::new(config), Arc::new(self.hook)))
+    }
+}
+
+/// Parses an absolute URL that must be `https`, or `http` on loopback.
+fn parse_url(what: &'static str, text: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidUrl {
+        what,
+        value: text.to_owned(),
+        reason,
+    };
+    if text.trim() != text || text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        return Err(invalid(
+            "it holds spaces or control characters; it must be sent exactly as registered",
+        ));
+    }
+    let url = Url::parse(text).map_err(|_| invalid("it is not an absolute URL"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => {
+            return Err(invalid(
+                "use `https` (plain `http` is accepted on localhost, 127.0.0.1 and [::1] only)",
+            ));
+        }
+        _ => return Err(invalid("the scheme must be `https`")),
+    }
+    if url.fragment().is_some() {
+        return Err(invalid(
+            "a URL with a `#fragment` cannot carry query parameters reliably: remove it",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("it must not hold credentials"));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(domain)) => domain == "localhost",
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn origin_of(what: &'static str, text: &str) -> Result<String, ConfigError> {
+    let url = parse_url(what, text)?;
+    if url.path() != "/" || url.query().is_some() {
+        return Err(ConfigError::InvalidUrl {
+            what,
+            value: text.to_owned(),
+            reason: "an origin is a scheme, host and port only, like `https://app.example`",
+        });
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::OidcLogoutLayer;
+
+    fn key() -> StateKey {
+        StateKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap()
+    }
+
+    fn builder() -> OidcLogoutBuilder {
+        OidcLogoutLayer::builder()
+            .next_identity("id.eu.nextreason.com")
+            .client_id("client")
+            .post_logout_redirect_uri("https://app.example/logout/callback")
+            .state_key(key())
+    }
+
+    fn error(builder: OidcLogoutBuilder) -> ConfigError {
+        builder.build().map(|_| ()).unwrap_err()
+    }
+
+    #[test]
+    fn next_identity_targets_endsession() {
+        for base in ["id.eu.nextreason.com", "https://id.eu.nextreason.com/"] {
+            let layer = builder().next_identity(base).build().unwrap();
+            assert!(
+                layer
+                    .config()
+                    .end_session_base
+                    .starts_with("https://id.eu.nextreason.com/endsession?client_id=client&"),
+                "{}",
+                layer.config().end_session_base
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_the_endpoints_query_and_sends_the_redirect_uri_exactly() {
+        let layer = builder()
+            .end_session_endpoint("https://op.example/oidc/logout?tenant=a%20b")
+            .post_logout_redirect_uri("https://app.example:8443/cb?x=1")
+            .ui_locales("fr-CA en")
+            .build()
+            .unwrap();
+        let base = &layer.config().end_session_base;
+        assert!(
+            base.starts_with("https://op.example/oidc/logout?tenant=a%20b&client_id=client&"),
+            "{base}"
+        );
+        let url = Url::parse(base).unwrap();
+        let redirect = url
+            .query_pairs()
+            .find(|(k, _)| k == "post_logout_redirect_uri")
+            .unwrap()
+            .1;
+        assert_eq!(redirect, "https://app.example:8443/cb?x=1");
+        assert!(
+            url.query_pairs()
+                .any(|(k, v)| k == "ui_locales" && v == "fr-CA en")
+        );
+        assert_eq!(layer.config().callback_path, "/cb");
+    }
+
+    #[test]
+    fn trailing_slash_is_not_added_to_the_redirect_uri() {
+        let layer = builder()
+            .post_logout_redirect_uri("https://app.example")
+            .logout_path("/bye")
+            .build()
+            .unwrap();
+        let url = Url::parse(&layer.config().end_session_base).unwrap();
+        let redirect = url
+            .query_pairs()
+            .find(|(k, _)| k == "post_logout_redirect_uri")
+            .unwrap()
+            .1;
+        assert_eq!(redirect, "https://app.example");
+    }
+
+    #[test]
+    fn missing_settings_are_named() {
+        let none = OidcLogoutLayer::builder();
+        assert_eq!(error(none), ConfigError::MissingEndSessionEndpoint);
+        assert_eq!(error(builder().client_id("")), ConfigError::MissingClientId);
+        let no_key = OidcLogoutLayer::builder()
+            .next_identity("id.example")
+            .client_id("c")
+            .post_logout_redirect_uri("https://app.example/cb");
+        assert_eq!(error(no_key), ConfigError::MissingStateKey);
+        let no_redirect = OidcLogoutLayer::builder()
+            .next_identity("id.example")
+            .client_id("c");
+        assert_eq!(
+            error(no_redirect),
+            ConfigError::MissingPostLogoutRedirectUri
+        );
+    }
+
+    #[test]
+    fn urls_must_be_https_except_on_loopback() {
+        for bad in [
+            "http://app.example/cb",
+            "ftp://app.example/cb",
+            "/cb",
+            " https://app.example/cb",
+            "https://app.example/cb#x",
+            "https://user:pw@app.example/cb",
+        ] {
+            let err = error(builder().post_logout_redirect_uri(bad));
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::InvalidUrl {
+                        what: "post_logout_redirect_uri",
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+        }
+        for ok in [
+            "http://localhost:3000/cb",
+            "http://127.0.0.1:3000/cb",
+            "http://[::1]/cb",
+        ] {
+            assert!(
+                builder().post_logout_redirect_uri(ok).build().is_ok(),
+                "{ok}"
+            );
+        }
+        let err = error(builder().end_session_endpoint("http://op.example/endsession"));
+        assert!(matches!(
+            err,
+            ConfigError::InvalidUrl {
+                what: "end-session endpoint",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn routes_must_differ_and_be_paths() {
+        assert_eq!(
+            error(builder().logout_path("/logout/callback")),
+            ConfigError::RoutesCollide("/logout/callback".into())
+        );
+        assert!(matches!(
+            error(builder().logout_path("logout")),
+            ConfigError::InvalidLogoutPath(_)
+        ));
+        assert!(matches!(
+            error(builder().logout_path("/log out")),
+            ConfigError::InvalidLogoutPath(_)
+        ));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert_eq!(
+            error(builder().state_ttl(Duration::from_secs(0))),
+            ConfigError::InvalidStateTtl(0)
+        );
+        assert_eq!(
+            error(builder().state_ttl(Duration::from_secs(86_400))),
+            ConfigError::InvalidStateTtl(86_400)
+        );
+        assert!(matches!(
+            error(builder().ui_locales("en;fr")),
+            ConfigError::InvalidUiLocales(_)
+        ));
+        assert!(matches!(
+            error(builder().max_end_session_url_len(64)),
+            ConfigError::UrlCapTooSmall { cap: 64, .. }
+        ));
+        assert!(matches!(
+            error(builder().app_origin("https://app.example/path")),
+            ConfigError::InvalidUrl { .. }
+        ));
+        assert!(matches!(
+            error(builder().expire_cookie(SessionCookie::new("__Host-x").path("/a"))),
+            ConfigError::InvalidCookie { .. }
+        ));
+    }
+
+    #[test]
+    fn clear_site_data_defaults_to_storage() {
+        let layer = builder().build().unwrap();
+        assert_eq!(
+            layer.config().clear_site_data.as_ref().unwrap(),
+            "\"storage\""
+        );
+        let none = builder().clear_site_data([]).build().unwrap();
+        assert!(none.config().clear_site_data.is_none());
+        let two = builder()
+            .clear_site_data([ClearSiteData::Storage, ClearSiteData::ExecutionContexts])
+            .build()
+            .unwrap();
+        assert_eq!(
+            two.config().clear_site_data.as_ref().unwrap(),
+            "\"storage\", \"executionContexts\""
+        );
+    }
+}

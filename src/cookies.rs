@@ -1,0 +1,337 @@
+//! The cookies the middleware writes and reads: removals, the state cookie, parsing.
+
+use cookie::{Cookie, SameSite};
+use http::{HeaderMap, HeaderValue, header::COOKIE};
+
+use crate::ConfigError;
+
+/// A local cookie that sign-out expires.
+///
+/// A browser deletes a cookie only when the removal repeats its name, `Path`
+/// and `Domain` exactly, so describe each cookie as the app sets it. The
+/// removal is marked `Secure` on an `https` app and always for `__Secure-` and
+/// `__Host-` names (browsers ignore a prefixed cookie without it).
+///
+/// ```
+/// use tower_oidc_logout::SessionCookie;
+///
+/// // `id=...; Path=/; Domain=example.com`, and an older host-only `id` too.
+/// let cookie = SessionCookie::new("id").domain("example.com").also_host_only();
+/// # let _ = cookie;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionCookie {
+    name: String,
+    path: String,
+    domain: Option<String>,
+    also_host_only: bool,
+}
+
+impl SessionCookie {
+    /// A cookie called `name`, set with `Path=/` and no `Domain` (host-only).
+    #[must_use]
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            path: "/".to_owned(),
+            domain: None,
+            also_host_only: false,
+        }
+    }
+
+    /// The `Path` the app sets the cookie with (default `/`).
+    #[must_use]
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// The `Domain` the app sets the cookie with (default: none, host-only).
+    #[must_use]
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Also expire the host-only cookie of the same name.
+    ///
+    /// A host-only cookie and a `Domain=` cookie of one name are two cookies;
+    /// use this when both may exist (e.g. after the app moved from one to the
+    /// other). Needs [`domain`](Self::domain).
+    #[must_use]
+    pub fn also_host_only(mut self) -> Self {
+        self.also_host_only = true;
+        self
+    }
+
+    /// The `Set-Cookie` values that expire this cookie in the browser.
+    pub(crate) fn removals(&self, secure_site: bool) -> Result<Vec<HeaderValue>, ConfigError> {
+        let invalid = |reason| ConfigError::InvalidCookie {
+            name: self.name.clone(),
+            reason,
+        };
+        if !is_token(&self.name) {
+            return Err(invalid(
+                "the name must be a non-empty HTTP token (no spaces, `;`, `=`, `,` or quotes)",
+            ));
+        }
+        if !self.path.starts_with('/') || !is_attribute_value(&self.path) {
+            return Err(invalid(
+                "the path must start with `/` and hold no `;`, spaces or control characters",
+            ));
+        }
+        if let Some(domain) = &self.domain {
+            if domain.is_empty() || !is_attribute_value(domain) || domain.contains(['/', ':']) {
+                return Err(invalid(
+                    "the domain must be a bare host name like `example.com`",
+                ));
+            }
+        }
+        let host_prefix = self.name.starts_with("__Host-");
+        if host_prefix && (self.domain.is_some() || self.path != "/") {
+            return Err(invalid(
+                "a `__Host-` cookie has `Path=/` and no `Domain`: browsers refuse any other",
+            ));
+        }
+        if self.also_host_only && self.domain.is_none() {
+            return Err(invalid(
+                "`also_host_only` needs a `domain`: without one the cookie is host-only already",
+            ));
+        }
+        let secure = secure_site || host_prefix || self.name.starts_with("__Secure-");
+        let mut removals = vec![removal(
+            &self.name,
+            &self.path,
+            self.domain.as_deref(),
+            secure,
+        )];
+        if self.also_host_only {
+            removals.push(removal(&self.name, &self.path, None, secure));
+        }
+        Ok(removals)
+    }
+}
+
+/// The state cookie's name and attributes, fixed by the callback's scheme.
+#[derive(Debug, Clone)]
+pub(crate) struct StateCookies {
+    /// `__Host-oidc-logout-` on https, `oidc-logout-` on plain-http loopback.
+    prefix: &'static str,
+    secure: bool,
+    max_age_secs: u64,
+}
+
+/// Characters of the `state` that name its cookie: 48 bits, so tabs do not collide.
+const NAME_STATE_CHARS: usize = 8;
+
+impl StateCookies {
+    pub(crate) fn new(secure: bool, max_age_secs: u64) -> Self {
+        let prefix = if secure {
+            "__Host-oidc-logout-"
+        } else {
+            "oidc-logout-"
+        };
+        Self {
+            prefix,
+            secure,
+            max_age_secs,
+        }
+    }
+
+    /// The name of the cookie that holds the sealed `state`.
+    pub(crate) fn name(&self, state: &str) -> String {
+        let mut name = String::with_capacity(self.prefix.len() + NAME_STATE_CHARS);
+        name.push_str(self.prefix);
+        name.push_str(&state[..NAME_STATE_CHARS.min(state.len())]);
+        name
+    }
+
+    /// Whether `name` is one of ours.
+    pub(crate) fn is_state_cookie(&self, name: &str) -> bool {
+        name.len() == self.prefix.len() + NAME_STATE_CHARS && name.starts_with(self.prefix)
+    }
+
+    /// `Set-Cookie` for a freshly sealed state: HttpOnly, SameSite=Lax (the
+    /// callback is a cross-site navigation), `Path=/`, short `Max-Age`.
+    pub(crate) fn set(&self, name: &str, sealed: &str) -> HeaderValue {
+        let cookie = Cookie::build((name, sealed))
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(cookie::time::Duration::seconds(
+                i64::try_from(self.max_age_secs).unwrap_or(i64::MAX),
+            ));
+        header_value(cookie.to_string())
+    }
+
+    /// `Set-Cookie` that expires the state cookie called `name`.
+    pub(crate) fn removal(&self, name: &str) -> HeaderValue {
+        removal(name, "/", None, self.secure)
+    }
+}
+
+/// One place builds every removal: same name, `Path` and `Domain` as the
+/// cookie, `Secure` where the prefix or site needs it, expired twice over
+/// (`Max-Age=0` and a past `Expires`) for old browsers.
+fn removal(name: &str, path: &str, domain: Option<&str>, secure: bool) -> HeaderValue {
+    let mut cookie = Cookie::build((name, ""))
+        .path(path)
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(cookie::time::Duration::ZERO)
+        .expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
+    if let Some(domain) = domain {
+        cookie = cookie.domain(domain);
+    }
+    header_value(cookie.to_string())
+}
+
+fn header_value(text: String) -> HeaderValue {
+    // Names and attributes were checked to be visible ASCII, and sealed values
+    // are base64url, so this never fails; an empty value is the safe fallback.
+    HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Every `name=value` pair the request's `Cookie` headers carry.
+///
+/// Headers that are not UTF-8 are skipped; pairs without `=` are skipped.
+pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            Some((name.trim(), value.trim().trim_matches('"')))
+        })
+}
+
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn is_attribute_value(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (0x21..=0x7e).contains(&b) && b != b';' && b != b',')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(values: &[HeaderValue]) -> Vec<&str> {
+        values.iter().map(|v| v.to_str().unwrap()).collect()
+    }
+
+    #[test]
+    fn removal_repeats_path_and_domain() {
+        let removals = SessionCookie::new("sid")
+            .path("/app")
+            .domain("example.com")
+            .removals(false)
+            .unwrap();
+        let [only] = text(&removals)[..] else {
+            panic!("one removal expected")
+        };
+        assert!(only.starts_with("sid=;"), "{only}");
+        for attr in [
+            "Path=/app",
+            "Domain=example.com",
+            "Max-Age=0",
+            "Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+        ] {
+            assert!(only.contains(attr), "{only} lacks {attr}");
+        }
+        assert!(!only.contains("Secure"), "{only}");
+    }
+
+    #[test]
+    fn removal_of_prefixed_cookies_is_secure() {
+        for name in ["__Host-sid", "__Secure-sid"] {
+            let removals = SessionCookie::new(name).removals(false).unwrap();
+            let value = removals[0].to_str().unwrap();
+            assert!(value.contains("; Secure"), "{value}");
+            assert!(value.contains("Path=/"), "{value}");
+            assert!(!value.contains("Domain"), "{value}");
+        }
+        let https = SessionCookie::new("sid").removals(true).unwrap();
+        assert!(https[0].to_str().unwrap().contains("; Secure"));
+    }
+
+    #[test]
+    fn host_only_and_domain_variants_are_both_expired() {
+        let removals = SessionCookie::new("sid")
+            .domain("example.com")
+            .also_host_only()
+            .removals(true)
+            .unwrap();
+        let texts = text(&removals);
+        assert_eq!(texts.len(), 2);
+        assert!(texts[0].contains("Domain=example.com"));
+        assert!(!texts[1].contains("Domain"));
+    }
+
+    #[test]
+    fn impossible_cookies_are_refused() {
+        for bad in [
+            SessionCookie::new(""),
+            SessionCookie::new("a b"),
+            SessionCookie::new("a;b"),
+            SessionCookie::new("sid").path("app"),
+            SessionCookie::new("sid").path("/a;b"),
+            SessionCookie::new("sid").domain("a b"),
+            SessionCookie::new("sid").domain("https://example.com"),
+            SessionCookie::new("__Host-sid").domain("example.com"),
+            SessionCookie::new("__Host-sid").path("/app"),
+            SessionCookie::new("sid").also_host_only(),
+        ] {
+            assert!(
+                matches!(bad.removals(true), Err(ConfigError::InvalidCookie { .. })),
+                "{bad:?} should be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn state_cookie_is_host_prefixed_lax_and_http_only_on_https() {
+        let cookies = StateCookies::new(true, 300);
+        let name = cookies.name("abcdefghijklmnopqrstuv");
+        assert_eq!(name, "__Host-oidc-logout-abcdefgh");
+        assert!(cookies.is_state_cookie(&name));
+        let set = cookies.set(&name, "sealed");
+        let set = set.to_str().unwrap();
+        for attr in [
+            "__Host-oidc-logout-abcdefgh=sealed",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=300",
+        ] {
+            assert!(set.contains(attr), "{set} lacks {attr}");
+        }
+        let plain = StateCookies::new(false, 60);
+        assert_eq!(plain.name("abcdefghij"), "oidc-logout-abcdefgh");
+        assert!(!plain.set("n", "v").to_str().unwrap().contains("Secure"));
+        let removal = cookies.removal(&name);
+        assert!(removal.to_str().unwrap().contains("Max-Age=0"));
+        assert!(removal.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn parses_every_cookie_header() {
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("a=1; b=\"2\"; junk"));
+        headers.append(COOKIE, HeaderValue::from_static("c=3"));
+        headers.append(COOKIE, HeaderValue::from_bytes(b"d=\xff").unwrap());
+        let pairs: Vec<_> = request_cookies(&headers).collect();
+        assert_eq!(pairs, [("a", "1"), ("b", "2"), ("c", "3")]);
+    }
+}

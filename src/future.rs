@@ -1,0 +1,105 @@
+//! The response future of the layered service.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use http::{HeaderValue, Response};
+use pin_project_lite::pin_project;
+
+use crate::{
+    body::{ReplyBody, ResponseBody},
+    logout::LogoutFuture,
+    reply,
+};
+
+pin_project! {
+    /// Response future of [`OidcLogout`](crate::OidcLogout) and
+    /// [`PostLogoutCallback`](crate::PostLogoutCallback).
+    pub struct ResponseFuture<F> {
+        #[pin]
+        kind: Kind<F>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F> {
+        // Any other route, or a valid callback (which carries the state
+        // cookie's removal).
+        Inner { #[pin] future: F, state_removal: Option<HeaderValue> },
+        Reply { response: Option<Response<ReplyBody>> },
+        SignOut { #[pin] future: LogoutFuture },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn pass_through(future: F) -> Self {
+        Self {
+            kind: Kind::Inner {
+                future,
+                state_removal: None,
+            },
+        }
+    }
+
+    pub(crate) fn callback(future: F, state_removal: HeaderValue) -> Self {
+        Self {
+            kind: Kind::Inner {
+                future,
+                state_removal: Some(state_removal),
+            },
+        }
+    }
+
+    pub(crate) fn reply(response: Response<ReplyBody>) -> Self {
+        Self {
+            kind: Kind::Reply {
+                response: Some(response),
+            },
+        }
+    }
+
+    pub(crate) fn sign_out(future: LogoutFuture) -> Self {
+        Self {
+            kind: Kind::SignOut { future },
+        }
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let response = match self.project().kind.project() {
+            KindProj::Inner {
+                future,
+                state_removal,
+            } => {
+                let mut response = ready!(future.poll(cx))?;
+                if let Some(removal) = state_removal.take() {
+                    reply::no_store(&mut response);
+                    reply::set_cookies(&mut response, [removal]);
+                }
+                return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+            }
+            KindProj::Reply { response } => response.take().unwrap_or_else(reply::polled_again),
+            KindProj::SignOut { future } => match ready!(future.poll(cx)) {
+                Ok(response) => response,
+            },
+        };
+        Poll::Ready(Ok(response.map(ResponseBody::reply)))
+    }
+}

@@ -1,0 +1,144 @@
+//! The one layer apps add: routes the logout and callback paths, passes the rest.
+
+use std::{
+    fmt,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{Request, Response};
+use http_body::Body;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{
+    BoxError, EndSessionHook, LogoutService, NoServerSession, OidcLogoutBuilder,
+    PostLogoutCallback, body::ResponseBody, callback, config::Config, future::ResponseFuture,
+    logout,
+};
+
+/// Adds OpenID Connect sign-out to a service.
+///
+/// Requests to the logout path end the local session and are redirected to
+/// the provider; requests to the callback path (the path of
+/// `post_logout_redirect_uri`) reach the inner service only with a valid
+/// `state`; every other request passes straight through, untouched.
+///
+/// Build one with [`OidcLogoutLayer::builder`]; cloning is cheap.
+pub struct OidcLogoutLayer<H = NoServerSession> {
+    config: Arc<Config>,
+    hook: Arc<H>,
+}
+
+impl OidcLogoutLayer {
+    /// Starts configuring the layer.
+    pub fn builder() -> OidcLogoutBuilder {
+        OidcLogoutBuilder::default()
+    }
+}
+
+impl<H> OidcLogoutLayer<H> {
+    pub(crate) fn new(config: Arc<Config>, hook: Arc<H>) -> Self {
+        Self { config, hook }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The logout route as a service of its own, for routing it yourself.
+    #[must_use]
+    pub fn logout_service(&self) -> LogoutService<H> {
+        LogoutService::new(self.config.clone(), self.hook.clone())
+    }
+
+    /// The callback route as a service of its own wrapping `inner`, for
+    /// routing it yourself.
+    #[must_use]
+    pub fn callback_service<S>(&self, inner: S) -> PostLogoutCallback<S> {
+        PostLogoutCallback::new(inner, self.config.clone())
+    }
+}
+
+impl<H> Clone for OidcLogoutLayer<H> {
+    fn clone(&self) -> Self {
+        Self {
+            config: self.config.clone(),
+            hook: self.hook.clone(),
+        }
+    }
+}
+
+impl<H> fmt::Debug for OidcLogoutLayer<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcLogoutLayer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, H> Layer<S> for OidcLogoutLayer<H> {
+    type Service = OidcLogout<S, H>;
+
+    fn layer(&self, inner: S) -> OidcLogout<S, H> {
+        OidcLogout {
+            inner,
+            config: self.config.clone(),
+            hook: self.hook.clone(),
+        }
+    }
+}
+
+/// The service [`OidcLogoutLayer`] wraps around the app.
+pub struct OidcLogout<S, H = NoServerSession> {
+    inner: S,
+    config: Arc<Config>,
+    hook: Arc<H>,
+}
+
+impl<S: Clone, H> Clone for OidcLogout<S, H> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: self.config.clone(),
+            hook: self.hook.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, H> fmt::Debug for OidcLogout<S, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcLogout")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, H, ReqBody, ResBody> Service<Request<ReqBody>> for OidcLogout<S, H>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    H: EndSessionHook,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let path = request.uri().path();
+        if path == self.config.logout_path {
+            ResponseFuture::sign_out(logout::sign_out(&self.config, &self.hook, request))
+        } else if path == self.config.callback_path {
+            callback::handle(&self.config, &mut self.inner, request)
+        } else {
+            ResponseFuture::pass_through(self.inner.call(request))
+        }
+    }
+}

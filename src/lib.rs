@@ -1,0 +1,107 @@
+//! Middleware that signs users out of an OpenID Connect provider, correctly by default.
+//!
+//! One layer in front of the app:
+//!
+//! ```
+//! use axum::{Extension, Router, routing::get};
+//! use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, SessionCookie, StateKey};
+//!
+//! # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
+//! let logout = OidcLogoutLayer::builder()
+//!     .next_identity("id.eu.nextreason.com") // or .end_session_endpoint(url)
+//!     .client_id("my-client-id")
+//!     .post_logout_redirect_uri("https://app.example/logout/callback")
+//!     .state_key(StateKey::from_base64("cGxlYXNlIHVzZSBhIHJlYWwgcmFuZG9tIGtleSBoZXJlIQ==")?)
+//!     .expire_cookie(SessionCookie::new("__Host-session"))
+//!     .build()?;
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(|| async { "home" }))
+//!     // Reached only once the provider sent the browser back with a valid state.
+//!     .route("/logout/callback", get(|Extension(done): Extension<LoggedOut>| async move {
+//!         format!("Signed out. Next stop: {:?}", done.return_target())
+//!     }))
+//!     .layer(logout);
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What it does
+//!
+//! - **`POST /logout`** (the path is configurable): refuses cross-site
+//!   requests (`Sec-Fetch-Site`, else `Origin`) with `403`; runs the app's
+//!   [`EndSessionHook`] to end the server-side session; expires every
+//!   configured [`SessionCookie`] with the exact attributes a browser needs;
+//!   sends `Clear-Site-Data: "storage"`; mints a 128-bit `state`, seals it in
+//!   a short-lived `__Host-` cookie; and answers `303 See Other` to the
+//!   provider's end-session endpoint with `client_id`,
+//!   `post_logout_redirect_uri` and `state`. Works whether or not the user
+//!   still has a session. If the hook fails, the cookies are still expired,
+//!   the user is not redirected, and the answer is a `500` carrying
+//!   [`EndSessionFailed`].
+//! - **`GET <path of post_logout_redirect_uri>`**: checks the `state` the
+//!   provider echoes against the sealed cookie (constant time, unexpired,
+//!   sealed under a current or previous key), expires the cookie, puts a
+//!   [`LoggedOut`] in the request extensions and calls the inner service.
+//!   Any failure is a `4xx` whose body is `"<code>: <message>"`, with the
+//!   [`Rejection`] in the response extensions; the inner service is not
+//!   called.
+//! - **Everything else** passes straight through: no header touched, no
+//!   allocation.
+//!
+//! Every response the middleware writes, and the callback's, is
+//! `Cache-Control: no-store`.
+//!
+//! # Where to land after sign-out
+//!
+//! A logout request may carry `return_to=/some/path`, as a query parameter
+//! or a field of an `application/x-www-form-urlencoded` form. It must be a
+//! path on the same site ([`ReturnTarget`] lists the rules); anything else is
+//! refused with `400 invalid_return_target` before anything changes. It is
+//! sealed inside the state and handed back as
+//! [`LoggedOut::return_target`]; it is never read from the callback URL.
+//!
+//! # Many instances, key rotation, many tabs
+//!
+//! The state lives in the browser, so any instance with the same
+//! [`StateKey`] validates any callback. Rotate by making the new key
+//! current and passing the old one to
+//! [`previous_state_keys`](OidcLogoutBuilder::previous_state_keys) for at
+//! least the state lifetime. Each sign-out gets its own state cookie, so
+//! tabs signing out at once all complete; at most [`MAX_PENDING_STATES`]
+//! are kept.
+//!
+//! # Pieces for framework authors
+//!
+//! [`OidcLogoutLayer::logout_service`] and
+//! [`OidcLogoutLayer::callback_service`] give the two routes as services of
+//! their own, for routers that dispatch by path themselves.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+
+mod body;
+mod callback;
+mod config;
+mod cookies;
+mod error;
+mod future;
+mod hook;
+mod layer;
+mod logout;
+mod reply;
+mod state;
+mod target;
+
+pub use body::{ReplyBody, ResponseBody};
+pub use callback::{LoggedOut, PostLogoutCallback};
+pub use config::{ClearSiteData, DEFAULT_MAX_END_SESSION_URL_LEN, OidcLogoutBuilder};
+pub use cookies::SessionCookie;
+pub use error::{BoxError, ConfigError, EndSessionFailed, Rejection};
+pub use future::ResponseFuture;
+pub use hook::{EndSessionHook, LogoutHints, NoServerSession};
+pub use layer::{OidcLogout, OidcLogoutLayer};
+pub use logout::{LogoutFuture, LogoutService, MAX_PENDING_STATES, RETURN_TO_PARAM};
+pub use state::StateKey;
+pub use target::{MAX_RETURN_TARGET_LEN, ReturnTarget};

@@ -1,0 +1,96 @@
+//! The middleware's own responses: 303 to the provider, 4xx refusals, the
+//! 500 of a failed hook. All `Cache-Control: no-store`.
+
+use http::{
+    HeaderValue, Response, StatusCode,
+    header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE, X_CONTENT_TYPE_OPTIONS},
+};
+
+use crate::{EndSessionFailed, Rejection, body::ReplyBody};
+
+const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
+fn reply(status: StatusCode, body: ReplyBody) -> Response<ReplyBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
+    response
+}
+
+fn text(status: StatusCode, text: String) -> Response<ReplyBody> {
+    let mut response = reply(status, ReplyBody::text(text));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, TEXT);
+    headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    response
+}
+
+/// Marks a response the middleware (or the inner service, at the callback)
+/// answers with as never to be cached.
+pub(crate) fn no_store<B>(response: &mut Response<B>) {
+    response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
+}
+
+/// `303 See Other` to `location`.
+pub(crate) fn see_other(location: HeaderValue) -> Response<ReplyBody> {
+    let mut response = reply(StatusCode::SEE_OTHER, ReplyBody::empty());
+    response.headers_mut().insert(LOCATION, location);
+    response
+}
+
+/// A refusal: `<code>: <message>` as text, the [`Rejection`] in the
+/// extensions, and `Allow` on a 405.
+pub(crate) fn rejection(rejection: Rejection, allow: Option<HeaderValue>) -> Response<ReplyBody> {
+    let mut response = text(
+        rejection.status(),
+        format!("{}: {rejection}\n", rejection.code()),
+    );
+    if let Some(allow) = allow {
+        response.headers_mut().insert(ALLOW, allow);
+    }
+    response.extensions_mut().insert(rejection);
+    response
+}
+
+/// The hook failed: say so, and keep the error for the app.
+pub(crate) fn end_session_failed(failure: EndSessionFailed) -> Response<ReplyBody> {
+    let mut response = text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "end_session_failed: the server-side session could not be ended, so sign-out stopped here. \
+         This site's cookies were cleared; please try signing out again.\n"
+            .to_owned(),
+    );
+    response.extensions_mut().insert(failure);
+    response
+}
+
+/// No randomness for the state: a transient server fault, nothing was changed.
+pub(crate) fn unavailable() -> Response<ReplyBody> {
+    text(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "randomness_unavailable: the server could not start the sign-out; please try again.\n"
+            .to_owned(),
+    )
+}
+
+/// Appends `Set-Cookie` values.
+pub(crate) fn set_cookies<B>(
+    response: &mut Response<B>,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) {
+    let headers = response.headers_mut();
+    for cookie in cookies {
+        headers.append(SET_COOKIE, cookie);
+    }
+}
+
+/// A response future polled again after it finished: a caller bug, answered
+/// rather than panicking.
+pub(crate) fn polled_again() -> Response<ReplyBody> {
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error: the response future was polled after it completed.\n".to_owned(),
+    )
+}

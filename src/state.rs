@@ -1,0 +1,378 @@
+//! The logout `state`: minted per sign-out, sealed in a cookie, opened at the callback.
+//!
+//! The `state` sent to the provider is 128 random bits in base64url. The
+//! browser keeps a cookie holding the same bits, their expiry and the return
+//! target, authenticated with a keyed BLAKE3 MAC. Nothing in it is secret (the
+//! user chose the target, and the bits travel in the URL too), so it is
+//! authenticated, not encrypted. No server keeps anything: any instance with
+//! the key validates any callback.
+
+use std::{
+    fmt,
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use base64::{
+    Engine as _,
+    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
+};
+
+use crate::{ConfigError, ReturnTarget, target::MAX_RETURN_TARGET_LEN};
+
+const VERSION: u8 = 1;
+const KEY_ID_LEN: usize = 4;
+const NONCE_LEN: usize = 16;
+const TAG_LEN: usize = 16;
+const HEADER_LEN: usize = 1 + KEY_ID_LEN + 8 + NONCE_LEN;
+const MIN_SECRET_LEN: usize = 32;
+
+/// Length of the `state` parameter: 16 bytes in base64url without padding.
+pub(crate) const STATE_PARAM_LEN: usize = 22;
+/// Longest sealed cookie value we will try to open.
+pub(crate) const MAX_SEALED_LEN: usize =
+    (HEADER_LEN + MAX_RETURN_TARGET_LEN + TAG_LEN).div_ceil(3) * 4;
+
+/// The secret that seals the logout state.
+///
+/// Every instance of the app must be given the same key, so that a callback
+/// landing on any instance validates. At least 32 bytes of randomness;
+/// `Debug` never shows it.
+///
+/// ```
+/// use tower_oidc_logout::StateKey;
+///
+/// let key = StateKey::from_base64("cGxlYXNlIHVzZSBhIHJlYWwgcmFuZG9tIGtleSBoZXJlIQ==")?;
+/// assert!(StateKey::from_bytes(b"too short").is_err());
+/// # Ok::<(), tower_oidc_logout::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct StateKey {
+    id: [u8; KEY_ID_LEN],
+    mac_key: [u8; 32],
+}
+
+impl StateKey {
+    /// A key from secret bytes (at least 32, not all the same byte).
+    pub fn from_bytes(secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let secret = secret.as_ref();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::WeakStateKey("it is shorter than 32 bytes"));
+        }
+        if secret.iter().all(|&b| b == secret[0]) {
+            return Err(ConfigError::WeakStateKey("all its bytes are the same"));
+        }
+        let id = blake3::derive_key("tower-oidc-logout 2026-11 state key id", secret);
+        Ok(Self {
+            id: [id[0], id[1], id[2], id[3]],
+            mac_key: blake3::derive_key("tower-oidc-logout 2026-11 state MAC key", secret),
+        })
+    }
+
+    /// A key from base64 text (standard or URL-safe alphabet, padding optional).
+    pub fn from_base64(text: &str) -> Result<Self, ConfigError> {
+        let text = text.trim().trim_end_matches('=');
+        let bytes = URL_SAFE_NO_PAD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+            .map_err(|_| ConfigError::StateKeyNotBase64)?;
+        Self::from_bytes(bytes)
+    }
+
+    /// A fresh random key, for a single instance or a demo.
+    ///
+    /// Logouts in flight when the process restarts will fail their callback:
+    /// for anything that restarts or scales out, load a shared key instead.
+    pub fn generate() -> Result<Self, ConfigError> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|_| ConfigError::Randomness)?;
+        Self::from_bytes(secret)
+    }
+
+    /// A fresh random secret as base64, ready to store in the app's settings.
+    pub fn generate_base64() -> Result<String, ConfigError> {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).map_err(|_| ConfigError::Randomness)?;
+        Ok(STANDARD.encode(secret))
+    }
+
+    fn tag(&self, sealed: &[u8]) -> [u8; TAG_LEN] {
+        let hash = blake3::keyed_hash(&self.mac_key, sealed);
+        let mut tag = [0u8; TAG_LEN];
+        tag.copy_from_slice(&hash.as_bytes()[..TAG_LEN]);
+        tag
+    }
+}
+
+impl fmt::Debug for StateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateKey").finish_non_exhaustive()
+    }
+}
+
+/// Where "now" comes from; injectable so expiry is testable without waiting.
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// The current key, which seals, and older keys that still open.
+#[derive(Clone)]
+pub(crate) struct KeyRing {
+    current: StateKey,
+    previous: Vec<StateKey>,
+    ttl_secs: u64,
+    clock: Option<Clock>,
+}
+
+/// A freshly minted state: the parameter for the provider and the cookie value.
+#[derive(Debug)]
+pub(crate) struct Minted {
+    pub(crate) state: String,
+    pub(crate) sealed: String,
+}
+
+/// A sealed state that opened: authentic and unexpired.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    nonce: [u8; NONCE_LEN],
+    pub(crate) expires_at: u64,
+    pub(crate) return_target: Option<ReturnTarget>,
+}
+
+/// Why a sealed state did not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpenError {
+    Tampered,
+    Expired,
+}
+
+impl Opened {
+    /// Whether `state` (the decoded parameter) is the one sealed, in constant time.
+    pub(crate) fn matches(&self, state: &[u8; NONCE_LEN]) -> bool {
+        constant_time_eq::constant_time_eq_16(&self.nonce, state)
+    }
+}
+
+impl KeyRing {
+    pub(crate) fn new(
+        current: StateKey,
+        previous: Vec<StateKey>,
+        ttl_secs: u64,
+        clock: Option<Clock>,
+    ) -> Self {
+        Self {
+            current,
+            previous,
+            ttl_secs,
+            clock,
+        }
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        let now = self
+            .clock
+            .as_ref()
+            .map_or_else(SystemTime::now, |clock| clock());
+        now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    }
+
+    /// Mints 128 random bits and seals them with the expiry and return target.
+    pub(crate) fn mint(
+        &self,
+        return_target: Option<&ReturnTarget>,
+    ) -> Result<Minted, getrandom::Error> {
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce)?;
+        let expires_at = self.now().saturating_add(self.ttl_secs);
+        let target = return_target.map_or(&[][..], |t| t.as_str().as_bytes());
+
+        let mut sealed = Vec::with_capacity(HEADER_LEN + target.len() + TAG_LEN);
+        sealed.push(VERSION);
+        sealed.extend_from_slice(&self.current.id);
+        sealed.extend_from_slice(&expires_at.to_be_bytes());
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(target);
+        let tag = self.current.tag(&sealed);
+        sealed.extend_from_slice(&tag);
+
+        Ok(Minted {
+            state: URL_SAFE_NO_PAD.encode(nonce),
+            sealed: URL_SAFE_NO_PAD.encode(&sealed),
+        })
+    }
+
+    /// Opens a sealed cookie value: authentic under a known key, then unexpired.
+    pub(crate) fn open(&self, sealed: &str) -> Result<Opened, OpenError> {
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(OpenError::Tampered);
+        }
+        let mut buf = [0u8; MAX_SEALED_LEN];
+        let len = URL_SAFE_NO_PAD
+            .decode_slice(sealed, &mut buf)
+            .map_err(|_| OpenError::Tampered)?;
+        let bytes = &buf[..len];
+        if len < HEADER_LEN + TAG_LEN || bytes[0] != VERSION {
+            return Err(OpenError::Tampered);
+        }
+        let (body, tag) = bytes.split_at(len - TAG_LEN);
+        let key_id = &body[1..1 + KEY_ID_LEN];
+        let key = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|key| key.id == key_id)
+            .ok_or(OpenError::Tampered)?;
+        if !constant_time_eq::constant_time_eq(&key.tag(body), tag) {
+            return Err(OpenError::Tampered);
+        }
+
+        let mut expires = [0u8; 8];
+        expires.copy_from_slice(&body[1 + KEY_ID_LEN..1 + KEY_ID_LEN + 8]);
+        let expires_at = u64::from_be_bytes(expires);
+        if self.now() >= expires_at {
+            return Err(OpenError::Expired);
+        }
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&body[HEADER_LEN - NONCE_LEN..HEADER_LEN]);
+        let target = &body[HEADER_LEN..];
+        let return_target = if target.is_empty() {
+            None
+        } else {
+            // Authentic, so it passed the check when sealed; re-check anyway.
+            let target = std::str::from_utf8(target).map_err(|_| OpenError::Tampered)?;
+            Some(ReturnTarget::parse(target).ok_or(OpenError::Tampered)?)
+        };
+        Ok(Opened {
+            nonce,
+            expires_at,
+            return_target,
+        })
+    }
+}
+
+/// Decodes a `state` parameter into the 16 bytes it must carry.
+pub(crate) fn decode_state(state: &str) -> Option<[u8; NONCE_LEN]> {
+    if state.len() != STATE_PARAM_LEN {
+        return None;
+    }
+    let mut nonce = [0u8; NONCE_LEN + 2];
+    match URL_SAFE_NO_PAD.decode_slice(state, &mut nonce) {
+        Ok(NONCE_LEN) => {
+            let mut out = [0u8; NONCE_LEN];
+            out.copy_from_slice(&nonce[..NONCE_LEN]);
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    pub(crate) fn ring_at(now: Arc<std::sync::atomic::AtomicU64>, keys: &[&[u8]]) -> KeyRing {
+        let mut keys = keys.iter().map(|k| StateKey::from_bytes(k).unwrap());
+        let current = keys.next().unwrap();
+        let clock: Clock = Arc::new(move || {
+            UNIX_EPOCH + Duration::from_secs(now.load(std::sync::atomic::Ordering::SeqCst))
+        });
+        KeyRing::new(current, keys.collect(), 300, Some(clock))
+    }
+
+    const KEY_A: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const KEY_B: &[u8] = b"fedcba9876543210fedcba9876543210";
+
+    fn clock() -> Arc<std::sync::atomic::AtomicU64> {
+        Arc::new(std::sync::atomic::AtomicU64::new(1_800_000_000))
+    }
+
+    #[test]
+    fn round_trips_with_target() {
+        let ring = ring_at(clock(), &[KEY_A]);
+        let target = ReturnTarget::parse("/bye?x=1").unwrap();
+        let minted = ring.mint(Some(&target)).unwrap();
+        assert_eq!(minted.state.len(), STATE_PARAM_LEN);
+        let opened = ring.open(&minted.sealed).unwrap();
+        assert!(opened.matches(&decode_state(&minted.state).unwrap()));
+        assert_eq!(opened.return_target, Some(target));
+        assert_eq!(opened.expires_at, 1_800_000_300);
+    }
+
+    #[test]
+    fn states_are_unique_and_unguessable() {
+        let ring = ring_at(clock(), &[KEY_A]);
+        let a = ring.mint(None).unwrap();
+        let b = ring.mint(None).unwrap();
+        assert_ne!(a.state, b.state);
+        let opened = ring.open(&a.sealed).unwrap();
+        assert!(!opened.matches(&decode_state(&b.state).unwrap()));
+    }
+
+    #[test]
+    fn expires_after_ttl() {
+        let now = clock();
+        let ring = ring_at(now.clone(), &[KEY_A]);
+        let minted = ring.mint(None).unwrap();
+        now.fetch_add(299, std::sync::atomic::Ordering::SeqCst);
+        assert!(ring.open(&minted.sealed).is_ok());
+        now.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(ring.open(&minted.sealed).unwrap_err(), OpenError::Expired);
+    }
+
+    #[test]
+    fn every_altered_byte_is_refused() {
+        let ring = ring_at(clock(), &[KEY_A]);
+        let target = ReturnTarget::parse("/t").unwrap();
+        let minted = ring.mint(Some(&target)).unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(&minted.sealed).unwrap();
+        for i in 0..raw.len() {
+            let mut bad = raw.clone();
+            bad[i] ^= 0x01;
+            let bad = URL_SAFE_NO_PAD.encode(&bad);
+            assert_eq!(
+                ring.open(&bad).unwrap_err(),
+                OpenError::Tampered,
+                "byte {i}"
+            );
+        }
+        assert_eq!(ring.open("").unwrap_err(), OpenError::Tampered);
+        assert_eq!(ring.open("!!!").unwrap_err(), OpenError::Tampered);
+        let huge = "A".repeat(MAX_SEALED_LEN + 1);
+        assert_eq!(ring.open(&huge).unwrap_err(), OpenError::Tampered);
+    }
+
+    #[test]
+    fn rotation_keeps_old_states_valid_until_the_key_is_dropped() {
+        let now = clock();
+        let old = ring_at(now.clone(), &[KEY_A]);
+        let minted = old.mint(None).unwrap();
+        let rotated = ring_at(now.clone(), &[KEY_B, KEY_A]);
+        assert!(rotated.open(&minted.sealed).is_ok());
+        let dropped = ring_at(now, &[KEY_B]);
+        assert_eq!(
+            dropped.open(&minted.sealed).unwrap_err(),
+            OpenError::Tampered
+        );
+    }
+
+    #[test]
+    fn keys_must_be_strong() {
+        assert!(StateKey::from_bytes([7u8; 64]).is_err());
+        assert!(StateKey::from_bytes([1u8; 31]).is_err());
+        assert!(StateKey::from_base64("not base64 !").is_err());
+        let text = StateKey::generate_base64().unwrap();
+        assert!(StateKey::from_base64(&text).is_ok());
+        assert_eq!(
+            format!("{:?}", StateKey::generate().unwrap()),
+            "StateKey { .. }"
+        );
+    }
+
+    #[test]
+    fn decode_state_is_strict() {
+        assert!(decode_state("AAAAAAAAAAAAAAAAAAAAAA").is_some());
+        assert!(decode_state("AAAAAAAAAAAAAAAAAAAAA").is_none());
+        assert!(decode_state("AAAAAAAAAAAAAAAAAAAAAAA").is_none());
+        assert!(decode_state("AAAAAAAAAAAAAAAAAAAAA+").is_none());
+        // Trailing bits that do not fit 16 bytes are rejected by the decoder.
+        assert!(decode_state("AAAAAAAAAAAAAAAAAAAAAB").is_none());
+    }
+}
