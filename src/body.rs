@@ -22,6 +22,10 @@ impl ReplyBody {
     pub(crate) fn empty() -> Self {
         Self(None)
     }
+
+    fn next_frame(&mut self) -> Option<Frame<Bytes>> {
+        self.0.take().filter(|b| !b.is_empty()).map(Frame::data)
+    }
 }
 
 impl Body for ReplyBody {
@@ -32,13 +36,7 @@ impl Body for ReplyBody {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(
-            self.get_mut()
-                .0
-                .take()
-                .filter(|b| !b.is_empty())
-                .map(|b| Ok(Frame::data(b))),
-        )
+        Poll::Ready(self.get_mut().0.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -71,15 +69,11 @@ pin_project! {
 
 impl<B> ResponseBody<B> {
     pub(crate) fn inner(body: B) -> Self {
-        Self {
-            kind: Kind::Inner { body },
-        }
+        Self { kind: Kind::Inner { body } }
     }
 
     pub(crate) fn reply(body: ReplyBody) -> Self {
-        Self {
-            kind: Kind::Reply { body },
-        }
+        Self { kind: Kind::Reply { body } }
     }
 }
 
@@ -96,9 +90,7 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         match self.project().kind.project() {
             KindProj::Inner { body } => body.poll_frame(cx),
-            KindProj::Reply { body } => Pin::new(body)
-                .poll_frame(cx)
-                .map(|frame| frame.map(|Ok(frame)| Ok(frame))),
+            KindProj::Reply { body } => Poll::Ready(body.next_frame().map(Ok)),
         }
     }
 

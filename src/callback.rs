@@ -84,9 +84,7 @@ impl<S> PostLogoutCallback<S> {
 
 impl<S: fmt::Debug> fmt::Debug for PostLogoutCallback<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostLogoutCallback")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
+        f.debug_struct("PostLogoutCallback").field("inner", &self.inner).finish_non_exhaustive()
     }
 }
 
@@ -164,11 +162,8 @@ fn validate<B>(config: &Config, request: &Request<B>) -> Result<(LoggedOut, Head
     for (_, sealed) in request_cookies(request.headers()).filter(|(n, _)| *n == name) {
         failure = match config.keys.open(sealed) {
             Ok(opened) if opened.matches(&nonce) => {
-                let logged_out = LoggedOut {
-                    logout,
-                    return_target: opened.return_target,
-                    state_echoed: true,
-                };
+                let logged_out =
+                    LoggedOut { logout, return_target: opened.return_target, state_echoed: true };
                 return Ok((logged_out, cookies.removal(&name)));
             }
             Ok(_) => Rejection::StateMismatch,
@@ -209,10 +204,6 @@ fn newest_pending<B>(
         .filter(|(name, _)| cookies.is_state_cookie(name))
         .filter_map(|(name, sealed)| Some((name, config.keys.open(sealed).ok()?)))
         .max_by_key(|(_, opened)| opened.expires_at)?;
-    let logged_out = LoggedOut {
-        logout,
-        return_target: opened.return_target,
-        state_echoed: false,
-    };
+    let logged_out = LoggedOut { logout, return_target: opened.return_target, state_echoed: false };
     Some((logged_out, cookies.removal(name)))
 }

@@ -317,24 +317,18 @@ impl<H> OidcLogoutBuilder<H> {
     where
         H: EndSessionHook,
     {
-        let endpoint_text = self
-            .end_session_endpoint
-            .ok_or(ConfigError::MissingEndSessionEndpoint)?;
+        let endpoint_text =
+            self.end_session_endpoint.ok_or(ConfigError::MissingEndSessionEndpoint)?;
         let mut endpoint = parse_url("end-session endpoint", &endpoint_text)?;
-        let client_id = self
-            .client_id
-            .filter(|id| !id.is_empty())
-            .ok_or(ConfigError::MissingClientId)?;
-        let redirect_text = self
-            .post_logout_redirect_uri
-            .ok_or(ConfigError::MissingPostLogoutRedirectUri)?;
+        let client_id =
+            self.client_id.filter(|id| !id.is_empty()).ok_or(ConfigError::MissingClientId)?;
+        let redirect_text =
+            self.post_logout_redirect_uri.ok_or(ConfigError::MissingPostLogoutRedirectUri)?;
         let redirect = parse_url("post_logout_redirect_uri", &redirect_text)?;
 
         let logout_path = self.logout_path;
         if !logout_path.starts_with('/')
-            || !logout_path
-                .bytes()
-                .all(|b| (0x21..=0x7e).contains(&b) && b != b'?' && b != b'#')
+            || !logout_path.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'?' && b != b'#')
         {
             return Err(ConfigError::InvalidLogoutPath(logout_path));
         }
@@ -382,10 +376,7 @@ impl<H> OidcLogoutBuilder<H> {
         let end_session_base = String::from(endpoint);
         let needed = end_session_base.len() + "&state=".len() + STATE_PARAM_LEN;
         if needed > self.max_url_len {
-            return Err(ConfigError::UrlCapTooSmall {
-                needed,
-                cap: self.max_url_len,
-            });
+            return Err(ConfigError::UrlCapTooSmall { needed, cap: self.max_url_len });
         }
 
         let clear_site_data = if self.clear_site_data.is_empty() {
@@ -415,11 +406,7 @@ impl<H> OidcLogoutBuilder<H> {
 
 /// Parses an absolute URL that must be `https`, or `http` on loopback.
 fn parse_url(what: &'static str, text: &str) -> Result<Url, ConfigError> {
-    let invalid = |reason| ConfigError::InvalidUrl {
-        what,
-        value: text.to_owned(),
-        reason,
-    };
+    let invalid = |reason| ConfigError::InvalidUrl { what, value: text.to_owned(), reason };
     if text.trim() != text || text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
         return Err(invalid(
             "it holds spaces or control characters; it must be sent exactly as registered",
@@ -518,16 +505,9 @@ mod tests {
             "{base}"
         );
         let url = Url::parse(base).unwrap();
-        let redirect = url
-            .query_pairs()
-            .find(|(k, _)| k == "post_logout_redirect_uri")
-            .unwrap()
-            .1;
+        let redirect = url.query_pairs().find(|(k, _)| k == "post_logout_redirect_uri").unwrap().1;
         assert_eq!(redirect, "https://app.example:8443/cb?x=1");
-        assert!(
-            url.query_pairs()
-                .any(|(k, v)| k == "ui_locales" && v == "fr-CA en")
-        );
+        assert!(url.query_pairs().any(|(k, v)| k == "ui_locales" && v == "fr-CA en"));
         assert_eq!(layer.config().callback_path, "/cb");
     }
 
@@ -539,11 +519,7 @@ mod tests {
             .build()
             .unwrap();
         let url = Url::parse(&layer.config().end_session_base).unwrap();
-        let redirect = url
-            .query_pairs()
-            .find(|(k, _)| k == "post_logout_redirect_uri")
-            .unwrap()
-            .1;
+        let redirect = url.query_pairs().find(|(k, _)| k == "post_logout_redirect_uri").unwrap().1;
         assert_eq!(redirect, "https://app.example");
     }
 
@@ -557,13 +533,8 @@ mod tests {
             .client_id("c")
             .post_logout_redirect_uri("https://app.example/cb");
         assert_eq!(error(no_key), ConfigError::MissingStateKey);
-        let no_redirect = OidcLogoutLayer::builder()
-            .next_identity("id.example")
-            .client_id("c");
-        assert_eq!(
-            error(no_redirect),
-            ConfigError::MissingPostLogoutRedirectUri
-        );
+        let no_redirect = OidcLogoutLayer::builder().next_identity("id.example").client_id("c");
+        assert_eq!(error(no_redirect), ConfigError::MissingPostLogoutRedirectUri);
     }
 
     #[test]
@@ -578,34 +549,15 @@ mod tests {
         ] {
             let err = error(builder().post_logout_redirect_uri(bad));
             assert!(
-                matches!(
-                    err,
-                    ConfigError::InvalidUrl {
-                        what: "post_logout_redirect_uri",
-                        ..
-                    }
-                ),
+                matches!(err, ConfigError::InvalidUrl { what: "post_logout_redirect_uri", .. }),
                 "{bad}: {err}"
             );
         }
-        for ok in [
-            "http://localhost:3000/cb",
-            "http://127.0.0.1:3000/cb",
-            "http://[::1]/cb",
-        ] {
-            assert!(
-                builder().post_logout_redirect_uri(ok).build().is_ok(),
-                "{ok}"
-            );
+        for ok in ["http://localhost:3000/cb", "http://127.0.0.1:3000/cb", "http://[::1]/cb"] {
+            assert!(builder().post_logout_redirect_uri(ok).build().is_ok(), "{ok}");
         }
         let err = error(builder().end_session_endpoint("http://op.example/endsession"));
-        assert!(matches!(
-            err,
-            ConfigError::InvalidUrl {
-                what: "end-session endpoint",
-                ..
-            }
-        ));
+        assert!(matches!(err, ConfigError::InvalidUrl { what: "end-session endpoint", .. }));
     }
 
     #[test]
@@ -634,10 +586,7 @@ mod tests {
             error(builder().state_ttl(Duration::from_secs(86_400))),
             ConfigError::InvalidStateTtl(86_400)
         );
-        assert!(matches!(
-            error(builder().ui_locales("en;fr")),
-            ConfigError::InvalidUiLocales(_)
-        ));
+        assert!(matches!(error(builder().ui_locales("en;fr")), ConfigError::InvalidUiLocales(_)));
         assert!(matches!(
             error(builder().max_end_session_url_len(64)),
             ConfigError::UrlCapTooSmall { cap: 64, .. }
@@ -655,10 +604,7 @@ mod tests {
     #[test]
     fn clear_site_data_defaults_to_storage() {
         let layer = builder().build().unwrap();
-        assert_eq!(
-            layer.config().clear_site_data.as_ref().unwrap(),
-            "\"storage\""
-        );
+        assert_eq!(layer.config().clear_site_data.as_ref().unwrap(), "\"storage\"");
         let none = builder().clear_site_data([]).build().unwrap();
         assert!(none.config().clear_site_data.is_none());
         let two = builder()

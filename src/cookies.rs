@@ -31,12 +31,7 @@ impl SessionCookie {
     /// A cookie called `name`, set with `Path=/` and no `Domain` (host-only).
     #[must_use]
     pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            path: "/".to_owned(),
-            domain: None,
-            also_host_only: false,
-        }
+        Self { name: name.into(), path: "/".to_owned(), domain: None, also_host_only: false }
     }
 
     /// The `Path` the app sets the cookie with (default `/`).
@@ -66,10 +61,7 @@ impl SessionCookie {
 
     /// The `Set-Cookie` values that expire this cookie in the browser.
     pub(crate) fn removals(&self, secure_site: bool) -> Result<Vec<HeaderValue>, ConfigError> {
-        let invalid = |reason| ConfigError::InvalidCookie {
-            name: self.name.clone(),
-            reason,
-        };
+        let invalid = |reason| ConfigError::InvalidCookie { name: self.name.clone(), reason };
         if !is_token(&self.name) {
             return Err(invalid(
                 "the name must be a non-empty HTTP token (no spaces, `;`, `=`, `,` or quotes)",
@@ -80,12 +72,10 @@ impl SessionCookie {
                 "the path must start with `/` and hold no `;`, spaces or control characters",
             ));
         }
-        if let Some(domain) = &self.domain {
-            if domain.is_empty() || !is_attribute_value(domain) || domain.contains(['/', ':']) {
-                return Err(invalid(
-                    "the domain must be a bare host name like `example.com`",
-                ));
-            }
+        if let Some(domain) = &self.domain
+            && (domain.is_empty() || !is_attribute_value(domain) || domain.contains(['/', ':']))
+        {
+            return Err(invalid("the domain must be a bare host name like `example.com`"));
         }
         let host_prefix = self.name.starts_with("__Host-");
         if host_prefix && (self.domain.is_some() || self.path != "/") {
@@ -99,12 +89,7 @@ impl SessionCookie {
             ));
         }
         let secure = secure_site || host_prefix || self.name.starts_with("__Secure-");
-        let mut removals = vec![removal(
-            &self.name,
-            &self.path,
-            self.domain.as_deref(),
-            secure,
-        )];
+        let mut removals = vec![removal(&self.name, &self.path, self.domain.as_deref(), secure)];
         if self.also_host_only {
             removals.push(removal(&self.name, &self.path, None, secure));
         }
@@ -126,16 +111,8 @@ const NAME_STATE_CHARS: usize = 8;
 
 impl StateCookies {
     pub(crate) fn new(secure: bool, max_age_secs: u64) -> Self {
-        let prefix = if secure {
-            "__Host-oidc-logout-"
-        } else {
-            "oidc-logout-"
-        };
-        Self {
-            prefix,
-            secure,
-            max_age_secs,
-        }
+        let prefix = if secure { "__Host-oidc-logout-" } else { "oidc-logout-" };
+        Self { prefix, secure, max_age_secs }
     }
 
     /// The name of the cookie that holds the sealed `state`.
@@ -211,15 +188,11 @@ pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str
 
 fn is_token(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn is_attribute_value(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| (0x21..=0x7e).contains(&b) && b != b';' && b != b',')
+    value.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b';' && b != b',')
 }
 
 #[cfg(test)]
@@ -232,14 +205,9 @@ mod tests {
 
     #[test]
     fn removal_repeats_path_and_domain() {
-        let removals = SessionCookie::new("sid")
-            .path("/app")
-            .domain("example.com")
-            .removals(false)
-            .unwrap();
-        let [only] = text(&removals)[..] else {
-            panic!("one removal expected")
-        };
+        let removals =
+            SessionCookie::new("sid").path("/app").domain("example.com").removals(false).unwrap();
+        let [only] = text(&removals)[..] else { panic!("one removal expected") };
         assert!(only.starts_with("sid=;"), "{only}");
         for attr in [
             "Path=/app",

@@ -38,35 +38,19 @@ pin_project! {
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn pass_through(future: F) -> Self {
-        Self {
-            kind: Kind::Inner {
-                future,
-                state_removal: None,
-            },
-        }
+        Self { kind: Kind::Inner { future, state_removal: None } }
     }
 
     pub(crate) fn callback(future: F, state_removal: HeaderValue) -> Self {
-        Self {
-            kind: Kind::Inner {
-                future,
-                state_removal: Some(state_removal),
-            },
-        }
+        Self { kind: Kind::Inner { future, state_removal: Some(state_removal) } }
     }
 
     pub(crate) fn reply(response: Response<ReplyBody>) -> Self {
-        Self {
-            kind: Kind::Reply {
-                response: Some(response),
-            },
-        }
+        Self { kind: Kind::Reply { response: Some(response) } }
     }
 
     pub(crate) fn sign_out(future: LogoutFuture) -> Self {
-        Self {
-            kind: Kind::SignOut { future },
-        }
+        Self { kind: Kind::SignOut { future } }
     }
 }
 
@@ -84,10 +68,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match self.project().kind.project() {
-            KindProj::Inner {
-                future,
-                state_removal,
-            } => {
+            KindProj::Inner { future, state_removal } => {
                 let mut response = ready!(future.poll(cx))?;
                 if let Some(removal) = state_removal.take() {
                     reply::no_store(&mut response);

@@ -96,10 +96,7 @@ impl std::fmt::Debug for LogoutHints {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // An ID token is a bearer credential: never print it.
         f.debug_struct("LogoutHints")
-            .field(
-                "id_token_hint",
-                &self.id_token_hint.as_ref().map(|_| "<redacted>"),
-            )
+            .field("id_token_hint", &self.id_token_hint.as_ref().map(|_| "<redacted>"))
             .field("logout_hint", &self.logout_hint)
             .finish()
     }

@@ -63,18 +63,13 @@ impl<H> OidcLogoutLayer<H> {
 
 impl<H> Clone for OidcLogoutLayer<H> {
     fn clone(&self) -> Self {
-        Self {
-            config: self.config.clone(),
-            hook: self.hook.clone(),
-        }
+        Self { config: self.config.clone(), hook: self.hook.clone() }
     }
 }
 
 impl<H> fmt::Debug for OidcLogoutLayer<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OidcLogoutLayer")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("OidcLogoutLayer").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -82,11 +77,7 @@ impl<S, H> Layer<S> for OidcLogoutLayer<H> {
     type Service = OidcLogout<S, H>;
 
     fn layer(&self, inner: S) -> OidcLogout<S, H> {
-        OidcLogout {
-            inner,
-            config: self.config.clone(),
-            hook: self.hook.clone(),
-        }
+        OidcLogout { inner, config: self.config.clone(), hook: self.hook.clone() }
     }
 }
 
@@ -99,19 +90,13 @@ pub struct OidcLogout<S, H = NoServerSession> {
 
 impl<S: Clone, H> Clone for OidcLogout<S, H> {
     fn clone(&self) -> Self {
-        Self {
-            inner: self.inner.clone(),
-            config: self.config.clone(),
-            hook: self.hook.clone(),
-        }
+        Self { inner: self.inner.clone(), config: self.config.clone(), hook: self.hook.clone() }
     }
 }
 
 impl<S: fmt::Debug, H> fmt::Debug for OidcLogout<S, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OidcLogout")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
+        f.debug_struct("OidcLogout").field("inner", &self.inner).finish_non_exhaustive()
     }
 }
 

@@ -52,18 +52,13 @@ impl<H> LogoutService<H> {
 
 impl<H> Clone for LogoutService<H> {
     fn clone(&self) -> Self {
-        Self {
-            config: self.config.clone(),
-            hook: self.hook.clone(),
-        }
+        Self { config: self.config.clone(), hook: self.hook.clone() }
     }
 }
 
 impl<H> fmt::Debug for LogoutService<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogoutService")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
+        f.debug_struct("LogoutService").field("config", &self.config).finish_non_exhaustive()
     }
 }
 
@@ -134,35 +129,27 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    if let Err(response) = check_request(config, &request) {
-        return LogoutFuture {
-            kind: Kind::Ready {
-                response: Some(response),
-            },
-        };
+    if let Err((rejection, allow)) = check_request(config, &request) {
+        let response = Some(reply::rejection(rejection, allow));
+        return LogoutFuture { kind: Kind::Ready { response } };
     }
     let future = end_session(config.clone(), hook.clone(), request);
-    LogoutFuture {
-        kind: Kind::SignOut {
-            future: Box::pin(future),
-        },
-    }
+    LogoutFuture { kind: Kind::SignOut { future: Box::pin(future) } }
 }
 
 /// Method and same-origin rules, before anything changes.
-fn check_request<B>(config: &Config, request: &Request<B>) -> Result<(), Response<ReplyBody>> {
+fn check_request<B>(
+    config: &Config,
+    request: &Request<B>,
+) -> Result<(), (Rejection, Option<HeaderValue>)> {
     let method = request.method();
     let allowed = method == Method::POST || (config.allow_get && method == Method::GET);
     if !allowed {
-        let allow = if config.allow_get {
-            ALLOW_GET_POST
-        } else {
-            ALLOW_POST
-        };
-        return Err(reply::rejection(Rejection::MethodNotAllowed, Some(allow)));
+        let allow = if config.allow_get { ALLOW_GET_POST } else { ALLOW_POST };
+        return Err((Rejection::MethodNotAllowed, Some(allow)));
     }
     if !is_same_origin(config, request.headers()) {
-        return Err(reply::rejection(Rejection::CrossSite, None));
+        return Err((Rejection::CrossSite, None));
     }
     Ok(())
 }
@@ -175,15 +162,9 @@ fn check_request<B>(config: &Config, request: &Request<B>) -> Result<(), Respons
 /// sending it cross-site with the user's cookies, and passes.
 fn is_same_origin(config: &Config, headers: &http::HeaderMap) -> bool {
     let trusted_origin = || {
-        headers
-            .get(ORIGIN)
-            .and_then(|origin| origin.to_str().ok())
-            .is_some_and(|origin| {
-                config
-                    .trusted_origins
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(origin))
-            })
+        headers.get(ORIGIN).and_then(|origin| origin.to_str().ok()).is_some_and(|origin| {
+            config.trusted_origins.iter().any(|t| t.eq_ignore_ascii_case(origin))
+        })
     };
     match headers.get(SEC_FETCH_SITE).map(HeaderValue::as_bytes) {
         Some(b"same-origin" | b"none") => true,
@@ -228,10 +209,7 @@ where
     let mut response = reply::see_other(location);
     expire_local_session(&config, &parts, &mut response);
     let cookies = &config.state_cookies;
-    reply::set_cookies(
-        &mut response,
-        [cookies.set(&cookies.name(&minted.state), &minted.sealed)],
-    );
+    reply::set_cookies(&mut response, [cookies.set(&cookies.name(&minted.state), &minted.sealed)]);
     response
 }
 
@@ -243,9 +221,7 @@ fn expire_local_session(config: &Config, parts: &Parts, response: &mut Response<
         surplus_states(config, parts).map(|name| config.state_cookies.removal(name)),
     );
     if let Some(clear) = &config.clear_site_data {
-        response
-            .headers_mut()
-            .insert("clear-site-data", clear.clone());
+        response.headers_mut().insert("clear-site-data", clear.clone());
     }
 }
 
@@ -255,20 +231,11 @@ fn surplus_states<'a>(config: &Config, parts: &'a Parts) -> impl Iterator<Item =
     let mut pending: Vec<(u64, &str)> = request_cookies(&parts.headers)
         .filter(|(name, _)| config.state_cookies.is_state_cookie(name))
         .map(|(name, sealed)| {
-            (
-                config
-                    .keys
-                    .open(sealed)
-                    .map_or(0, |opened| opened.expires_at),
-                name,
-            )
+            (config.keys.open(sealed).map_or(0, |opened| opened.expires_at), name)
         })
         .collect();
     pending.sort_unstable();
-    let usable = pending
-        .iter()
-        .filter(|(expires_at, _)| *expires_at > 0)
-        .count();
+    let usable = pending.iter().filter(|(expires_at, _)| *expires_at > 0).count();
     let keep = usable.min(MAX_PENDING_STATES - 1);
     let surplus = pending.len() - keep;
     pending.into_iter().take(surplus).map(|(_, name)| name)
@@ -285,16 +252,13 @@ where
         found = find_param(query.as_bytes(), found)?;
     }
     if is_form(parts) {
-        let form = Limited::new(body, MAX_FORM_LEN)
-            .collect()
-            .await
-            .map_err(|error| {
-                if error.downcast_ref::<LengthLimitError>().is_some() {
-                    Rejection::TooLarge
-                } else {
-                    Rejection::UnreadableBody
-                }
-            })?;
+        let form = Limited::new(body, MAX_FORM_LEN).collect().await.map_err(|error| {
+            if error.downcast_ref::<LengthLimitError>().is_some() {
+                Rejection::TooLarge
+            } else {
+                Rejection::UnreadableBody
+            }
+        })?;
         found = find_param(&form.to_bytes(), found)?;
     }
     found
@@ -320,9 +284,7 @@ fn is_form(parts: &Parts) -> bool {
         && parts.headers.get(CONTENT_TYPE).is_some_and(|value| {
             let value = value.as_bytes();
             let essence = value.split(|&b| b == b';').next().unwrap_or_default();
-            essence
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+            essence.trim_ascii().eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
         })
 }
 
@@ -332,10 +294,7 @@ fn end_session_url(config: &Config, state: &str, hints: &LogoutHints) -> String 
     url.push_str(&config.end_session_base);
     url.push_str("&state=");
     url.push_str(state);
-    let hints = [
-        ("id_token_hint", &hints.id_token_hint),
-        ("logout_hint", &hints.logout_hint),
-    ];
+    let hints = [("id_token_hint", &hints.id_token_hint), ("logout_hint", &hints.logout_hint)];
     for (name, value) in hints {
         let Some(value) = value else { continue };
         let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();

@@ -43,10 +43,7 @@ pub(crate) fn see_other(location: HeaderValue) -> Response<ReplyBody> {
 /// A refusal: `<code>: <message>` as text, the [`Rejection`] in the
 /// extensions, and `Allow` on a 405.
 pub(crate) fn rejection(rejection: Rejection, allow: Option<HeaderValue>) -> Response<ReplyBody> {
-    let mut response = text(
-        rejection.status(),
-        format!("{}: {rejection}\n", rejection.code()),
-    );
+    let mut response = text(rejection.status(), format!("{}: {rejection}\n", rejection.code()));
     if let Some(allow) = allow {
         response.headers_mut().insert(ALLOW, allow);
     }

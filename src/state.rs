@@ -158,19 +158,11 @@ impl KeyRing {
         ttl_secs: u64,
         clock: Option<Clock>,
     ) -> Self {
-        Self {
-            current,
-            previous,
-            ttl_secs,
-            clock,
-        }
+        Self { current, previous, ttl_secs, clock }
     }
 
     pub(crate) fn now(&self) -> u64 {
-        let now = self
-            .clock
-            .as_ref()
-            .map_or_else(SystemTime::now, |clock| clock());
+        let now = self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock());
         now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
     }
 
@@ -193,10 +185,7 @@ impl KeyRing {
         let tag = self.current.tag(&sealed);
         sealed.extend_from_slice(&tag);
 
-        Ok(Minted {
-            state: URL_SAFE_NO_PAD.encode(nonce),
-            sealed: URL_SAFE_NO_PAD.encode(&sealed),
-        })
+        Ok(Minted { state: URL_SAFE_NO_PAD.encode(nonce), sealed: URL_SAFE_NO_PAD.encode(&sealed) })
     }
 
     /// Opens a sealed cookie value: authentic under a known key, then unexpired.
@@ -205,9 +194,8 @@ impl KeyRing {
             return Err(OpenError::Tampered);
         }
         let mut buf = [0u8; MAX_SEALED_LEN];
-        let len = URL_SAFE_NO_PAD
-            .decode_slice(sealed, &mut buf)
-            .map_err(|_| OpenError::Tampered)?;
+        let len =
+            URL_SAFE_NO_PAD.decode_slice(sealed, &mut buf).map_err(|_| OpenError::Tampered)?;
         let bytes = &buf[..len];
         if len < HEADER_LEN + TAG_LEN || bytes[0] != VERSION {
             return Err(OpenError::Tampered);
@@ -238,11 +226,7 @@ impl KeyRing {
             let target = std::str::from_utf8(target).map_err(|_| OpenError::Tampered)?;
             Some(ReturnTarget::parse(target).ok_or(OpenError::Tampered)?)
         };
-        Ok(Opened {
-            nonce,
-            expires_at,
-            return_target,
-        })
+        Ok(Opened { nonce, expires_at, return_target })
     }
 }
 
@@ -327,11 +311,7 @@ mod tests {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
             let bad = URL_SAFE_NO_PAD.encode(&bad);
-            assert_eq!(
-                ring.open(&bad).unwrap_err(),
-                OpenError::Tampered,
-                "byte {i}"
-            );
+            assert_eq!(ring.open(&bad).unwrap_err(), OpenError::Tampered, "byte {i}");
         }
         assert_eq!(ring.open("").unwrap_err(), OpenError::Tampered);
         assert_eq!(ring.open("!!!").unwrap_err(), OpenError::Tampered);
@@ -347,10 +327,7 @@ mod tests {
         let rotated = ring_at(now.clone(), &[KEY_B, KEY_A]);
         assert!(rotated.open(&minted.sealed).is_ok());
         let dropped = ring_at(now, &[KEY_B]);
-        assert_eq!(
-            dropped.open(&minted.sealed).unwrap_err(),
-            OpenError::Tampered
-        );
+        assert_eq!(dropped.open(&minted.sealed).unwrap_err(), OpenError::Tampered);
     }
 
     #[test]
@@ -360,10 +337,7 @@ mod tests {
         assert!(StateKey::from_base64("not base64 !").is_err());
         let text = StateKey::generate_base64().unwrap();
         assert!(StateKey::from_base64(&text).is_ok());
-        assert_eq!(
-            format!("{:?}", StateKey::generate().unwrap()),
-            "StateKey { .. }"
-        );
+        assert_eq!(format!("{:?}", StateKey::generate().unwrap()), "StateKey { .. }");
     }
 
     #[test]

@@ -19,10 +19,7 @@ where
 {
     let (response, _) = send(service, post(uri).body(empty()).unwrap()).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    (
-        param(&location(response.headers()), "state").unwrap(),
-        state_cookie(response.headers()),
-    )
+    (param(&location(response.headers()), "state").unwrap(), state_cookie(response.headers()))
 }
 
 fn assert_refused(
@@ -33,10 +30,7 @@ fn assert_refused(
 ) {
     assert_eq!(rejection(response), expected, "{body}");
     assert_eq!(response.status(), expected.status());
-    assert!(
-        body.starts_with(&format!("{}: ", expected.code())),
-        "{body}"
-    );
+    assert!(body.starts_with(&format!("{}: ", expected.code())), "{body}");
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
     if let Some(name) = cookie {
         let removed = set_cookies(response.headers())
@@ -49,10 +43,7 @@ fn assert_refused(
 #[tokio::test]
 async fn a_valid_callback_reaches_the_app_with_what_was_validated() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
     let (state, cookie) = start_logout(service.clone(), "/logout?return_to=/goodbye").await;
     let (response, body) = send(service, callback(&state, &cookie)).await;
 
@@ -72,10 +63,7 @@ async fn a_valid_callback_reaches_the_app_with_what_was_validated() {
 #[tokio::test]
 async fn a_callback_without_state_is_refused() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
     let (_, cookie) = start_logout(service.clone(), "/logout").await;
     let request = Request::get("/logout/callback?logout=1")
         .header(header::COOKIE, format!("{}={}", cookie.0, cookie.1))
@@ -89,10 +77,7 @@ async fn a_callback_without_state_is_refused() {
 #[tokio::test]
 async fn a_mismatched_state_is_refused() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
     let (state, cookie) = start_logout(service.clone(), "/logout").await;
     // Same cookie name (first 8 characters), different bits.
     let mut forged = state.clone();
@@ -111,11 +96,7 @@ async fn an_expired_state_is_refused() {
     let (state, cookie) = start_logout(service.clone(), "/logout").await;
     clock.advance(Duration::from_secs(299));
     let (response, _) = send(service.clone(), callback(&state, &cookie)).await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "still valid just before the end"
-    );
+    assert_eq!(response.status(), StatusCode::OK, "still valid just before the end");
 
     let (state, cookie) = start_logout(service.clone(), "/logout").await;
     clock.advance(Duration::from_secs(300));
@@ -127,10 +108,7 @@ async fn an_expired_state_is_refused() {
 #[tokio::test]
 async fn a_tampered_or_oversized_cookie_is_refused() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
     let (state, cookie) = start_logout(service.clone(), "/logout").await;
     let mut tampered = cookie.1.clone().into_bytes();
     tampered[10] = if tampered[10] == b'A' { b'B' } else { b'A' };
@@ -156,28 +134,16 @@ async fn a_tampered_or_oversized_cookie_is_refused() {
 #[tokio::test]
 async fn a_callback_without_the_cookie_is_refused() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
     let (state, cookie) = start_logout(service.clone(), "/logout").await;
-    let request = Request::get(format!("/logout/callback?state={state}"))
-        .body(empty())
-        .unwrap();
+    let request = Request::get(format!("/logout/callback?state={state}")).body(empty()).unwrap();
     let (response, body) = send(service.clone(), request).await;
-    assert_refused(
-        &response,
-        &body,
-        Rejection::StateCookieMissing,
-        Some(&cookie.0),
-    );
+    assert_refused(&response, &body, Rejection::StateCookieMissing, Some(&cookie.0));
 
     // Single use: once the first callback expired the cookie, a replay finds none.
     let (first, _) = send(service.clone(), callback(&state, &cookie)).await;
     assert_eq!(first.status(), StatusCode::OK);
-    let request = Request::get(format!("/logout/callback?state={state}"))
-        .body(empty())
-        .unwrap();
+    let request = Request::get(format!("/logout/callback?state={state}")).body(empty()).unwrap();
     let (replay, body) = send(service, request).await;
     assert_refused(&replay, &body, Rejection::StateCookieMissing, None);
     assert_eq!(app.calls(), 1);
@@ -186,35 +152,18 @@ async fn a_callback_without_the_cookie_is_refused() {
 #[tokio::test]
 async fn malformed_queries_and_methods_are_refused() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
     let (state, cookie) = start_logout(service.clone(), "/logout").await;
     let cookie_header = format!("{}={}", cookie.0, cookie.1);
     let cases = [
-        (
-            format!("/logout/callback?state={state}&state={state}"),
-            Rejection::MalformedQuery,
-        ),
-        (
-            format!("/logout/callback?state={state}x"),
-            Rejection::StateMalformed,
-        ),
-        (
-            "/logout/callback?state=%FF%FE".to_owned(),
-            Rejection::StateMalformed,
-        ),
-        (
-            format!("/logout/callback?state={}", "A".repeat(5000)),
-            Rejection::TooLarge,
-        ),
+        (format!("/logout/callback?state={state}&state={state}"), Rejection::MalformedQuery),
+        (format!("/logout/callback?state={state}x"), Rejection::StateMalformed),
+        ("/logout/callback?state=%FF%FE".to_owned(), Rejection::StateMalformed),
+        (format!("/logout/callback?state={}", "A".repeat(5000)), Rejection::TooLarge),
     ];
     for (uri, expected) in cases {
-        let request = Request::get(&uri)
-            .header(header::COOKIE, &cookie_header)
-            .body(empty())
-            .unwrap();
+        let request =
+            Request::get(&uri).header(header::COOKIE, &cookie_header).body(empty()).unwrap();
         let (response, body) = send(service.clone(), request).await;
         assert_refused(&response, &body, expected, Some(&cookie.0));
     }
@@ -231,17 +180,11 @@ async fn malformed_queries_and_methods_are_refused() {
 #[tokio::test]
 async fn two_tabs_signing_out_at_once_both_complete() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
     let (state_a, cookie_a) = start_logout(service.clone(), "/logout").await;
     let (state_b, cookie_b) = start_logout(service.clone(), "/logout").await;
     assert_ne!(cookie_a.0, cookie_b.0, "each tab gets its own state cookie");
-    let both = format!(
-        "{}={}; {}={}",
-        cookie_a.0, cookie_a.1, cookie_b.0, cookie_b.1
-    );
+    let both = format!("{}={}; {}={}", cookie_a.0, cookie_a.1, cookie_b.0, cookie_b.1);
     for state in [&state_b, &state_a] {
         let request = Request::get(format!("/logout/callback?state={state}"))
             .header(header::COOKIE, &both)
@@ -270,10 +213,7 @@ async fn states_sealed_under_a_previous_key_still_validate() {
     let (response, _) = send(rotated, callback(&state, &cookie)).await;
     assert_eq!(response.status(), StatusCode::OK);
 
-    let dropped = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(App::default().service());
+    let dropped = builder(&TestClock::new()).build().unwrap().layer(App::default().service());
     let (response, body) = send(dropped, callback(&state, &cookie)).await;
     assert_refused(&response, &body, Rejection::StateTampered, Some(&cookie.0));
 }

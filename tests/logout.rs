@@ -27,15 +27,9 @@ async fn post_redirects_to_the_end_session_endpoint() {
 
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let url = location(response.headers());
-    assert_eq!(
-        url.as_str().split('?').next(),
-        Some("https://op.example/endsession")
-    );
+    assert_eq!(url.as_str().split('?').next(), Some("https://op.example/endsession"));
     assert_eq!(param(&url, "client_id").as_deref(), Some("client-1"));
-    assert_eq!(
-        param(&url, "post_logout_redirect_uri").as_deref(),
-        Some(REDIRECT)
-    );
+    assert_eq!(param(&url, "post_logout_redirect_uri").as_deref(), Some(REDIRECT));
     let state = param(&url, "state").unwrap();
     assert_eq!(state.len(), 22, "128 bits in base64url");
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
@@ -45,25 +39,13 @@ async fn post_redirects_to_the_end_session_endpoint() {
 
 #[tokio::test]
 async fn state_cookie_is_bound_to_the_state_and_browser_safe() {
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(App::default().service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(App::default().service());
     let (response, _) = send(service, post("/logout").body(empty()).unwrap()).await;
     let state = param(&location(response.headers()), "state").unwrap();
     let (name, _) = state_cookie(response.headers());
     assert_eq!(name, format!("__Host-oidc-logout-{}", &state[..8]));
-    let set = set_cookies(response.headers())
-        .into_iter()
-        .find(|c| c.starts_with(&name))
-        .unwrap();
-    for attr in [
-        "HttpOnly",
-        "SameSite=Lax",
-        "Secure",
-        "Path=/",
-        "Max-Age=300",
-    ] {
+    let set = set_cookies(response.headers()).into_iter().find(|c| c.starts_with(&name)).unwrap();
+    for attr in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=300"] {
         assert!(set.contains(attr), "{set} lacks {attr}");
     }
     assert!(!set.contains("Domain"), "{set}");
@@ -74,10 +56,7 @@ async fn configured_cookies_are_expired_with_their_attributes() {
     let service = builder(&TestClock::new())
         .expire_cookie(SessionCookie::new("__Host-session"))
         .expire_cookie(
-            SessionCookie::new("sso")
-                .domain("app.example")
-                .path("/auth")
-                .also_host_only(),
+            SessionCookie::new("sso").domain("app.example").path("/auth").also_host_only(),
         )
         .build()
         .unwrap()
@@ -91,48 +70,24 @@ async fn configured_cookies_are_expired_with_their_attributes() {
                 && has.iter().all(|a| c.contains(a))
                 && lacks.iter().all(|a| !c.contains(a))
         });
-        assert!(
-            found,
-            "no removal {prefix} {has:?} without {lacks:?} in {cookies:#?}"
-        );
+        assert!(found, "no removal {prefix} {has:?} without {lacks:?} in {cookies:#?}");
     };
     removal("__Host-session=;", &["Path=/", "Secure"], &["Domain"]);
-    removal(
-        "sso=;",
-        &["Path=/auth", "Domain=app.example", "Secure"],
-        &[],
-    );
+    removal("sso=;", &["Path=/auth", "Domain=app.example", "Secure"], &[]);
     removal("sso=;", &["Path=/auth", "Secure"], &["Domain"]);
 }
 
 #[tokio::test]
 async fn other_methods_get_405_with_allow() {
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(App::default().service());
+    let service = builder(&TestClock::new()).build().unwrap().layer(App::default().service());
     for method in ["GET", "PUT", "DELETE", "HEAD"] {
-        let request = Request::builder()
-            .method(method)
-            .uri("/logout")
-            .body(empty())
-            .unwrap();
+        let request = Request::builder().method(method).uri("/logout").body(empty()).unwrap();
         let (response, body) = send(service.clone(), request).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::METHOD_NOT_ALLOWED,
-            "{method}"
-        );
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method}");
         assert_eq!(response.headers()[header::ALLOW], "POST");
         assert_eq!(rejection(&response), Rejection::MethodNotAllowed);
-        assert!(
-            method == "HEAD" || body.starts_with("method_not_allowed: "),
-            "{body}"
-        );
-        assert!(
-            set_cookies(response.headers()).is_empty(),
-            "nothing changes on a refusal"
-        );
+        assert!(method == "HEAD" || body.starts_with("method_not_allowed: "), "{body}");
+        assert!(set_cookies(response.headers()).is_empty(), "nothing changes on a refusal");
     }
 }
 
@@ -143,10 +98,8 @@ async fn get_works_only_when_opted_in() {
         .build()
         .unwrap()
         .layer(App::default().service());
-    let request = Request::get("/logout")
-        .header("sec-fetch-site", "same-origin")
-        .body(empty())
-        .unwrap();
+    let request =
+        Request::get("/logout").header("sec-fetch-site", "same-origin").body(empty()).unwrap();
     let (response, _) = send(service.clone(), request).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let put = Request::put("/logout").body(empty()).unwrap();
@@ -166,22 +119,10 @@ async fn cross_site_requests_are_refused() {
         (&[("sec-fetch-site", "none")], true),
         (&[], true),
         (&[("origin", ORIGIN)], true),
-        (
-            &[
-                ("sec-fetch-site", "same-site"),
-                ("origin", "https://www.app.example"),
-            ],
-            true,
-        ),
+        (&[("sec-fetch-site", "same-site"), ("origin", "https://www.app.example")], true),
         (&[("sec-fetch-site", "cross-site")], false),
         (&[("sec-fetch-site", "same-site")], false),
-        (
-            &[
-                ("sec-fetch-site", "cross-site"),
-                ("origin", "https://evil.example"),
-            ],
-            false,
-        ),
+        (&[("sec-fetch-site", "cross-site"), ("origin", "https://evil.example")], false),
         (&[("origin", "https://evil.example")], false),
         (&[("origin", "null")], false),
         (&[("origin", "https://app.example.evil.example")], false),
@@ -199,10 +140,7 @@ async fn cross_site_requests_are_refused() {
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{headers:?}");
             assert_eq!(rejection(&response), Rejection::CrossSite);
             assert!(body.starts_with("cross_site: "), "{body}");
-            assert!(
-                set_cookies(response.headers()).is_empty(),
-                "a forged logout changes nothing"
-            );
+            assert!(set_cookies(response.headers()).is_empty(), "a forged logout changes nothing");
         }
     }
 }
@@ -212,17 +150,12 @@ async fn the_hook_runs_first_with_the_request_and_its_hints_are_sent() {
     let seen = Arc::new(Mutex::new(None::<String>));
     let hook_seen = seen.clone();
     let hook = move |parts: &http::request::Parts| {
-        let cookie = parts
-            .headers
-            .get(header::COOKIE)
-            .map(|v| v.to_str().unwrap().to_owned());
+        let cookie = parts.headers.get(header::COOKIE).map(|v| v.to_str().unwrap().to_owned());
         let seen = hook_seen.clone();
         async move {
             *seen.lock().unwrap() = cookie;
             Ok::<_, Infallible>(
-                LogoutHints::new()
-                    .id_token_hint("eyJ.token.sig")
-                    .logout_hint("ann@example.com"),
+                LogoutHints::new().id_token_hint("eyJ.token.sig").logout_hint("ann@example.com"),
             )
         }
     };
@@ -231,31 +164,18 @@ async fn the_hook_runs_first_with_the_request_and_its_hints_are_sent() {
         .build()
         .unwrap()
         .layer(App::default().service());
-    let request = post("/logout")
-        .header(header::COOKIE, "sid=abc")
-        .body(empty())
-        .unwrap();
+    let request = post("/logout").header(header::COOKIE, "sid=abc").body(empty()).unwrap();
     let (response, _) = send(service, request).await;
     assert_eq!(seen.lock().unwrap().as_deref(), Some("sid=abc"));
     let url = location(response.headers());
-    assert_eq!(
-        param(&url, "id_token_hint").as_deref(),
-        Some("eyJ.token.sig")
-    );
-    assert_eq!(
-        param(&url, "logout_hint").as_deref(),
-        Some("ann@example.com")
-    );
+    assert_eq!(param(&url, "id_token_hint").as_deref(), Some("eyJ.token.sig"));
+    assert_eq!(param(&url, "logout_hint").as_deref(), Some("ann@example.com"));
 }
 
 #[tokio::test]
 async fn an_oversized_id_token_hint_is_dropped_and_logout_hint_kept() {
     let hook = |_: &http::request::Parts| async {
-        Ok::<_, Infallible>(
-            LogoutHints::new()
-                .id_token_hint("x".repeat(5000))
-                .logout_hint("ann"),
-        )
+        Ok::<_, Infallible>(LogoutHints::new().id_token_hint("x".repeat(5000)).logout_hint("ann"))
     };
     let service = builder(&TestClock::new())
         .end_session_hook(hook)
@@ -287,22 +207,16 @@ async fn a_failing_hook_expires_cookies_but_does_not_send_the_user_on() {
     assert!(response.headers().get(header::LOCATION).is_none());
     let cookies = set_cookies(response.headers());
     assert!(
-        cookies
-            .iter()
-            .any(|c| c.starts_with("sid=;") && c.contains("Max-Age=0")),
+        cookies.iter().any(|c| c.starts_with("sid=;") && c.contains("Max-Age=0")),
         "{cookies:?}"
     );
     assert!(
-        !cookies
-            .iter()
-            .any(|c| c.contains("oidc-logout-") && !c.contains("Max-Age=0")),
+        !cookies.iter().any(|c| c.contains("oidc-logout-") && !c.contains("Max-Age=0")),
         "no new state"
     );
     assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
-    let failure = response
-        .extensions()
-        .get::<EndSessionFailed>()
-        .expect("the error in the extensions");
+    let failure =
+        response.extensions().get::<EndSessionFailed>().expect("the error in the extensions");
     assert_eq!(failure.error().to_string(), "session store is down");
 }
 
@@ -341,21 +255,12 @@ async fn return_target_is_taken_from_query_or_form_and_checked() {
         .layer(App::default().service());
 
     let query = post("/logout?return_to=%2Faccount").body(empty()).unwrap();
-    assert_eq!(
-        send(service.clone(), query).await.0.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(send(service.clone(), query).await.0.status(), StatusCode::SEE_OTHER);
     let form = post("/logout")
-        .header(
-            header::CONTENT_TYPE,
-            "application/x-www-form-urlencoded; charset=UTF-8",
-        )
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded; charset=UTF-8")
         .body("return_to=%2Fbye&other=1".into())
         .unwrap();
-    assert_eq!(
-        send(service.clone(), form).await.0.status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(send(service.clone(), form).await.0.status(), StatusCode::SEE_OTHER);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 
     for bad in [
@@ -367,10 +272,7 @@ async fn return_target_is_taken_from_query_or_form_and_checked() {
         let (response, body) = send(service.clone(), request).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert!(body.contains(rejection(&response).code()), "{body}");
-        assert!(
-            set_cookies(response.headers()).is_empty(),
-            "nothing changes: {bad}"
-        );
+        assert!(set_cookies(response.headers()).is_empty(), "nothing changes: {bad}");
     }
     let big_form = post("/logout")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -378,11 +280,7 @@ async fn return_target_is_taken_from_query_or_form_and_checked() {
         .unwrap();
     let (response, _) = send(service.clone(), big_form).await;
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        2,
-        "the hook never ran for a refused request"
-    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "the hook never ran for a refused request");
 }
 
 #[tokio::test]
@@ -391,11 +289,8 @@ async fn pending_state_cookies_are_bounded() {
     let service = layer.layer(App::default().service());
     let mut jar: Vec<(String, String)> = Vec::new();
     for round in 0..MAX_PENDING_STATES + 3 {
-        let cookie_header = jar
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookie_header =
+            jar.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join("; ");
         let mut request = post("/logout");
         if !cookie_header.is_empty() {
             request = request.header(header::COOKIE, cookie_header);
@@ -408,11 +303,7 @@ async fn pending_state_cookies_are_bounded() {
                 jar.push((name.to_owned(), value.to_owned()));
             }
         }
-        assert!(
-            jar.len() <= MAX_PENDING_STATES,
-            "round {round}: {} pending",
-            jar.len()
-        );
+        assert!(jar.len() <= MAX_PENDING_STATES, "round {round}: {} pending", jar.len());
     }
     assert_eq!(jar.len(), MAX_PENDING_STATES);
 }
@@ -420,21 +311,9 @@ async fn pending_state_cookies_are_bounded() {
 #[tokio::test]
 async fn other_routes_pass_straight_through() {
     let app = App::default();
-    let service = builder(&TestClock::new())
-        .build()
-        .unwrap()
-        .layer(app.service());
-    for uri in [
-        "/",
-        "/logout/",
-        "/logout/other",
-        "/LOGOUT",
-        "/api?x=/logout",
-    ] {
-        let request = Request::post(uri)
-            .header(header::COOKIE, "sid=1")
-            .body(empty())
-            .unwrap();
+    let service = builder(&TestClock::new()).build().unwrap().layer(app.service());
+    for uri in ["/", "/logout/", "/logout/other", "/LOGOUT", "/api?x=/logout"] {
+        let request = Request::post(uri).header(header::COOKIE, "sid=1").body(empty()).unwrap();
         let (response, body) = send(service.clone(), request).await;
         assert_eq!(response.status(), StatusCode::OK, "{uri}");
         assert_eq!(body, "inner");

@@ -82,18 +82,12 @@ fn app_service(
             .extensions()
             .get::<tower_oidc_logout::LoggedOut>()
             .map(|done| {
-                format!(
-                    "{:?}|{:?}",
-                    done.logout(),
-                    done.return_target().map(|t| t.as_str())
-                )
+                format!("{:?}|{:?}", done.logout(), done.return_target().map(|t| t.as_str()))
             })
             .unwrap_or_else(|| "inner".to_owned());
         async move {
             let mut response = Response::new(Full::from(seen));
-            response
-                .headers_mut()
-                .insert("x-app", "yes".parse().unwrap());
+            response.headers_mut().insert("x-app", "yes".parse().unwrap());
             Ok::<_, Infallible>(response)
         }
     })
@@ -118,18 +112,11 @@ where
     let response = service.oneshot(request).await.unwrap();
     let (parts, body) = response.into_parts();
     let bytes = body.collect().await.unwrap().to_bytes();
-    (
-        Response::from_parts(parts, ()),
-        String::from_utf8(bytes.to_vec()).unwrap(),
-    )
+    (Response::from_parts(parts, ()), String::from_utf8(bytes.to_vec()).unwrap())
 }
 
 pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
-    headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
+    headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect()
 }
 
 /// The fresh state cookie a logout response sets: (name, value).
@@ -151,9 +138,7 @@ pub fn location(headers: &HeaderMap) -> Url {
 }
 
 pub fn param(url: &Url, name: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
 /// The callback request the provider's redirect leads to, carrying the state cookie.
@@ -165,8 +150,5 @@ pub fn callback(state: &str, cookie: &(String, String)) -> Request<Full<Bytes>> 
 }
 
 pub fn rejection(response: &Response<()>) -> tower_oidc_logout::Rejection {
-    *response
-        .extensions()
-        .get::<tower_oidc_logout::Rejection>()
-        .expect("a Rejection extension")
+    *response.extensions().get::<tower_oidc_logout::Rejection>().expect("a Rejection extension")
 }

@@ -1,0 +1,171 @@
+//! The layer composes with axum, hyper and tonic as users wire it.
+
+mod common;
+
+use std::convert::Infallible;
+
+use axum::{Extension, Router, body::Body, routing::get};
+use bytes::Bytes;
+use common::*;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+use tower_oidc_logout::{LoggedOut, OidcLogoutLayer};
+
+fn layer() -> OidcLogoutLayer {
+    builder(&TestClock::new()).build().unwrap()
+}
+
+async fn signed_out(Extension(done): Extension<LoggedOut>) -> String {
+    format!("signed out, back to {}", done.return_target().map_or("/", |t| t.as_str()))
+}
+
+/// Logout then callback through an axum service; returns the callback's body.
+async fn round_trip(app: Router) -> String {
+    let request = post("/logout?return_to=/bye").body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let state = param(&location(response.headers()), "state").unwrap();
+    let cookie = state_cookie(response.headers());
+    let request = Request::get(format!("/logout/callback?state={state}"))
+        .header(header::COOKIE, format!("{}={}", cookie.0, cookie.1))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn axum_router_layer() {
+    let app = Router::new()
+        .route("/", get(|| async { "home" }))
+        .route("/logout/callback", get(signed_out))
+        .layer(layer());
+    assert_eq!(round_trip(app.clone()).await, "signed out, back to /bye");
+    let home = app.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(home.into_body().collect().await.unwrap().to_bytes(), "home");
+}
+
+#[tokio::test]
+async fn axum_route_service() {
+    let layer = layer();
+    let app = Router::new()
+        .route("/", get(|| async { "home" }))
+        .route_service("/logout", layer.logout_service())
+        .route_service("/logout/callback", layer.callback_service(get(signed_out)));
+    assert_eq!(round_trip(app).await, "signed out, back to /bye");
+}
+
+/// Serves one hyper connection with `service` on a loopback listener.
+async fn serve_hyper<S>(service: S) -> std::net::SocketAddr
+where
+    S: tower::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<tower_oidc_logout::ResponseBody<Full<Bytes>>>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let service = service.clone();
+            tokio::spawn(async move {
+                let hyper_service =
+                    hyper::service::service_fn(move |request| service.clone().oneshot(request));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), hyper_service)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+async fn http1(
+    addr: std::net::SocketAddr,
+    request: Request<Full<Bytes>>,
+) -> (Response<()>, String) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.unwrap();
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    (Response::from_parts(parts, ()), String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn hyper_server_with_service_fn() {
+    let app = tower::service_fn(|request: Request<hyper::body::Incoming>| async move {
+        let body = match request.extensions().get::<LoggedOut>() {
+            Some(_) => "signed out",
+            None => "hello",
+        };
+        Ok::<_, Infallible>(Response::new(Full::from(body)))
+    });
+    let addr = serve_hyper(tower::Layer::layer(&layer(), app)).await;
+
+    let (hello, body) =
+        http1(addr, Request::get("/").header(header::HOST, "app").body(empty()).unwrap()).await;
+    assert_eq!((hello.status(), body.as_str()), (StatusCode::OK, "hello"));
+
+    let request = post("/logout").header(header::HOST, "app").body(empty()).unwrap();
+    let (response, _) = http1(addr, request).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let state = param(&location(response.headers()), "state").unwrap();
+    let mut request = callback(&state, &state_cookie(response.headers()));
+    request.headers_mut().insert(header::HOST, "app".parse().unwrap());
+    let (response, body) = http1(addr, request).await;
+    assert_eq!((response.status(), body.as_str()), (StatusCode::OK, "signed out"));
+}
+
+#[tokio::test]
+async fn tonic_server_passes_grpc_through_unchanged() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status("demo.Greeter", tonic_health::ServingStatus::Serving).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .layer(layer())
+        .add_service(health)
+        .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
+    tokio::spawn(server);
+
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = HealthClient::new(channel);
+    let response = client
+        .check(HealthCheckRequest { service: "demo.Greeter".into() })
+        .await
+        .expect("the gRPC call passes through");
+    assert_eq!(response.get_ref().status(), ServingStatus::Serving);
+    let unknown = client.check(HealthCheckRequest { service: "nope".into() }).await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound, "gRPC errors pass through too");
+
+    // The same server answers the logout route itself, over HTTP/2.
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let request = post(&format!("http://{addr}/logout")).body(empty()).unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
