@@ -68,6 +68,7 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
+    #[inline]
     pub(crate) fn inner(body: B) -> Self {
         Self { kind: Kind::Inner { body } }
     }

@@ -106,6 +106,7 @@ where
 }
 
 /// Validates the callback and calls `inner` only if it holds.
+#[inline(never)] // Keeps the pass-through path of `OidcLogout::call` small.
 pub(crate) fn handle<S, ReqBody, ResBody>(
     config: &Config,
     inner: &mut S,

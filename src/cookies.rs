@@ -1,6 +1,5 @@
 //! The cookies the middleware writes and reads: removals, the state cookie, parsing.
 
-use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, header::COOKIE};
 
 use crate::ConfigError;
@@ -89,9 +88,11 @@ impl SessionCookie {
             ));
         }
         let secure = secure_site || host_prefix || self.name.starts_with("__Secure-");
-        let mut removals = vec![removal(&self.name, &self.path, self.domain.as_deref(), secure)];
+        let removal =
+            |domain| set_cookie(&self.name, "", &attributes(None, &self.path, domain, secure));
+        let mut removals = vec![removal(self.domain.as_deref())];
         if self.also_host_only {
-            removals.push(removal(&self.name, &self.path, None, secure));
+            removals.push(removal(None));
         }
         Ok(removals)
     }
@@ -102,8 +103,8 @@ impl SessionCookie {
 pub(crate) struct StateCookies {
     /// `__Host-oidc-logout-` on https, `oidc-logout-` on plain-http loopback.
     prefix: &'static str,
-    secure: bool,
-    max_age_secs: u64,
+    set_attributes: String,
+    removal_attributes: String,
 }
 
 /// Characters of the `state` that name its cookie: 48 bits, so tabs do not collide.
@@ -112,7 +113,11 @@ const NAME_STATE_CHARS: usize = 8;
 impl StateCookies {
     pub(crate) fn new(secure: bool, max_age_secs: u64) -> Self {
         let prefix = if secure { "__Host-oidc-logout-" } else { "oidc-logout-" };
-        Self { prefix, secure, max_age_secs }
+        Self {
+            prefix,
+            set_attributes: attributes(Some(max_age_secs), "/", None, secure),
+            removal_attributes: attributes(None, "/", None, secure),
+        }
     }
 
     /// The name of the cookie that holds the sealed `state`.
@@ -131,41 +136,44 @@ impl StateCookies {
     /// `Set-Cookie` for a freshly sealed state: HttpOnly, SameSite=Lax (the
     /// callback is a cross-site navigation), `Path=/`, short `Max-Age`.
     pub(crate) fn set(&self, name: &str, sealed: &str) -> HeaderValue {
-        let cookie = Cookie::build((name, sealed))
-            .path("/")
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(SameSite::Lax)
-            .max_age(cookie::time::Duration::seconds(
-                i64::try_from(self.max_age_secs).unwrap_or(i64::MAX),
-            ));
-        header_value(cookie.to_string())
+        set_cookie(name, sealed, &self.set_attributes)
     }
 
     /// `Set-Cookie` that expires the state cookie called `name`.
     pub(crate) fn removal(&self, name: &str) -> HeaderValue {
-        removal(name, "/", None, self.secure)
+        set_cookie(name, "", &self.removal_attributes)
     }
 }
 
-/// One place builds every removal: same name, `Path` and `Domain` as the
-/// cookie, `Secure` where the prefix or site needs it, expired twice over
-/// (`Max-Age=0` and a past `Expires`) for old browsers.
-fn removal(name: &str, path: &str, domain: Option<&str>, secure: bool) -> HeaderValue {
-    let mut cookie = Cookie::build((name, ""))
-        .path(path)
-        .http_only(true)
-        .secure(secure)
-        .same_site(SameSite::Lax)
-        .max_age(cookie::time::Duration::ZERO)
-        .expires(cookie::time::OffsetDateTime::UNIX_EPOCH);
+/// One place writes every cookie's attributes. A removal (`max_age_secs:
+/// None`) repeats the cookie's `Path` and `Domain`, is `Secure` where the
+/// prefix or site needs it, and is expired twice over (`Max-Age=0` and a past
+/// `Expires`) for old browsers. Inputs were checked to be visible ASCII
+/// without `;`.
+fn attributes(max_age_secs: Option<u64>, path: &str, domain: Option<&str>, secure: bool) -> String {
+    let mut text = match max_age_secs {
+        Some(secs) => format!("; Max-Age={secs}"),
+        None => "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT".to_owned(),
+    };
+    text.push_str("; Path=");
+    text.push_str(path);
     if let Some(domain) = domain {
-        cookie = cookie.domain(domain);
+        text.push_str("; Domain=");
+        text.push_str(domain);
     }
-    header_value(cookie.to_string())
+    text.push_str("; HttpOnly; SameSite=Lax");
+    if secure {
+        text.push_str("; Secure");
+    }
+    text
 }
 
-fn header_value(text: String) -> HeaderValue {
+fn set_cookie(name: &str, value: &str, attributes: &str) -> HeaderValue {
+    let mut text = String::with_capacity(name.len() + 1 + value.len() + attributes.len());
+    text.push_str(name);
+    text.push('=');
+    text.push_str(value);
+    text.push_str(attributes);
     // Names and attributes were checked to be visible ASCII, and sealed values
     // are base64url, so this never fails; an empty value is the safe fallback.
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))

@@ -37,6 +37,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn pass_through(future: F) -> Self {
         Self { kind: Kind::Inner { future, state_removal: None } }
     }
@@ -66,6 +67,7 @@ where
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match self.project().kind.project() {
             KindProj::Inner { future, state_removal } => {

@@ -16,7 +16,6 @@ use http::{
 };
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use pin_project_lite::pin_project;
 use url::form_urlencoded;
 
 use crate::{
@@ -82,20 +81,9 @@ where
     }
 }
 
-pin_project! {
-    /// Response future of [`LogoutService`].
-    pub struct LogoutFuture {
-        #[pin]
-        kind: Kind,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind {
-        Ready { response: Option<Response<ReplyBody>> },
-        SignOut { future: Pin<Box<dyn Future<Output = Response<ReplyBody>> + Send>> },
-    }
+/// Response future of [`LogoutService`].
+pub struct LogoutFuture {
+    future: Pin<Box<dyn Future<Output = Response<ReplyBody>> + Send>>,
 }
 
 impl fmt::Debug for LogoutFuture {
@@ -107,17 +95,13 @@ impl fmt::Debug for LogoutFuture {
 impl Future for LogoutFuture {
     type Output = Result<Response<ReplyBody>, Infallible>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Ready { response } => {
-                Poll::Ready(Ok(response.take().unwrap_or_else(reply::polled_again)))
-            }
-            KindProj::SignOut { future } => future.as_mut().poll(cx).map(Ok),
-        }
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.future.as_mut().poll(cx).map(Ok)
     }
 }
 
 /// Checks the request, then runs the sign-out (boxed: it awaits the body and the hook).
+#[inline(never)] // Keeps the pass-through path of `OidcLogout::call` small.
 pub(crate) fn sign_out<H, B>(
     config: &Arc<Config>,
     hook: &Arc<H>,
@@ -129,12 +113,11 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    if let Err((rejection, allow)) = check_request(config, &request) {
-        let response = Some(reply::rejection(rejection, allow));
-        return LogoutFuture { kind: Kind::Ready { response } };
-    }
-    let future = end_session(config.clone(), hook.clone(), request);
-    LogoutFuture { kind: Kind::SignOut { future: Box::pin(future) } }
+    let future: Pin<Box<dyn Future<Output = _> + Send>> = match check_request(config, &request) {
+        Ok(()) => Box::pin(end_session(config.clone(), hook.clone(), request)),
+        Err((rejection, allow)) => Box::pin(std::future::ready(reply::rejection(rejection, allow))),
+    };
+    LogoutFuture { future }
 }
 
 /// Method and same-origin rules, before anything changes.

@@ -171,8 +171,7 @@ impl KeyRing {
         &self,
         return_target: Option<&ReturnTarget>,
     ) -> Result<Minted, getrandom::Error> {
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce)?;
+        let nonce = random_nonce()?;
         let expires_at = self.now().saturating_add(self.ttl_secs);
         let target = return_target.map_or(&[][..], |t| t.as_str().as_bytes());
 
@@ -228,6 +227,37 @@ impl KeyRing {
         };
         Ok(Opened { nonce, expires_at, return_target })
     }
+}
+
+/// Bytes of operating-system randomness fetched per system call and handed
+/// out 16 at a time: the same CSPRNG output, one syscall per 32 states.
+const POOL_LEN: usize = NONCE_LEN * 32;
+
+struct RandomPool {
+    bytes: [u8; POOL_LEN],
+    next: usize,
+}
+
+thread_local! {
+    static POOL: std::cell::RefCell<RandomPool> =
+        const { std::cell::RefCell::new(RandomPool { bytes: [0; POOL_LEN], next: POOL_LEN }) };
+}
+
+/// 128 bits from the operating system's CSPRNG.
+fn random_nonce() -> Result<[u8; NONCE_LEN], getrandom::Error> {
+    POOL.with_borrow_mut(|pool| {
+        if pool.next == POOL_LEN {
+            getrandom::fill(&mut pool.bytes)?;
+            pool.next = 0;
+        }
+        let taken = &mut pool.bytes[pool.next..pool.next + NONCE_LEN];
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(taken);
+        // Handed out once: wipe it so it cannot be handed out or read again.
+        taken.fill(0);
+        pool.next += NONCE_LEN;
+        Ok(nonce)
+    })
 }
 
 /// Decodes a `state` parameter into the 16 bytes it must carry.
