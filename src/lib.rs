@@ -79,6 +79,8 @@
 //! - **`tower-sessions`**: `FlushSession`, an [`EndSessionHook`] that
 //!   flushes the [tower-sessions](https://docs.rs/tower-sessions) session
 //!   (data, store record and ID) at sign-out.
+//! - **`mock-provider`**: the `mock` module, a mock Next Identity provider (an axum
+//!   server on an ephemeral port) to test a relying party against.
 //!
 //! # Pieces for framework authors
 //!
@@ -103,6 +105,9 @@ mod state;
 mod target;
 #[cfg(feature = "tower-sessions")]
 mod tower_sessions;
+
+#[cfg(feature = "mock-provider")]
+pub mod mock;
 
 #[cfg(feature = "tower-sessions")]
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
