@@ -46,6 +46,8 @@ impl Page {
 pub struct Browser {
     client: Client<HttpConnector, Full<Bytes>>,
     jar: HashMap<String, BTreeMap<String, String>>,
+    /// Headers sent with every request (e.g. `Origin`, to play a forged cross-site post).
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
@@ -53,6 +55,7 @@ impl Browser {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
             jar: HashMap::new(),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -77,6 +80,9 @@ impl Browser {
         if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty()) {
             let line: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
             request = request.header(COOKIE, line.join("; "));
+        }
+        for (name, value) in &self.extra_headers {
+            request = request.header(*name, value);
         }
         let body = match form {
             Some(pairs) => {
