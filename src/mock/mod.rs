@@ -54,7 +54,7 @@
 //!   be on the origin of one of the client's allow-listed post-logout
 //!   redirect URIs, or to `/authorize` when none is given.
 //!
-//! Every response is `Cache-Control: no-store`.
+//! Every answer of these three endpoints is `Cache-Control: no-store`.
 
 mod endsession;
 mod hosted;
