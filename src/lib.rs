@@ -72,6 +72,16 @@
 //! tabs signing out at once all complete; at most [`MAX_PENDING_STATES`]
 //! are kept.
 //!
+//! # Feature flags
+//!
+//! None is on by default.
+//!
+//! - **`tower-sessions`**: `FlushSession`, an [`EndSessionHook`] that
+//!   flushes the [tower-sessions](https://docs.rs/tower-sessions) session
+//!   (data, store record and ID) at sign-out.
+//! - **`mock-provider`**: the `mock` module, a mock Next Identity provider (an axum
+//!   server on an ephemeral port) to test a relying party against.
+//!
 //! # Pieces for framework authors
 //!
 //! [`OidcLogoutLayer::logout_service`] and
@@ -93,7 +103,14 @@ mod logout;
 mod reply;
 mod state;
 mod target;
+#[cfg(feature = "tower-sessions")]
+mod tower_sessions;
 
+#[cfg(feature = "mock-provider")]
+pub mod mock;
+
+#[cfg(feature = "tower-sessions")]
+pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
 pub use body::{ReplyBody, ResponseBody};
 pub use callback::{LoggedOut, PostLogoutCallback};
 pub use config::{ClearSiteData, DEFAULT_MAX_END_SESSION_URL_LEN, OidcLogoutBuilder};

@@ -1,0 +1,500 @@
+//! The demo app: settings, the axum relying party, and the embedded mock provider.
+//!
+//! Shared by `main.rs` and the full-flow test (`tests/demo_flow.rs`).
+
+use std::{fmt, net::SocketAddr, time::Duration};
+
+use axum::{
+    Extension, Router,
+    body::Body,
+    extract::State,
+    http::{
+        HeaderMap, HeaderValue, Response, StatusCode,
+        header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE},
+    },
+    middleware::map_response,
+    routing::get,
+};
+use tokio::{net::TcpListener, task::JoinHandle};
+use tower_oidc_logout::{
+    ConfigError, EndSessionFailed, FlushSession, LoggedOut, OidcLogoutLayer, Rejection,
+    SessionCookie, StateKey, mock::MockProvider,
+};
+use tower_sessions::{MemoryStore, Session, SessionManagerLayer, cookie::SameSite};
+use url::{Url, form_urlencoded};
+
+/// The user every sign-in of the demo is for.
+pub(crate) const DEMO_USER: &str = "demo-user";
+/// The local cookie the app sets at sign-in (besides the session cookie).
+pub(crate) const LOCAL_COOKIE: &str = "demo_user";
+/// The tower-sessions cookie: the ID of the server-side session.
+pub(crate) const SESSION_COOKIE: &str = "demo_session";
+/// The callback path, under `RP_URL`.
+pub(crate) const CALLBACK_PATH: &str = "/logout/callback";
+/// Where the sign-out form offers to land afterwards.
+const LANDINGS: [(&str, &str); 3] = [
+    ("/goodbye", "a goodbye page"),
+    ("/", "the home page"),
+    ("/help?topic=sign-out", "the help page"),
+];
+
+/// The demo's settings, read from the environment.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// The app's public base URL (no trailing slash); also where it listens.
+    pub(crate) rp_url: String,
+    pub(crate) client_id: String,
+    pub(crate) provider: Provider,
+    /// `None`: a key generated at start.
+    pub(crate) state_key: Option<StateKey>,
+    pub(crate) state_ttl: Option<Duration>,
+}
+
+/// Which provider the app signs out of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Provider {
+    /// The embedded mock, at this base URL (no trailing slash).
+    Mock { url: String },
+    /// An external provider's end-session endpoint.
+    External { end_session_url: String },
+}
+
+/// A bad setting: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SettingsError {
+    pub(crate) name: &'static str,
+    pub(crate) reason: String,
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.reason)
+    }
+}
+
+impl std::error::Error for SettingsError {}
+
+fn bad(name: &'static str, reason: impl Into<String>) -> SettingsError {
+    SettingsError { name, reason: reason.into() }
+}
+
+impl Settings {
+    /// Reads the settings through `var` (the environment in `main`).
+    pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let rp_url =
+            base_url("RP_URL", var("RP_URL").as_deref().unwrap_or("http://127.0.0.1:3000"))?;
+        let client_id = var("CLIENT_ID").unwrap_or_else(|| "demo-client".to_owned());
+        if client_id.trim() != client_id {
+            return Err(bad("CLIENT_ID", "it has leading or trailing spaces"));
+        }
+        let provider = match var("PROVIDER_END_SESSION_URL") {
+            Some(end_session_url) => {
+                Url::parse(&end_session_url).map_err(|e| {
+                    bad(
+                        "PROVIDER_END_SESSION_URL",
+                        format!("`{end_session_url}` is not an absolute URL ({e})"),
+                    )
+                })?;
+                Provider::External { end_session_url }
+            }
+            None => {
+                let url = base_url(
+                    "MOCK_PROVIDER_URL",
+                    var("MOCK_PROVIDER_URL").as_deref().unwrap_or("http://localhost:3001"),
+                )?;
+                if url.starts_with("https:") {
+                    return Err(bad(
+                        "MOCK_PROVIDER_URL",
+                        "the embedded mock serves plain http only",
+                    ));
+                }
+                if listen_addr(&url) == listen_addr(&rp_url) {
+                    return Err(bad(
+                        "MOCK_PROVIDER_URL",
+                        "it must listen on another port than RP_URL",
+                    ));
+                }
+                Provider::Mock { url }
+            }
+        };
+        let state_key = var("STATE_KEY")
+            .map(|key| StateKey::from_base64(&key).map_err(|e| bad("STATE_KEY", e.to_string())))
+            .transpose()?;
+        let state_ttl = var("LOGOUT_STATE_TTL_SECS")
+            .map(|secs| {
+                secs.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| {
+                    bad(
+                        "LOGOUT_STATE_TTL_SECS",
+                        format!("`{secs}` is not a whole number of seconds"),
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(Self { rp_url, client_id, provider, state_key, state_ttl })
+    }
+
+    /// The callback URL registered with the provider.
+    pub(crate) fn post_logout_redirect_uri(&self) -> String {
+        format!("{}{CALLBACK_PATH}", self.rp_url)
+    }
+}
+
+/// An `http(s)://host[:port]` URL without path, query or fragment; returned without trailing slash.
+fn base_url(name: &'static str, text: &str) -> Result<String, SettingsError> {
+    let url = Url::parse(text)
+        .map_err(|e| bad(name, format!("`{text}` is not an absolute URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(
+            name,
+            format!("`{text}` must be an http(s) URL like http://127.0.0.1:3000"),
+        ));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(
+            name,
+            format!("`{text}` must be a scheme, host and port only, with no path"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Where to listen for a base URL: its host and port (`localhost` as 127.0.0.1).
+fn listen_addr(base_url: &str) -> Option<(String, u16)> {
+    let url = Url::parse(base_url).ok()?;
+    let host = match url.host_str()? {
+        "localhost" => "127.0.0.1",
+        host => host.trim_start_matches('[').trim_end_matches(']'),
+    };
+    Some((host.to_owned(), url.port_or_known_default()?))
+}
+
+async fn bind(name: &'static str, base_url: &str) -> Result<TcpListener, SettingsError> {
+    let (host, port) = listen_addr(base_url).ok_or_else(|| bad(name, "no host or port"))?;
+    TcpListener::bind((host.as_str(), port))
+        .await
+        .map_err(|e| bad(name, format!("cannot listen on {host}:{port}: {e}")))
+}
+
+/// The running demo.
+#[derive(Debug)]
+pub(crate) struct Demo {
+    pub(crate) rp_url: String,
+    pub(crate) rp_addr: SocketAddr,
+    /// The embedded mock provider and its public base URL, if it runs.
+    pub(crate) mock: Option<(MockProvider, String)>,
+    /// The server-side session store (the full-flow test looks in it).
+    #[allow(dead_code)]
+    pub(crate) store: MemoryStore,
+    /// Whether the state key was generated at start.
+    pub(crate) key_generated: bool,
+    pub(crate) server: JoinHandle<std::io::Result<()>>,
+}
+
+/// What the pages need.
+#[derive(Clone)]
+struct AppState {
+    rp_url: String,
+    client_id: String,
+    mock: Option<(MockProvider, String)>,
+}
+
+/// Starts the app (and the mock provider, unless an external one is set).
+///
+/// Listeners not given are bound from `RP_URL` and `MOCK_PROVIDER_URL`.
+pub(crate) async fn start(
+    settings: Settings,
+    rp_listener: Option<TcpListener>,
+    mock_listener: Option<TcpListener>,
+) -> Result<Demo, SettingsError> {
+    let (end_session_url, mock) = match &settings.provider {
+        Provider::External { end_session_url } => (end_session_url.clone(), None),
+        Provider::Mock { url } => {
+            let listener = match mock_listener {
+                Some(listener) => listener,
+                None => bind("MOCK_PROVIDER_URL", url).await?,
+            };
+            let mock = MockProvider::builder()
+                .client(&settings.client_id, [settings.post_logout_redirect_uri()])
+                .serve_on(listener)
+                .await
+                .map_err(|e| bad("MOCK_PROVIDER_URL", e.to_string()))?;
+            (format!("{url}/endsession"), Some((mock, url.clone())))
+        }
+    };
+
+    let key_generated = settings.state_key.is_none();
+    let state_key = match settings.state_key.clone() {
+        Some(key) => key,
+        None => StateKey::generate().map_err(|e| bad("STATE_KEY", e.to_string()))?,
+    };
+    let mut logout = OidcLogoutLayer::builder()
+        .end_session_endpoint(end_session_url)
+        .client_id(&settings.client_id)
+        .post_logout_redirect_uri(settings.post_logout_redirect_uri())
+        .state_key(state_key)
+        .expire_cookie(SessionCookie::new(LOCAL_COOKIE))
+        .expire_cookie(SessionCookie::new(SESSION_COOKIE));
+    if let Some(ttl) = settings.state_ttl {
+        logout = logout.state_ttl(ttl);
+    }
+    let logout = logout
+        .end_session_hook(FlushSession::new())
+        .build()
+        .map_err(|e| bad(setting_of(&e), e.to_string()))?;
+
+    let store = MemoryStore::default();
+    let sessions = SessionManagerLayer::new(store.clone())
+        .with_name(SESSION_COOKIE)
+        .with_secure(settings.rp_url.starts_with("https:"))
+        // Lax, not the default Strict: the browser comes back from the provider cross-site.
+        .with_same_site(SameSite::Lax);
+
+    let state = AppState {
+        rp_url: settings.rp_url.clone(),
+        client_id: settings.client_id.clone(),
+        mock: mock.clone(),
+    };
+    let app = Router::new()
+        .route("/", get(home))
+        .route("/login", get(login))
+        .route(CALLBACK_PATH, get(signed_out))
+        .route("/goodbye", get(goodbye))
+        .route("/help", get(help))
+        .with_state(state)
+        .layer(logout)
+        .layer(map_response(html_errors))
+        .layer(sessions);
+
+    let rp_listener = match rp_listener {
+        Some(listener) => listener,
+        None => bind("RP_URL", &settings.rp_url).await?,
+    };
+    let rp_addr = rp_listener.local_addr().map_err(|e| bad("RP_URL", e.to_string()))?;
+    let server = tokio::spawn(async move { axum::serve(rp_listener, app).await });
+    Ok(Demo { rp_url: settings.rp_url, rp_addr, mock, store, key_generated, server })
+}
+
+/// The setting behind a configuration error of the layer.
+fn setting_of(error: &ConfigError) -> &'static str {
+    match error {
+        ConfigError::InvalidUrl { what: "end-session endpoint", .. }
+        | ConfigError::MissingEndSessionEndpoint
+        | ConfigError::UrlCapTooSmall { .. } => "PROVIDER_END_SESSION_URL",
+        ConfigError::MissingClientId => "CLIENT_ID",
+        ConfigError::InvalidStateTtl(_) => "LOGOUT_STATE_TTL_SECS",
+        ConfigError::MissingStateKey
+        | ConfigError::WeakStateKey(_)
+        | ConfigError::StateKeyNotBase64 => "STATE_KEY",
+        _ => "RP_URL",
+    }
+}
+
+async fn home(State(app): State<AppState>, session: Session, headers: HeaderMap) -> Response<Body> {
+    let (signed_in, sessions) = sessions_now(&app, &session, &headers).await;
+    let mut body = if signed_in {
+        format!("<p id=\"status\"><strong>Signed in</strong> as {DEMO_USER}.</p>")
+    } else {
+        "<p id=\"status\"><strong>Not signed in.</strong> <a href=\"/login\">Sign in</a></p>"
+            .to_owned()
+    };
+    body.push_str(&sessions);
+    body.push_str(&logout_form());
+    body.push_str(&format!(
+        "<p><small>Client ID <code>{}</code>; the provider sends the browser back to <code>{}{CALLBACK_PATH}</code>.</small></p>",
+        escape(&app.client_id),
+        escape(&app.rp_url)
+    ));
+    page(StatusCode::OK, "tower-oidc-logout demo", &body)
+}
+
+/// Whether signed in locally or on the server, and the three sessions as HTML.
+async fn sessions_now(app: &AppState, session: &Session, headers: &HeaderMap) -> (bool, String) {
+    let local = request_cookie(headers, LOCAL_COOKIE);
+    let server = session.get::<String>("user").await.ok().flatten();
+    let local_line = match &local {
+        Some(user) => {
+            format!("<strong>present</strong>: <code>{LOCAL_COOKIE}={}</code>", escape(user))
+        }
+        None => format!("<strong>none</strong> (no <code>{LOCAL_COOKIE}</code> cookie)"),
+    };
+    let server_line = match (&server, session.id()) {
+        (Some(user), Some(id)) => format!(
+            "<strong>present</strong> in the tower-sessions store: session <code>{id}</code> for {}",
+            escape(user)
+        ),
+        _ => "<strong>none</strong> in the tower-sessions store".to_owned(),
+    };
+    let html = format!(
+        "<h2>Sessions</h2><ul>\
+         <li>Local session (cookie in this browser): <span id=\"local\">{local_line}</span></li>\
+         <li>Server-side session: <span id=\"server\">{server_line}</span></li>\
+         <li>Hosted session at the provider: <span id=\"hosted\">{}</span></li></ul>",
+        hosted_status(app)
+    );
+    (local.is_some() || server.is_some(), html)
+}
+
+fn hosted_status(app: &AppState) -> String {
+    match &app.mock {
+        Some((mock, url)) => {
+            let state = if mock.has_session(DEMO_USER) { "active" } else { "none" };
+            format!(
+                "<strong>{state}</strong> for {DEMO_USER} at the mock provider \
+                 (<a href=\"{url}/authorize\">see the provider's own page</a>)",
+                url = escape(url)
+            )
+        }
+        None => "unknown: this demo does not sign in at an external provider".to_owned(),
+    }
+}
+
+fn logout_form() -> String {
+    let options: String = LANDINGS
+        .iter()
+        .map(|(path, label)| format!("<option value=\"{}\">{label}</option>", escape(path)))
+        .collect();
+    format!(
+        "<h2>Sign out</h2><form method=\"post\" action=\"/logout\">\
+         <label>Afterwards, go to <select name=\"return_to\">{options}</select></label> \
+         <button type=\"submit\">Sign out</button></form>\
+         <p><small>Signing out ends the local session, the server-side session and the hosted session \
+         at the provider, whether or not you are signed in.</small></p>"
+    )
+}
+
+/// Signs in locally at once, then at the mock provider too.
+async fn login(State(app): State<AppState>, session: Session) -> Response<Body> {
+    // A fresh session ID at sign-in (no session fixation), then the user.
+    let saved = async {
+        session.cycle_id().await?;
+        session.insert("user", DEMO_USER).await
+    };
+    if let Err(e) = saved.await {
+        return page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Sign-in failed",
+            &format!("<p>The session store failed: {}</p>", escape(&e.to_string())),
+        );
+    }
+    let next = match &app.mock {
+        Some((_, url)) => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query
+                .append_pair("user", DEMO_USER)
+                .append_pair("client_id", &app.client_id)
+                .append_pair("redirect_uri", &format!("{}/", app.rp_url));
+            format!("{url}/login?{}", query.finish())
+        }
+        None => "/".to_owned(),
+    };
+    let mut response = page(StatusCode::SEE_OTHER, "Signing in", "<p>Signing in...</p>");
+    let headers = response.headers_mut();
+    if let Ok(next) = HeaderValue::try_from(next) {
+        headers.insert(LOCATION, next);
+    }
+    headers.append(
+        SET_COOKIE,
+        HeaderValue::from_static("demo_user=demo-user; Path=/; HttpOnly; SameSite=Lax"),
+    );
+    response
+}
+
+/// The callback, reached only with a state the layer validated.
+async fn signed_out(
+    State(app): State<AppState>,
+    Extension(done): Extension<LoggedOut>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let logout = match done.logout() {
+        Some(value) => format!("<code>{}</code> (opaque: shown, not relied on)", escape(value)),
+        None => "none".to_owned(),
+    };
+    let target = escape(done.return_target().map_or("/", |t| t.as_str()));
+    let (_, sessions) = sessions_now(&app, &session, &headers).await;
+    let body = format!(
+        "<p id=\"status\"><strong>Signed out.</strong> The provider sent you back with the state \
+         this browser was given, so the layer let this page through.</p>\
+         <h2>What the layer validated</h2><ul>\
+         <li>State echoed by the provider and matching the sealed cookie: {echoed}</li>\
+         <li>Provider's <code>logout</code> parameter: {logout}</li>\
+         <li>Where you asked to land: <code>{target}</code></li></ul>\
+         {sessions}<p><a id=\"continue\" href=\"{target}\">Continue to {target}</a></p>",
+        echoed = if done.state_echoed() { "yes" } else { "no (accepted without state)" },
+    );
+    page(StatusCode::OK, "Signed out", &body)
+}
+
+async fn goodbye() -> Response<Body> {
+    page(StatusCode::OK, "Goodbye", "<p>You are signed out. <a href=\"/\">Home</a></p>")
+}
+
+async fn help() -> Response<Body> {
+    page(
+        StatusCode::OK,
+        "Help",
+        "<p>Signing out here also signs you out at the identity provider. <a href=\"/\">Home</a></p>",
+    )
+}
+
+/// Turns the layer's refusals (a [`Rejection`] or [`EndSessionFailed`] in the
+/// response extensions) into a readable page, keeping status and cookies.
+async fn html_errors(response: Response<Body>) -> Response<Body> {
+    let (title, detail) = if let Some(rejection) = response.extensions().get::<Rejection>() {
+        (
+            "Sign-out could not be completed",
+            format!("{} (<code>{}</code>)", escape(&rejection.to_string()), rejection.code()),
+        )
+    } else if let Some(failure) = response.extensions().get::<EndSessionFailed>() {
+        ("Sign-out failed on the server", escape(&failure.to_string()))
+    } else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let body = format!(
+        "<p id=\"error\">{detail}</p><p>HTTP status {status}. Nothing was signed out by following \
+         this link, and no page of the app was shown.</p>{form}<p><a href=\"/\">Home</a></p>",
+        status = parts.status,
+        form = logout_form(),
+    );
+    let html = page(parts.status, title, &body);
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    Response::from_parts(parts, html.into_body())
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response<Body> {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
+         <body style=\"font-family: sans-serif; max-width: 44em; margin: 2em auto; line-height: 1.5\">\n\
+         <p><small>tower-oidc-logout demo app</small></p>\n<h1>{title}</h1>\n{body}\n</body></html>\n",
+        title = escape(title)
+    );
+    let mut response = Response::new(Body::from(html));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}

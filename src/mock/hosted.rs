@@ -1,0 +1,127 @@
+//! The mock's hosted sessions: who is signed in at the provider, by its own cookie.
+
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    sync::{Mutex, PoisonError},
+};
+
+use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
+
+/// Name of the cookie that holds the mock provider's hosted session.
+pub const HOSTED_SESSION_COOKIE: &str = "nid_session";
+
+/// Session ID (random, hex) to the signed-in user's name.
+#[derive(Debug, Default)]
+pub(super) struct HostedSessions(Mutex<HashMap<String, String>>);
+
+impl HostedSessions {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        // A panic elsewhere cannot leave the map half-written: keep serving.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts a hosted session for `user`; `None` if the OS has no randomness.
+    pub(super) fn start(&self, user: &str) -> Option<String> {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).ok()?;
+        let id = bytes.iter().fold(String::with_capacity(32), |mut id, b| {
+            let _ = write!(id, "{b:02x}");
+            id
+        });
+        self.map().insert(id.clone(), user.to_owned());
+        Some(id)
+    }
+
+    /// The user of the hosted session the request's cookie names, if any.
+    pub(super) fn user(&self, headers: &HeaderMap) -> Option<String> {
+        let map = self.map();
+        session_ids(headers).find_map(|id| map.get(id).cloned())
+    }
+
+    /// Ends every hosted session the request's cookie names; whether one existed.
+    pub(super) fn end(&self, headers: &HeaderMap) -> bool {
+        let mut map = self.map();
+        let mut ended = false;
+        for id in session_ids(headers) {
+            ended |= map.remove(id).is_some();
+        }
+        ended
+    }
+
+    pub(super) fn count(&self) -> usize {
+        self.map().len()
+    }
+
+    pub(super) fn has_user(&self, user: &str) -> bool {
+        self.map().values().any(|u| u == user)
+    }
+}
+
+/// The values of every hosted-session cookie in the request.
+fn session_ids(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == HOSTED_SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+/// `Set-Cookie` that starts the hosted session `id` (hex only, so always valid).
+pub(super) fn set_cookie(id: &str) -> HeaderValue {
+    HeaderValue::try_from(format!("{HOSTED_SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `Set-Cookie` that removes the hosted-session cookie.
+pub(super) fn removal_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "nid_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookie_header(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::try_from(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn sessions_start_and_end_by_cookie() {
+        let sessions = HostedSessions::default();
+        let id = sessions.start("alice").unwrap();
+        assert_eq!(id.len(), 32);
+        let headers = cookie_header(&format!("other=1; {HOSTED_SESSION_COOKIE}={id}"));
+        assert_eq!(sessions.user(&headers).as_deref(), Some("alice"));
+        assert!(sessions.has_user("alice"));
+        assert!(sessions.end(&headers));
+        assert!(!sessions.end(&headers), "ending twice is a no-op");
+        assert_eq!(sessions.count(), 0);
+        assert_eq!(sessions.user(&headers), None);
+    }
+
+    #[test]
+    fn unknown_or_absent_cookies_name_no_session() {
+        let sessions = HostedSessions::default();
+        sessions.start("alice").unwrap();
+        assert_eq!(sessions.user(&HeaderMap::new()), None);
+        let forged = cookie_header(&format!("{HOSTED_SESSION_COOKIE}=00"));
+        assert_eq!(sessions.user(&forged), None);
+        assert!(!sessions.end(&forged));
+        assert_eq!(sessions.count(), 1);
+    }
+
+    #[test]
+    fn removal_names_the_cookie() {
+        let removal = removal_cookie();
+        assert!(removal.to_str().unwrap().starts_with(&format!("{HOSTED_SESSION_COOKIE}=;")));
+        assert!(removal.to_str().unwrap().contains("Max-Age=0"));
+    }
+}

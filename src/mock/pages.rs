@@ -1,0 +1,100 @@
+//! `GET /authorize` (is there a hosted session?) and the mock-only `GET /login`.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{HeaderMap, Response, StatusCode, Uri},
+};
+use url::{Url, form_urlencoded};
+
+use super::{
+    hosted::set_cookie,
+    reply::{self, html_escape},
+    server::Provider,
+};
+
+/// Longest user name the mock accepts.
+const MAX_USER_LEN: usize = 64;
+
+pub(super) async fn authorize(
+    State(provider): State<Arc<Provider>>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let status = match provider.sessions.user(&headers) {
+        Some(user) => format!(
+            "<p id=\"hosted-session\">Hosted session: <strong>active</strong>, signed in as <strong>{}</strong>.</p>",
+            html_escape(&user)
+        ),
+        None => "<p id=\"hosted-session\">Hosted session: <strong>none</strong>. Nobody is signed in here.</p>".to_owned(),
+    };
+    let body = format!(
+        "{status}\n<form method=\"get\" action=\"/login\">\n\
+         <label>User name <input name=\"user\" value=\"demo-user\" maxlength=\"{MAX_USER_LEN}\"></label>\n\
+         <button type=\"submit\">Sign in at the provider</button>\n</form>"
+    );
+    reply::page("Hosted session", &body)
+}
+
+pub(super) async fn login(State(provider): State<Arc<Provider>>, uri: Uri) -> Response<Body> {
+    let (mut user, mut client_id, mut redirect_uri) = (None, None, None);
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        match &*name {
+            "user" => user = Some(value.into_owned()),
+            "client_id" => client_id = Some(value.into_owned()),
+            "redirect_uri" => redirect_uri = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    let user = user.unwrap_or_default();
+    let user = user.trim();
+    if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
+        return reply::invalid_request("user must be a name of 1 to 64 characters");
+    }
+    let location = match redirect_uri {
+        None => "/authorize".to_owned(),
+        Some(redirect_uri) => {
+            let Some(allowed) = client_id.as_deref().and_then(|id| provider.clients.get(id)) else {
+                return reply::forbidden();
+            };
+            if !same_origin_as_any(&redirect_uri, allowed) {
+                return reply::invalid_request(
+                    "redirect_uri must be on the origin of one of the client's post-logout redirect URIs",
+                );
+            }
+            redirect_uri
+        }
+    };
+    let Some(id) = provider.sessions.start(user) else {
+        return reply::invalid_request("the hosted session could not be started");
+    };
+    reply::redirect(StatusCode::SEE_OTHER, &location, Some(set_cookie(&id)))
+        .unwrap_or_else(|| reply::invalid_request("redirect_uri cannot be redirected to"))
+}
+
+/// Whether `uri` is on the origin of any of `registered` (mock-only rule).
+fn same_origin_as_any(uri: &str, registered: &[String]) -> bool {
+    let Ok(uri) = Url::parse(uri) else {
+        return false;
+    };
+    let origin = uri.origin();
+    origin.is_tuple()
+        && registered.iter().filter_map(|r| Url::parse(r).ok()).any(|r| r.origin() == origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_redirects_stay_on_registered_origins() {
+        let registered = ["http://127.0.0.1:3000/logout/callback".to_owned()];
+        assert!(same_origin_as_any("http://127.0.0.1:3000/", &registered));
+        assert!(same_origin_as_any("http://127.0.0.1:3000/account?x=1", &registered));
+        assert!(!same_origin_as_any("http://127.0.0.1:3001/", &registered));
+        assert!(!same_origin_as_any("http://localhost:3000/", &registered));
+        assert!(!same_origin_as_any("/relative", &registered));
+        assert!(!same_origin_as_any("data:text/html,hi", &registered));
+    }
+}
