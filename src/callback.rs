@@ -1,6 +1,7 @@
 //! The post-logout callback: open the state, then hand over to the inner service.
 
 use std::{
+    borrow::Cow,
     fmt,
     sync::Arc,
     task::{Context, Poll},
@@ -144,8 +145,9 @@ fn validate<B>(config: &Config, request: &Request<B>) -> Result<(LoggedOut, Head
     if request.method() != Method::GET {
         return Err((Rejection::MethodNotAllowed, Vec::new()));
     }
-    let (state, logout) =
+    let [state, logout] =
         read_query(request.uri().query().unwrap_or_default()).map_err(expire_all)?;
+    let logout = logout.map(Cow::into_owned);
 
     let Some(state) = state else {
         if config.accept_missing_state {
@@ -176,22 +178,29 @@ fn validate<B>(config: &Config, request: &Request<B>) -> Result<(LoggedOut, Head
 }
 
 /// `state` and `logout` from the query; each at most once.
-fn read_query(query: &str) -> Result<(Option<String>, Option<String>), Rejection> {
+fn read_query(query: &str) -> Result<[Option<Cow<'_, str>>; 2], Rejection> {
     if query.len() > MAX_QUERY_LEN {
         return Err(Rejection::TooLarge);
     }
     let (mut state, mut logout) = (None, None);
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        // Only pairs with escapes need decoding; providers send ours as is.
+        let (name, value) = if pair.contains(['%', '+']) {
+            form_urlencoded::parse(pair.as_bytes()).next().unwrap_or_default()
+        } else {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (Cow::Borrowed(name), Cow::Borrowed(value))
+        };
         let slot = match &*name {
             "state" => &mut state,
             "logout" => &mut logout,
             _ => continue,
         };
-        if slot.replace(value.into_owned()).is_some() {
+        if slot.replace(value).is_some() {
             return Err(Rejection::MalformedQuery);
         }
     }
-    Ok((state, logout))
+    Ok([state, logout])
 }
 
 /// With no `state` echoed (opt-in only): the newest valid state cookie.

@@ -189,8 +189,8 @@ pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str
         .filter_map(|value| value.to_str().ok())
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            Some((name.trim(), value.trim().trim_matches('"')))
+            let (name, value) = pair.split_once('=')?;
+            Some((name.trim_ascii(), value.trim_ascii().trim_matches('"')))
         })
 }
 

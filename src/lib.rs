@@ -91,6 +91,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+mod base64url;
 mod body;
 mod callback;
 mod config;

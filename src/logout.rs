@@ -10,7 +10,7 @@ use std::{
 };
 
 use http::{
-    HeaderValue, Method, Request, Response,
+    HeaderName, HeaderValue, Method, Request, Response,
     header::{CONTENT_TYPE, ORIGIN},
     request::Parts,
 };
@@ -32,7 +32,8 @@ const MAX_FORM_LEN: usize = 4096;
 
 const ALLOW_POST: HeaderValue = HeaderValue::from_static("POST");
 const ALLOW_GET_POST: HeaderValue = HeaderValue::from_static("GET, POST");
-const SEC_FETCH_SITE: &str = "sec-fetch-site";
+const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
+const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");
 
 /// The logout route on its own, for framework authors who route themselves.
 ///
@@ -204,7 +205,7 @@ fn expire_local_session(config: &Config, parts: &Parts, response: &mut Response<
         surplus_states(config, parts).map(|name| config.state_cookies.removal(name)),
     );
     if let Some(clear) = &config.clear_site_data {
-        response.headers_mut().insert("clear-site-data", clear.clone());
+        response.headers_mut().insert(CLEAR_SITE_DATA, clear.clone());
     }
 }
 

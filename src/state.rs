@@ -13,12 +13,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use base64::{
-    Engine as _,
-    engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD},
-};
-
-use crate::{ConfigError, ReturnTarget, target::MAX_RETURN_TARGET_LEN};
+use crate::{ConfigError, ReturnTarget, base64url, target::MAX_RETURN_TARGET_LEN};
 
 const VERSION: u8 = 1;
 const KEY_ID_LEN: usize = 4;
@@ -71,12 +66,20 @@ impl StateKey {
 
     /// A key from base64 text (standard or URL-safe alphabet, padding optional).
     pub fn from_base64(text: &str) -> Result<Self, ConfigError> {
-        let text = text.trim().trim_end_matches('=');
-        let bytes = URL_SAFE_NO_PAD
-            .decode(text)
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
-            .map_err(|_| ConfigError::StateKeyNotBase64)?;
-        Self::from_bytes(bytes)
+        let text: Vec<u8> = text
+            .trim()
+            .trim_end_matches('=')
+            .bytes()
+            .map(|b| match b {
+                b'+' => b'-',
+                b'/' => b'_',
+                other => other,
+            })
+            .collect();
+        let mut secret = vec![0u8; text.len()];
+        let len =
+            base64url::decode_into(&text, &mut secret).ok_or(ConfigError::StateKeyNotBase64)?;
+        Self::from_bytes(&secret[..len])
     }
 
     /// A fresh random key, for a single instance or a demo.
@@ -89,11 +92,12 @@ impl StateKey {
         Self::from_bytes(secret)
     }
 
-    /// A fresh random secret as base64, ready to store in the app's settings.
+    /// A fresh random secret as base64url, ready to store in the app's
+    /// settings and read back with [`from_base64`](Self::from_base64).
     pub fn generate_base64() -> Result<String, ConfigError> {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).map_err(|_| ConfigError::Randomness)?;
-        Ok(STANDARD.encode(secret))
+        Ok(base64url::encode(&secret))
     }
 
     fn tag(&self, sealed: &[u8]) -> [u8; TAG_LEN] {
@@ -184,7 +188,7 @@ impl KeyRing {
         let tag = self.current.tag(&sealed);
         sealed.extend_from_slice(&tag);
 
-        Ok(Minted { state: URL_SAFE_NO_PAD.encode(nonce), sealed: URL_SAFE_NO_PAD.encode(&sealed) })
+        Ok(Minted { state: base64url::encode(&nonce), sealed: base64url::encode(&sealed) })
     }
 
     /// Opens a sealed cookie value: authentic under a known key, then unexpired.
@@ -193,8 +197,7 @@ impl KeyRing {
             return Err(OpenError::Tampered);
         }
         let mut buf = [0u8; MAX_SEALED_LEN];
-        let len =
-            URL_SAFE_NO_PAD.decode_slice(sealed, &mut buf).map_err(|_| OpenError::Tampered)?;
+        let len = base64url::decode_into(sealed.as_bytes(), &mut buf).ok_or(OpenError::Tampered)?;
         let bytes = &buf[..len];
         if len < HEADER_LEN + TAG_LEN || bytes[0] != VERSION {
             return Err(OpenError::Tampered);
@@ -265,15 +268,9 @@ pub(crate) fn decode_state(state: &str) -> Option<[u8; NONCE_LEN]> {
     if state.len() != STATE_PARAM_LEN {
         return None;
     }
-    let mut nonce = [0u8; NONCE_LEN + 2];
-    match URL_SAFE_NO_PAD.decode_slice(state, &mut nonce) {
-        Ok(NONCE_LEN) => {
-            let mut out = [0u8; NONCE_LEN];
-            out.copy_from_slice(&nonce[..NONCE_LEN]);
-            Some(out)
-        }
-        _ => None,
-    }
+    let mut nonce = [0u8; NONCE_LEN];
+    base64url::decode_into(state.as_bytes(), &mut nonce)?;
+    Some(nonce)
 }
 
 #[cfg(test)]
@@ -336,11 +333,16 @@ mod tests {
         let ring = ring_at(clock(), &[KEY_A]);
         let target = ReturnTarget::parse("/t").unwrap();
         let minted = ring.mint(Some(&target)).unwrap();
-        let raw = URL_SAFE_NO_PAD.decode(&minted.sealed).unwrap();
+        let raw = {
+            let mut raw = vec![0u8; MAX_SEALED_LEN];
+            let len = base64url::decode_into(minted.sealed.as_bytes(), &mut raw).unwrap();
+            raw.truncate(len);
+            raw
+        };
         for i in 0..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            let bad = URL_SAFE_NO_PAD.encode(&bad);
+            let bad = base64url::encode(&bad);
             assert_eq!(ring.open(&bad).unwrap_err(), OpenError::Tampered, "byte {i}");
         }
         assert_eq!(ring.open("").unwrap_err(), OpenError::Tampered);

@@ -1,0 +1,133 @@
+//! base64url without padding (RFC 4648 §5), for the state and the sealed cookie.
+//!
+//! Strict decoding: any byte outside the alphabet, an impossible length or
+//! non-zero trailing bits is refused, so every value has exactly one encoding.
+
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const INVALID: u8 = 0xff;
+const DECODE: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Encodes `bytes`, appending to `out`.
+pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    let symbol = |n: u32, shift: u32| char::from(ALPHABET[(n >> shift & 63) as usize]);
+    let mut chunks = bytes.chunks_exact(3);
+    for chunk in &mut chunks {
+        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        for shift in [18, 12, 6, 0] {
+            out.push(symbol(n, shift));
+        }
+    }
+    match *chunks.remainder() {
+        [a] => {
+            let n = u32::from(a) << 16;
+            out.extend([symbol(n, 18), symbol(n, 12)]);
+        }
+        [a, b] => {
+            let n = u32::from(a) << 16 | u32::from(b) << 8;
+            out.extend([symbol(n, 18), symbol(n, 12), symbol(n, 6)]);
+        }
+        _ => {}
+    }
+}
+
+/// Encodes `bytes` into a new string.
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    encode_into(bytes, &mut out);
+    out
+}
+
+/// Decodes `text` into `out`, returning the number of bytes written, or
+/// `None` if it is not canonical base64url or does not fit.
+pub(crate) fn decode_into(text: &[u8], out: &mut [u8]) -> Option<usize> {
+    let tail = text.len() % 4;
+    let len = text.len() / 4 * 3 + tail.saturating_sub(1);
+    if tail == 1 || len > out.len() {
+        return None;
+    }
+    let (whole, rest) = text.split_at(text.len() - tail);
+    for (chunk, out) in whole.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let n = sextets(chunk)?;
+        out.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    if tail > 0 {
+        let n = sextets(rest)?;
+        let bytes = tail - 1;
+        // Bits below the last whole byte must be zero in a canonical encoding.
+        if n & (0x00ff_ffff >> (8 * bytes)) != 0 {
+            return None;
+        }
+        let start = whole.len() / 4 * 3;
+        for (i, out) in out[start..start + bytes].iter_mut().enumerate() {
+            *out = (n >> (16 - 8 * i)) as u8;
+        }
+    }
+    Some(len)
+}
+
+/// Up to four symbols as 24 bits, high first; `None` if any is not in the alphabet.
+fn sextets(chunk: &[u8]) -> Option<u32> {
+    let mut n = 0;
+    let mut seen = 0;
+    for (i, &c) in chunk.iter().enumerate() {
+        let value = DECODE[usize::from(c)];
+        seen |= value;
+        n |= u32::from(value & 63) << (18 - 6 * i);
+    }
+    // Every symbol's value is below 64; `INVALID` sets the top bits.
+    (seen & 0xc0 == 0).then_some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_rfc_4648_vectors() {
+        let vectors: [(&[u8], &str); 7] = [
+            (b"", ""),
+            (b"f", "Zg"),
+            (b"fo", "Zm8"),
+            (b"foo", "Zm9v"),
+            (b"foob", "Zm9vYg"),
+            (b"fooba", "Zm9vYmE"),
+            (b"foobar", "Zm9vYmFy"),
+        ];
+        for (bytes, text) in vectors {
+            assert_eq!(encode(bytes), text);
+            let mut out = [0u8; 8];
+            assert_eq!(decode_into(text.as_bytes(), &mut out), Some(bytes.len()), "{text}");
+            assert_eq!(&out[..bytes.len()], bytes);
+        }
+        assert_eq!(encode(&[0xfb, 0xff, 0xbf]), "-_-_");
+    }
+
+    #[test]
+    fn round_trips_every_byte_and_length() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        for len in 0..bytes.len() {
+            let text = encode(&bytes[..len]);
+            let mut out = [0u8; 256];
+            assert_eq!(decode_into(text.as_bytes(), &mut out), Some(len));
+            assert_eq!(&out[..len], &bytes[..len]);
+        }
+    }
+
+    #[test]
+    fn refuses_anything_not_canonical() {
+        let mut out = [0u8; 16];
+        for bad in ["Z", "Zm9vY", "Zh", "Zm9=", "Zm+v", "Zm/v", "Zm9v\n", "Zm 9", "Zm9vYmF\u{e9}"] {
+            assert_eq!(decode_into(bad.as_bytes(), &mut out), None, "{bad:?}");
+        }
+        assert_eq!(decode_into(b"Zm9vYmFy", &mut [0u8; 5]), None, "too small a buffer");
+    }
+}
