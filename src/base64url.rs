@@ -18,25 +18,34 @@ const DECODE: [u8; 256] = {
 /// Encodes `bytes`, appending to `out`.
 pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
     out.reserve(bytes.len().div_ceil(3) * 4);
-    let symbol = |n: u32, shift: u32| char::from(ALPHABET[(n >> shift & 63) as usize]);
-    let mut chunks = bytes.chunks_exact(3);
-    for chunk in &mut chunks {
-        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
-        for shift in [18, 12, 6, 0] {
-            out.push(symbol(n, shift));
+    // Encoded a block at a time on the stack, then appended in one copy.
+    let mut block = [0u8; 64];
+    for input in bytes.chunks(48) {
+        let mut len = 0;
+        let mut chunks = input.chunks_exact(3);
+        for chunk in &mut chunks {
+            let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+            block[len] = symbol(n >> 18);
+            block[len + 1] = symbol(n >> 12);
+            block[len + 2] = symbol(n >> 6);
+            block[len + 3] = symbol(n);
+            len += 4;
         }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let n = u32::from(rest[0]) << 16 | rest.get(1).map_or(0, |&b| u32::from(b) << 8);
+            block[len] = symbol(n >> 18);
+            block[len + 1] = symbol(n >> 12);
+            block[len + 2] = symbol(n >> 6);
+            len += rest.len() + 1;
+        }
+        // The alphabet is ASCII, so the block is always valid UTF-8.
+        out.push_str(std::str::from_utf8(&block[..len]).unwrap_or_default());
     }
-    match *chunks.remainder() {
-        [a] => {
-            let n = u32::from(a) << 16;
-            out.extend([symbol(n, 18), symbol(n, 12)]);
-        }
-        [a, b] => {
-            let n = u32::from(a) << 16 | u32::from(b) << 8;
-            out.extend([symbol(n, 18), symbol(n, 12), symbol(n, 6)]);
-        }
-        _ => {}
-    }
+}
+
+fn symbol(n: u32) -> u8 {
+    ALPHABET[(n & 63) as usize]
 }
 
 /// Encodes `bytes` into a new string.

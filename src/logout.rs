@@ -274,7 +274,9 @@ fn is_form(parts: &Parts) -> bool {
 
 /// The configured base, the fresh `state`, and whichever hints fit the cap.
 fn end_session_url(config: &Config, state: &str, hints: &LogoutHints) -> String {
-    let mut url = String::with_capacity(config.end_session_base.len() + 64);
+    // Exact without hints, so the header value takes the buffer as is.
+    let mut url =
+        String::with_capacity(config.end_session_base.len() + "&state=".len() + state.len());
     url.push_str(&config.end_session_base);
     url.push_str("&state=");
     url.push_str(state);

@@ -179,16 +179,18 @@ impl KeyRing {
         let expires_at = self.now().saturating_add(self.ttl_secs);
         let target = return_target.map_or(&[][..], |t| t.as_str().as_bytes());
 
-        let mut sealed = Vec::with_capacity(HEADER_LEN + target.len() + TAG_LEN);
-        sealed.push(VERSION);
-        sealed.extend_from_slice(&self.current.id);
-        sealed.extend_from_slice(&expires_at.to_be_bytes());
-        sealed.extend_from_slice(&nonce);
-        sealed.extend_from_slice(target);
-        let tag = self.current.tag(&sealed);
-        sealed.extend_from_slice(&tag);
+        let mut buf = [0u8; HEADER_LEN + MAX_RETURN_TARGET_LEN + TAG_LEN];
+        let body_len = HEADER_LEN + target.len();
+        buf[0] = VERSION;
+        buf[1..1 + KEY_ID_LEN].copy_from_slice(&self.current.id);
+        buf[1 + KEY_ID_LEN..HEADER_LEN - NONCE_LEN].copy_from_slice(&expires_at.to_be_bytes());
+        buf[HEADER_LEN - NONCE_LEN..HEADER_LEN].copy_from_slice(&nonce);
+        buf[HEADER_LEN..body_len].copy_from_slice(target);
+        let tag = self.current.tag(&buf[..body_len]);
+        buf[body_len..body_len + TAG_LEN].copy_from_slice(&tag);
+        let sealed = &buf[..body_len + TAG_LEN];
 
-        Ok(Minted { state: base64url::encode(&nonce), sealed: base64url::encode(&sealed) })
+        Ok(Minted { state: base64url::encode(&nonce), sealed: base64url::encode(sealed) })
     }
 
     /// Opens a sealed cookie value: authentic under a known key, then unexpired.
