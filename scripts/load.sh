@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Requests per second over loopback, as reported in BENCHMARKS.md.
+#
+# The server (examples/load_server.rs, one tokio thread) runs on core 0 and
+# wrk on core 1. Each route is compared with GET /hello on a server:
+#   pass-through: /hello behind the layer vs /hello without it
+#   logout:       POST /logout vs /hello, same server
+#   callback:     GET /logout/callback?state=... (valid) vs /hello, same server
+# Settings: DURATION (seconds per run, default 10), CONNECTIONS (default 32),
+# ROUNDS (runs per figure, best kept, default 3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-32}
+ROUNDS=${ROUNDS:-3}
+BARE_PORT=${BARE_PORT:-3190}
+LAYERED_PORT=${LAYERED_PORT:-3191}
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+cargo build --release --example load_server
+server=target/release/examples/load_server
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
+trap cleanup EXIT
+
+start() { # port mode
+  taskset -c 0 "$server" "127.0.0.1:$1" "$2" &
+  pids+=($!)
+  for _ in $(seq 50); do
+    curl -fs "http://127.0.0.1:$1/hello" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "load_server on port $1 did not start" >&2
+  exit 1
+}
+
+lua=$(mktemp)
+cat >"$lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Sec-Fetch-Site"] = "same-origin"
+wrk.headers["Cookie"] = "session=abc123"
+LUA
+
+rps() { # best requests/s of ROUNDS wrk runs
+  local best=0
+  for _ in $(seq "$ROUNDS"); do
+    local r
+    r=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" "$@" | awk '/Requests\/sec/ {print int($2)}')
+    (( r > best )) && best=$r
+  done
+  echo "$best"
+}
+
+start "$BARE_PORT" bare
+start "$LAYERED_PORT" layered
+
+# A real state and its cookie, replayed for the callback run (TTL is an hour).
+head=$(curl -s -o /dev/null -D - -X POST -H 'Sec-Fetch-Site: same-origin' "http://127.0.0.1:$LAYERED_PORT/logout")
+state=$(printf '%s' "$head" | tr -d '\r' | sed -n 's/^location: .*[?&]state=\([A-Za-z0-9_-]*\).*/\1/ip')
+cookie=$(printf '%s' "$head" | tr -d '\r' | sed -n 's/^set-cookie: \(oidc-logout-[^;]*\);.*Max-Age=3600.*/\1/ip')
+if [[ -z "$state" || -z "$cookie" ]]; then
+  echo "could not start a logout against the layered server" >&2
+  exit 1
+fi
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "http://127.0.0.1:$LAYERED_PORT/logout/callback?state=$state")
+[[ "$code" == 200 ]] || { echo "the callback answered $code, not 200" >&2; exit 1; }
+
+bare_hello=$(rps "http://127.0.0.1:$BARE_PORT/hello")
+layered_hello=$(rps "http://127.0.0.1:$LAYERED_PORT/hello")
+logout=$(rps -s "$lua" "http://127.0.0.1:$LAYERED_PORT/logout")
+callback=$(rps -H "Cookie: $cookie" "http://127.0.0.1:$LAYERED_PORT/logout/callback?state=$state")
+rm -f "$lua"
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", 100 * a / b }'; }
+echo
+echo "| route | requests/s | compared with | ratio | target |"
+echo "|---|---|---|---|---|"
+echo "| GET /hello, no layer | $bare_hello | | | |"
+echo "| GET /hello, behind the layer (pass-through) | $layered_hello | /hello, no layer | $(ratio "$layered_hello" "$bare_hello") | >= 98% |"
+echo "| POST /logout | $logout | /hello, same server | $(ratio "$logout" "$layered_hello") | >= 80% |"
+echo "| GET /logout/callback (valid state) | $callback | /hello, same server | $(ratio "$callback" "$layered_hello") | >= 85% |"
