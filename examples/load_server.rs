@@ -21,9 +21,10 @@ fn main() -> ExitCode {
         eprintln!("load_server: `{addr}` is not a socket address like 127.0.0.1:3100");
         return ExitCode::FAILURE;
     };
-    let app = Router::new()
-        .route("/hello", get(|| async { "hello" }))
-        .route("/logout/callback", get(|Extension(_): Extension<LoggedOut>| async { "signed out" }));
+    let app = Router::new().route("/hello", get(|| async { "hello" })).route(
+        "/logout/callback",
+        get(|Extension(_): Extension<LoggedOut>| async { "signed out" }),
+    );
     let app = match mode.as_str() {
         "bare" => app,
         "layered" => match layer(addr) {
@@ -68,4 +69,3 @@ fn layer(addr: SocketAddr) -> Result<OidcLogoutLayer, tower_oidc_logout::ConfigE
         .expire_cookie(SessionCookie::new("session"))
         .build()
 }
-

@@ -5,10 +5,7 @@ mod common;
 use std::{
     convert::Infallible,
     io,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, atomic::Ordering},
 };
 
 use common::*;
@@ -222,12 +219,7 @@ async fn a_failing_hook_expires_cookies_but_does_not_send_the_user_on() {
 
 #[tokio::test]
 async fn logout_without_any_session_still_completes() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let hook_calls = calls.clone();
-    let hook = move |_: &http::request::Parts| {
-        hook_calls.fetch_add(1, Ordering::SeqCst);
-        async { Ok::<_, Infallible>(()) }
-    };
+    let (calls, hook) = counting_hook();
     let service = builder(&TestClock::new())
         .end_session_hook(hook)
         .build()
@@ -242,12 +234,7 @@ async fn logout_without_any_session_still_completes() {
 
 #[tokio::test]
 async fn return_target_is_taken_from_query_or_form_and_checked() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let hook_calls = calls.clone();
-    let hook = move |_: &http::request::Parts| {
-        hook_calls.fetch_add(1, Ordering::SeqCst);
-        async { Ok::<_, Infallible>(()) }
-    };
+    let (calls, hook) = counting_hook();
     let service = builder(&TestClock::new())
         .end_session_hook(hook)
         .build()

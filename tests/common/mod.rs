@@ -152,3 +152,14 @@ pub fn callback(state: &str, cookie: &(String, String)) -> Request<Full<Bytes>> 
 pub fn rejection(response: &Response<()>) -> tower_oidc_logout::Rejection {
     *response.extensions().get::<tower_oidc_logout::Rejection>().expect("a Rejection extension")
 }
+
+/// A hook that only counts its calls.
+pub fn counting_hook() -> (Arc<AtomicUsize>, impl tower_oidc_logout::EndSessionHook) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let hook_calls = calls.clone();
+    let hook = move |_: &http::request::Parts| {
+        hook_calls.fetch_add(1, Ordering::SeqCst);
+        async { Ok::<_, Infallible>(()) }
+    };
+    (calls, hook)
+}
