@@ -67,6 +67,23 @@ pub(crate) struct Config {
     pub(crate) max_url_len: usize,
 }
 
+impl Config {
+    /// Whether a request to the callback path is a post-logout callback.
+    ///
+    /// At the site root the callback path is also the home page, so there only
+    /// a request carrying `state` or `logout` (what providers send back) is a
+    /// callback; anywhere else every request to the path is.
+    pub(crate) fn is_callback<B>(&self, request: &http::Request<B>) -> bool {
+        self.callback_path != "/"
+            || request.uri().query().is_some_and(|query| {
+                query.split('&').any(|pair| {
+                    let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                    name == "state" || name == "logout"
+                })
+            })
+    }
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
@@ -176,7 +193,10 @@ impl<H> OidcLogoutBuilder<H> {
     /// Where the provider sends the browser back after sign-out.
     ///
     /// Sent byte for byte as given, because providers compare it exactly with
-    /// the registered value. Its path is the callback route. Absolute `https`,
+    /// the registered value. Its path is the callback route; when that is the
+    /// site root (`https://app.example/`), which is also the home page, only
+    /// requests to `/` carrying `state` or `logout` are treated as callbacks
+    /// and the rest reach the app untouched. Absolute `https`,
     /// or `http` on loopback hosts (`localhost`, `127.0.0.1`, `[::1]`) for
     /// development.
     pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {

@@ -47,6 +47,8 @@
 //!   Any failure is a `4xx` whose body is `"<code>: <message>"`, with the
 //!   [`Rejection`] in the response extensions; the inner service is not
 //!   called.
+//!   When that path is the site root, only requests carrying `state` or
+//!   `logout` are callbacks: the home page itself passes through.
 //! - **Everything else** passes straight through: no header touched, no
 //!   allocation.
 //!

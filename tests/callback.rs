@@ -240,3 +240,44 @@ async fn missing_state_is_accepted_only_when_opted_in() {
     assert_refused(&response, &body, Rejection::StateCookieMissing, None);
     assert_eq!(app.calls(), 1);
 }
+
+#[tokio::test]
+async fn a_callback_at_the_site_root_leaves_the_home_page_alone() {
+    for redirect in ["https://app.example", "https://app.example/"] {
+        let app = App::default();
+        let service = builder(&TestClock::new())
+            .post_logout_redirect_uri(redirect)
+            .build()
+            .unwrap()
+            .layer(app.service());
+        let (state, cookie) = start_logout(service.clone(), "/logout").await;
+        let cookie_header = format!("{}={}", cookie.0, cookie.1);
+
+        // A visit to the home page is not a callback, even with a state cookie pending.
+        let home =
+            Request::get("/?page=2").header(header::COOKIE, &cookie_header).body(empty()).unwrap();
+        let (response, body) = send(service.clone(), home).await;
+        assert_eq!((response.status(), body.as_str()), (StatusCode::OK, "inner"), "{redirect}");
+        assert!(set_cookies(response.headers()).is_empty(), "{redirect}: nothing expired");
+
+        // What the provider sends back is.
+        let forged = Request::get("/?state=AAAAAAAAAAAAAAAAAAAAAA&logout=1")
+            .header(header::COOKIE, &cookie_header)
+            .body(empty())
+            .unwrap();
+        let (response, body) = send(service.clone(), forged).await;
+        assert_refused(&response, &body, Rejection::StateCookieMissing, None);
+        let no_state = Request::get("/?logout=1").body(empty()).unwrap();
+        let (response, body) = send(service.clone(), no_state).await;
+        assert_refused(&response, &body, Rejection::StateMissing, None);
+
+        let valid = Request::get(format!("/?state={state}&logout=1"))
+            .header(header::COOKIE, &cookie_header)
+            .body(empty())
+            .unwrap();
+        let (response, body) = send(service, valid).await;
+        assert_eq!(response.status(), StatusCode::OK, "{redirect}");
+        assert_eq!(body, "Some(\"1\")|None");
+        assert_eq!(app.calls(), 2);
+    }
+}
