@@ -255,8 +255,7 @@ async fn two_tabs_sign_out_at_once() {
 /// callback, so the round trip is broken one hop earlier: the mock provider
 /// is shut down, and the browser, sent there by the sign-out, stops on its
 /// network-error page at the end-session URL, holding the state cookie the
-/// app set. The test reads the state from that URL, changes one character
-/// (same length and alphabet, same cookie name, so only the seal can tell),
+/// app set. The test reads the state from that URL, changes one character,
 /// and takes the browser to the callback as the provider would have, with
 /// the altered state. The browser sends its real state cookie.
 #[tokio::test]
@@ -288,10 +287,14 @@ async fn an_altered_state_is_refused_and_the_user_stays_signed_out() {
         assert_eq!(browser.cookie_names().await, vec![state_cookie.clone()]);
         assert!(demo.store.load(&id).await.expect("store").is_none(), "server session left");
 
+        // One character past the eight that name the cookie, and not the last
+        // one (whose low bits are base64 padding): a well-formed state for the
+        // same cookie, which only the seal can tell apart.
         let mut altered = state.clone().into_bytes();
-        let last = altered.last_mut().expect("a state");
-        *last = if *last == b'A' { b'B' } else { b'A' };
+        assert!(altered.len() > 12, "a 128-bit state: {state}");
+        altered[10] = if altered[10] == b'A' { b'B' } else { b'A' };
         let altered = String::from_utf8(altered).expect("ASCII");
+        assert_ne!(altered, state);
         browser
             .goto(&format!("{}{}?logout=success&state={altered}", demo.rp_url, app::CALLBACK_PATH))
             .await;
@@ -332,9 +335,20 @@ async fn a_cross_site_form_does_not_sign_the_user_out() {
         let before = browser.cookies().await;
 
         browser.goto(&attacker).await;
-        let error = browser.page_at("/logout", "#error").await;
-        let landed = browser.current_url().await;
-        assert_eq!(landed.origin().ascii_serialization(), demo.rp_url, "landed on the app");
+        // Wherever the forged sign-out takes the browser on the app, once a
+        // page of the demo is shown there.
+        let landed = browser
+            .until("the browser to land on the app", || async {
+                let url = browser.client.current_url().await.ok()?;
+                if url.origin().ascii_serialization() != demo.rp_url {
+                    return None;
+                }
+                browser.text("h1").await.map(|title| (url, title))
+            })
+            .await;
+        let (url, title) = landed;
+        assert_eq!((url.path(), title.as_str()), ("/logout", "Sign-out could not be completed"));
+        let error = browser.text("#error").await.unwrap_or_default();
         assert!(error.contains("(cross_site)"), "the layer's cross-site refusal: {error}");
         assert_eq!(shown_status(&browser).await, 403);
 

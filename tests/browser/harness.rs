@@ -272,10 +272,6 @@ impl Browser {
         self.client.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
     }
 
-    pub(crate) async fn current_url(&self) -> url::Url {
-        self.client.current_url().await.expect("current URL")
-    }
-
     /// Runs a script in the page; its result.
     pub(crate) async fn script(&self, script: &str) -> Value {
         self.client.execute(script, Vec::new()).await.unwrap_or_else(|e| panic!("{script}: {e}"))
@@ -325,16 +321,32 @@ impl Browser {
         }
     }
 
-    /// Waits for a page at `path` whose `#status` (or `#error`) is present; its text.
+    /// Waits for a page at `path` that has `css`; the element's text.
+    ///
+    /// The other outcome (the demo's error page, `#error`, where a page with
+    /// `#status` was expected, or the other way round) fails at once.
     pub(crate) async fn page_at(&self, path: &str, css: &str) -> String {
-        self.until(&format!("{css} on {path}"), || async {
-            let url = self.client.current_url().await.ok()?;
-            if url.path() != path {
-                return None;
+        let other = if css == "#error" { "#status" } else { "#error" };
+        let shown = self
+            .until(&format!("{css} on {path}"), || async {
+                let url = self.client.current_url().await.ok()?;
+                if url.path() != path {
+                    return None;
+                }
+                if let Some(text) = self.text(css).await {
+                    return Some(Ok(text));
+                }
+                let shown = self.text(other).await?;
+                Some(Err((url, shown)))
+            })
+            .await;
+        match shown {
+            Ok(text) => text,
+            Err((url, shown)) => {
+                let source = self.client.source().await.unwrap_or_default();
+                panic!("expected {css} at {url}, the page shows {other}: {shown}\n{source}")
             }
-            self.text(css).await
-        })
-        .await
+        }
     }
 }
 
