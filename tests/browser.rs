@@ -71,6 +71,13 @@ async fn sign_in(browser: &Browser, demo: &app::Demo) -> Id {
     id
 }
 
+/// Presses the page's "Sign out" button, as a person would.
+async fn click_sign_out(browser: &Browser) {
+    let button = format!("{LOGOUT_FORM} button[type=submit]");
+    let button = browser.client.find(Locator::Css(&button)).await.expect("the Sign out button");
+    button.click().await.expect("click Sign out");
+}
+
 /// The HTTP status of the page the browser shows, as the browser saw it.
 async fn shown_status(browser: &Browser) -> u64 {
     let status =
@@ -102,7 +109,7 @@ async fn sign_out_ends_every_session_and_leaves_no_cookie() {
         let form = browser.client.find(Locator::Css(LOGOUT_FORM)).await.expect("form");
         let select = form.find(Locator::Css("select[name=return_to]")).await.expect("select");
         select.select_by_value("/goodbye").await.expect("choose /goodbye");
-        form.find(Locator::Css("button")).await.expect("button").click().await.expect("click");
+        click_sign_out(&browser).await;
 
         // To the provider and back: the callback page the layer let through.
         let status = browser.page_at(app::CALLBACK_PATH, "#status").await;
@@ -170,9 +177,7 @@ async fn sign_out_clears_local_storage() {
         browser.script("window.localStorage.setItem('draft', 'unsent message'); return null").await;
         assert_eq!(local_storage(&browser, "draft").await.as_deref(), Some("unsent message"));
 
-        browser.client.find(Locator::Css(LOGOUT_FORM)).await.expect("form");
-        let button = format!("{LOGOUT_FORM} button");
-        browser.client.find(Locator::Css(&button)).await.expect("button").click().await.unwrap();
+        click_sign_out(&browser).await;
         let status = browser.page_at(app::CALLBACK_PATH, "#status").await;
         assert!(status.starts_with("Signed out."), "{status}");
 
@@ -267,8 +272,7 @@ async fn an_altered_state_is_refused_and_the_user_stays_signed_out() {
         let id = sign_in(&browser, &demo).await;
 
         mock.shutdown().await;
-        let button = format!("{LOGOUT_FORM} button");
-        browser.client.find(Locator::Css(&button)).await.expect("button").click().await.unwrap();
+        click_sign_out(&browser).await;
         let stopped = browser
             .until("the browser stopped at the provider", || async {
                 let url = browser.client.current_url().await.ok()?;
