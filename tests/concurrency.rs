@@ -8,15 +8,15 @@
 //! refused; a replay by a browser that applied the callback's cookie removal
 //! is refused; nothing is lost (every sign-out and every callback counted).
 
-mod support;
+mod wire;
 
 use std::{
     sync::{Arc, Mutex, atomic::Ordering},
     time::{Duration, Instant},
 };
 
-use support::{Jar, KEY, Reply, TTL, callback, serve, sign_out, state_cookie_name};
 use tokio::task::JoinSet;
+use wire::{Jar, KEY, Reply, TTL, callback, serve, sign_out, state_cookie_name};
 
 const USERS: usize = 64;
 const TABS: usize = 4;
@@ -153,7 +153,7 @@ async fn run() {
         };
         refused(reply, code, &what);
     }
-    let passed = |instances: &[support::Server; 2]| {
+    let passed = |instances: &[wire::Server; 2]| {
         instances
             .iter()
             .map(|s| s.callbacks.load(Ordering::SeqCst))

@@ -4,11 +4,11 @@
 //! oversized requests itself, also with a 4xx), never a 5xx, the inner
 //! callback handler never runs, and the server keeps serving.
 
-mod support;
+mod wire;
 
 use std::sync::atomic::Ordering;
 
-use support::{
+use wire::{
     APP_ORIGIN, CALLBACK, Jar, KEY, TTL, callback, exchange, request, serve, sign_out,
     state_cookie_name,
 };
