@@ -10,7 +10,8 @@ pub const MAX_RETURN_TARGET_LEN: usize = 512;
 /// It can only be built from a string that every browser resolves to the
 /// app's own origin: it starts with exactly one `/`, and holds only printable
 /// ASCII without `\`, with no percent-encoded slash, backslash, `%` or control
-/// character, at most [`MAX_RETURN_TARGET_LEN`] bytes. Anything else
+/// character, no `.` or `..` path segment (nor a percent-encoded dot in the
+/// path), at most [`MAX_RETURN_TARGET_LEN`] bytes. Anything else
 /// (`//evil.example`, `/\evil.example`, `/%2F%2Fevil.example`, a tab or
 /// newline, `javascript:...`, an absolute URL) is refused rather than
 /// repaired.
@@ -77,8 +78,18 @@ fn is_safe_path(target: &str) -> bool {
     if !bytes.iter().all(|&b| (0x21..=0x7e).contains(&b) && b != b'\\') {
         return false;
     }
-    // Percent-encoded `/`, `\`, `%` (double encoding) and control characters
-    // become dangerous if anything downstream decodes the path.
+    // `.` and `..` segments keep browsers on the site, but an app that
+    // normalises the path could turn `/..//evil.example` into `//evil.example`.
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    if path.split('/').any(|segment| segment == "." || segment == "..") {
+        return false;
+    }
+    // Percent-encoded `/`, `\`, `%` (double encoding), control characters, and
+    // `.` in the path become dangerous if anything downstream decodes it.
+    let encoded_dot = |w: &[u8]| w[0] == b'%' && w[1] == b'2' && w[2].eq_ignore_ascii_case(&b'e');
+    if path.as_bytes().windows(3).any(encoded_dot) {
+        return false;
+    }
     bytes.windows(3).all(|w| {
         if w[0] != b'%' {
             return true;
@@ -94,7 +105,16 @@ mod tests {
 
     #[test]
     fn accepts_plain_paths() {
-        for ok in ["/", "/account", "/a/b?c=d&e=%20f#frag", "/@user", "/a:b", "/.."] {
+        for ok in [
+            "/",
+            "/account",
+            "/a/b?c=d&e=%20f#frag",
+            "/@user",
+            "/a:b",
+            "/a.b/.c",
+            "/x?p=../..",
+            "/x#/..",
+        ] {
             assert!(ReturnTarget::parse(ok).is_some(), "{ok:?} should be accepted");
         }
     }
@@ -127,6 +147,12 @@ mod tests {
             "javascript:alert(1)",
             " /account",
             "/a\\b",
+            "/..",
+            "/..//evil.example",
+            "/a/./b",
+            "/a/../b",
+            "/%2e%2e//evil.example",
+            "/.%2E/x",
             &long,
         ] {
             assert!(ReturnTarget::parse(bad).is_none(), "{bad:?} should be refused");
