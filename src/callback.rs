@@ -106,7 +106,8 @@ where
     }
 }
 
-/// Validates the callback and calls `inner` only if it holds.
+/// Validates the callback and calls `inner` only if it holds (at the site root,
+/// requests that are not callbacks pass straight through).
 #[inline(never)] // Keeps the pass-through path of `OidcLogout::call` small.
 pub(crate) fn handle<S, ReqBody, ResBody>(
     config: &Config,
@@ -116,6 +117,9 @@ pub(crate) fn handle<S, ReqBody, ResBody>(
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
+    if !config.is_callback(&request) {
+        return ResponseFuture::pass_through(inner.call(request));
+    }
     match validate(config, &request) {
         Ok((logged_out, removal)) => {
             request.extensions_mut().insert(logged_out);

@@ -122,7 +122,7 @@ where
         let path = request.uri().path();
         if path == self.config.logout_path {
             ResponseFuture::sign_out(logout::sign_out(&self.config, &self.hook, request))
-        } else if path == self.config.callback_path && self.config.is_callback(&request) {
+        } else if path == self.config.callback_path {
             callback::handle(&self.config, &mut self.inner, request)
         } else {
             ResponseFuture::pass_through(self.inner.call(request))
