@@ -166,19 +166,19 @@ fn validate<B>(config: &Config, request: &Request<B>) -> Result<(LoggedOut, Head
     // A sibling subdomain may have tossed in a cookie of the same name: any
     // authentic, matching one passes.
     let mut failure = Rejection::StateCookieMissing;
-    for (_, sealed) in request_cookies(request.headers()).filter(|(n, _)| *n == name) {
+    for (_, sealed) in request_cookies(request.headers()).filter(|(n, _)| name.is(n)) {
         failure = match config.keys.open(sealed) {
             Ok(opened) if opened.matches(&nonce) => {
                 let logged_out =
                     LoggedOut { logout, return_target: opened.return_target, state_echoed: true };
-                return Ok((logged_out, cookies.removal(&name)));
+                return Ok((logged_out, cookies.removal_of(name)));
             }
             Ok(_) => Rejection::StateMismatch,
             Err(OpenError::Expired) => Rejection::StateExpired,
             Err(OpenError::Tampered) => Rejection::StateTampered,
         };
     }
-    Err((failure, vec![cookies.removal(&name)]))
+    Err((failure, vec![cookies.removal_of(name)]))
 }
 
 /// `state` and `logout` from the query; each at most once.

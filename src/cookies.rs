@@ -88,8 +88,9 @@ impl SessionCookie {
             ));
         }
         let secure = secure_site || host_prefix || self.name.starts_with("__Secure-");
-        let removal =
-            |domain| set_cookie(&self.name, "", &attributes(None, &self.path, domain, secure));
+        let removal = |domain| {
+            set_cookie([&self.name, ""], "", &attributes(None, &self.path, domain, secure))
+        };
         let mut removals = vec![removal(self.domain.as_deref())];
         if self.also_host_only {
             removals.push(removal(None));
@@ -121,11 +122,9 @@ impl StateCookies {
     }
 
     /// The name of the cookie that holds the sealed `state`.
-    pub(crate) fn name(&self, state: &str) -> String {
-        let mut name = String::with_capacity(self.prefix.len() + NAME_STATE_CHARS);
-        name.push_str(self.prefix);
-        name.push_str(&state[..NAME_STATE_CHARS.min(state.len())]);
-        name
+    pub(crate) fn name<'s>(&self, state: &'s str) -> StateCookieName<'s> {
+        let id = state.get(..NAME_STATE_CHARS).unwrap_or(state);
+        StateCookieName { prefix: self.prefix, id }
     }
 
     /// Whether `name` is one of ours.
@@ -135,13 +134,33 @@ impl StateCookies {
 
     /// `Set-Cookie` for a freshly sealed state: HttpOnly, SameSite=Lax (the
     /// callback is a cross-site navigation), `Path=/`, short `Max-Age`.
-    pub(crate) fn set(&self, name: &str, sealed: &str) -> HeaderValue {
-        set_cookie(name, sealed, &self.set_attributes)
+    pub(crate) fn set(&self, name: StateCookieName<'_>, sealed: &str) -> HeaderValue {
+        set_cookie([name.prefix, name.id], sealed, &self.set_attributes)
     }
 
     /// `Set-Cookie` that expires the state cookie called `name`.
     pub(crate) fn removal(&self, name: &str) -> HeaderValue {
-        set_cookie(name, "", &self.removal_attributes)
+        set_cookie([name, ""], "", &self.removal_attributes)
+    }
+
+    /// `Set-Cookie` that expires the state cookie `name`.
+    pub(crate) fn removal_of(&self, name: StateCookieName<'_>) -> HeaderValue {
+        set_cookie([name.prefix, name.id], "", &self.removal_attributes)
+    }
+}
+
+/// A state cookie's name, in two parts so that naming one allocates nothing:
+/// our prefix and the first characters of its state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StateCookieName<'s> {
+    prefix: &'static str,
+    id: &'s str,
+}
+
+impl StateCookieName<'_> {
+    /// Whether a request cookie called `name` is this one.
+    pub(crate) fn is(&self, name: &str) -> bool {
+        name.strip_prefix(self.prefix) == Some(self.id)
     }
 }
 
@@ -168,9 +187,10 @@ fn attributes(max_age_secs: Option<u64>, path: &str, domain: Option<&str>, secur
     text
 }
 
-fn set_cookie(name: &str, value: &str, attributes: &str) -> HeaderValue {
-    let mut text = String::with_capacity(name.len() + 1 + value.len() + attributes.len());
-    text.push_str(name);
+fn set_cookie(name: [&str; 2], value: &str, attributes: &str) -> HeaderValue {
+    let len = name[0].len() + name[1].len() + 1 + value.len() + attributes.len();
+    let mut text = String::with_capacity(len);
+    text.extend(name);
     text.push('=');
     text.push_str(value);
     text.push_str(attributes);
@@ -279,9 +299,10 @@ mod tests {
     fn state_cookie_is_host_prefixed_lax_and_http_only_on_https() {
         let cookies = StateCookies::new(true, 300);
         let name = cookies.name("abcdefghijklmnopqrstuv");
-        assert_eq!(name, "__Host-oidc-logout-abcdefgh");
-        assert!(cookies.is_state_cookie(&name));
-        let set = cookies.set(&name, "sealed");
+        assert!(name.is("__Host-oidc-logout-abcdefgh"));
+        assert!(!name.is("__Host-oidc-logout-abcdefg"));
+        assert!(cookies.is_state_cookie("__Host-oidc-logout-abcdefgh"));
+        let set = cookies.set(name, "sealed");
         let set = set.to_str().unwrap();
         for attr in [
             "__Host-oidc-logout-abcdefgh=sealed",
@@ -294,9 +315,9 @@ mod tests {
             assert!(set.contains(attr), "{set} lacks {attr}");
         }
         let plain = StateCookies::new(false, 60);
-        assert_eq!(plain.name("abcdefghij"), "oidc-logout-abcdefgh");
-        assert!(!plain.set("n", "v").to_str().unwrap().contains("Secure"));
-        let removal = cookies.removal(&name);
+        assert!(plain.name("abcdefghij").is("oidc-logout-abcdefgh"));
+        assert!(!plain.set(plain.name("abcdefgh"), "v").to_str().unwrap().contains("Secure"));
+        let removal = cookies.removal_of(name);
         assert!(removal.to_str().unwrap().contains("Max-Age=0"));
         assert!(removal.to_str().unwrap().contains("Secure"));
     }

@@ -193,7 +193,7 @@ where
     let mut response = reply::see_other(location);
     expire_local_session(&config, &parts, &mut response);
     let cookies = &config.state_cookies;
-    reply::set_cookies(&mut response, [cookies.set(&cookies.name(&minted.state), &minted.sealed)]);
+    reply::set_cookies(&mut response, [cookies.set(cookies.name(&minted.state), &minted.sealed)]);
     response
 }
 
