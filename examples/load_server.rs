@@ -1,10 +1,11 @@
 //! The server `scripts/load.sh` measures: one core, one layer, a hello-world route.
 //!
-//! `cargo run --release --example load_server -- <addr> <layered|bare>`
+//! `cargo run --release --example load_server -- <bare addr> <layered addr>`
 //!
-//! `layered` serves the app behind [`OidcLogoutLayer`]; `bare` serves the same
-//! app without it. Both answer `GET /hello` with a short text; the layered one
-//! also answers `POST /logout` and `GET /logout/callback`.
+//! Serves the same app twice from one thread: without the layer on the first
+//! address, behind [`OidcLogoutLayer`] on the second. Both answer `GET /hello`
+//! with a short text; the layered one also answers `POST /logout` and
+//! `GET /logout/callback`.
 
 use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
@@ -12,42 +13,34 @@ use axum::{Extension, Router, routing::get};
 use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, SessionCookie, StateKey};
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
-    let (Some(addr), Some(mode)) = (args.next(), args.next()) else {
-        eprintln!("usage: load_server <addr> <layered|bare>");
+    let addrs: Vec<_> = std::env::args().skip(1).map(|arg| arg.parse::<SocketAddr>()).collect();
+    let [Ok(bare), Ok(layered)] = addrs[..] else {
+        eprintln!("usage: load_server <bare addr> <layered addr>, e.g. 127.0.0.1:3190 127.0.0.1:3191");
         return ExitCode::FAILURE;
     };
-    let Ok(addr) = addr.parse::<SocketAddr>() else {
-        eprintln!("load_server: `{addr}` is not a socket address like 127.0.0.1:3100");
-        return ExitCode::FAILURE;
-    };
-    let app = Router::new().route("/hello", get(|| async { "hello" })).route(
-        "/logout/callback",
-        get(|Extension(_): Extension<LoggedOut>| async { "signed out" }),
-    );
-    let app = match mode.as_str() {
-        "bare" => app,
-        "layered" => match layer(addr) {
-            Ok(layer) => app.layer(layer),
-            Err(error) => {
-                eprintln!("load_server: {error}");
-                return ExitCode::FAILURE;
-            }
-        },
-        other => {
-            eprintln!("load_server: mode `{other}` is neither `layered` nor `bare`");
+    let app = Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .route("/logout/callback", get(|Extension(_): Extension<LoggedOut>| async { "signed out" }));
+    let layer = match layer(layered) {
+        Ok(layer) => layer,
+        Err(error) => {
+            eprintln!("load_server: {error}");
             return ExitCode::FAILURE;
         }
     };
-    // One core for the server: the load generator gets the other.
+    // One thread for both servers, so they share a core and an allocator and
+    // differ only by the layer; the load generator gets the other core.
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
     let Ok(runtime) = runtime else {
         eprintln!("load_server: could not start the runtime");
         return ExitCode::FAILURE;
     };
     let served: Result<(), std::io::Error> = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        axum::serve(listener, app).await
+        let bare_listener = tokio::net::TcpListener::bind(bare).await?;
+        let layered_listener = tokio::net::TcpListener::bind(layered).await?;
+        let bare = axum::serve(bare_listener, app.clone());
+        let layered = axum::serve(layered_listener, app.layer(layer));
+        tokio::try_join!(bare.into_future(), layered.into_future()).map(|_| ())
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,
