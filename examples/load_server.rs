@@ -15,12 +15,15 @@ use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, SessionCookie, StateKey};
 fn main() -> ExitCode {
     let addrs: Vec<_> = std::env::args().skip(1).map(|arg| arg.parse::<SocketAddr>()).collect();
     let [Ok(bare), Ok(layered)] = addrs[..] else {
-        eprintln!("usage: load_server <bare addr> <layered addr>, e.g. 127.0.0.1:3190 127.0.0.1:3191");
+        eprintln!(
+            "usage: load_server <bare addr> <layered addr>, e.g. 127.0.0.1:3190 127.0.0.1:3191"
+        );
         return ExitCode::FAILURE;
     };
-    let app = Router::new()
-        .route("/hello", get(|| async { "hello" }))
-        .route("/logout/callback", get(|Extension(_): Extension<LoggedOut>| async { "signed out" }));
+    let app = Router::new().route("/hello", get(|| async { "hello" })).route(
+        "/logout/callback",
+        get(|Extension(_): Extension<LoggedOut>| async { "signed out" }),
+    );
     let layer = match layer(layered) {
         Ok(layer) => layer,
         Err(error) => {
