@@ -120,11 +120,7 @@ fn header(name: &Name, value: &Value) -> Option<(HeaderName, HeaderValue)> {
 fn from_own_site(request: &Request<FuzzBody>) -> bool {
     let origin = request.headers().get(header::ORIGIN);
     let trusted = origin.is_some_and(|o| o.as_bytes().eq_ignore_ascii_case(APP_ORIGIN.as_bytes()));
-    match request
-        .headers()
-        .get("sec-fetch-site")
-        .map(HeaderValue::as_bytes)
-    {
+    match request.headers().get("sec-fetch-site").map(HeaderValue::as_bytes) {
         Some(b"same-origin" | b"none") => true,
         Some(_) => trusted,
         None => origin.is_none() || trusted,
@@ -144,11 +140,7 @@ fuzz_target!(|input: Input| {
             Err(_) => return,
         },
     };
-    let mut headers: Vec<_> = input
-        .headers
-        .iter()
-        .filter_map(|(n, v)| header(n, v))
-        .collect();
+    let mut headers: Vec<_> = input.headers.iter().filter_map(|(n, v)| header(n, v)).collect();
     headers.extend(
         cookie_headers(&input.cookies, input.cookies_per_header)
             .into_iter()
@@ -168,26 +160,16 @@ fuzz_target!(|input: Input| {
         .filter(|name| is_state_cookie_name(name))
         .collect();
     let sent_targets: Vec<String> = {
-        let mut sources = vec![
-            request
-                .uri()
-                .query()
-                .unwrap_or_default()
-                .as_bytes()
-                .to_vec(),
-        ];
+        let mut sources = vec![request.uri().query().unwrap_or_default().as_bytes().to_vec()];
         let is_form = request.method() == Method::POST
-            && request
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .is_some_and(|v| {
-                    v.as_bytes()
-                        .split(|&b| b == b';')
-                        .next()
-                        .unwrap_or_default()
-                        .trim_ascii()
-                        .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
-                });
+            && request.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+                v.as_bytes()
+                    .split(|&b| b == b';')
+                    .next()
+                    .unwrap_or_default()
+                    .trim_ascii()
+                    .eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+            });
         if is_form {
             sources.push(encode(&input.body));
         }
@@ -204,27 +186,18 @@ fuzz_target!(|input: Input| {
     check_answer(&answer);
 
     if answer.status.is_client_error() {
-        assert!(
-            answer.set_cookies().is_empty(),
-            "a refused sign-out changes nothing: {answer:?}"
-        );
+        assert!(answer.set_cookies().is_empty(), "a refused sign-out changes nothing: {answer:?}");
         return;
     }
     assert_eq!(answer.status, http::StatusCode::SEE_OTHER, "{answer:?}");
-    assert!(
-        allowed_method,
-        "signed out with a method that is not allowed"
-    );
+    assert!(allowed_method, "signed out with a method that is not allowed");
     assert!(own_site, "signed out from another site");
     assert!(sent_targets.len() <= 1, "two return targets accepted");
     let sent_target = sent_targets.first().filter(|t| !t.is_empty());
     if let Some(target) = sent_target {
         assert!(stays_on_site(target), "accepted {target:?}");
     }
-    let clear = answer
-        .headers
-        .get("clear-site-data")
-        .map(HeaderValue::as_bytes);
+    let clear = answer.headers.get("clear-site-data").map(HeaderValue::as_bytes);
     assert!(
         !clear.is_some_and(|c| c.windows(9).any(|w| w == b"\"cookies\"")),
         "Clear-Site-Data \"cookies\" would wipe the state cookie"
@@ -239,10 +212,8 @@ fuzz_target!(|input: Input| {
     for session in ["__Host-session", "sid"] {
         assert!(removed.contains(&session), "{session} not expired");
     }
-    let mut kept: Vec<&String> = sent_state_names
-        .iter()
-        .filter(|name| !removed.contains(&name.as_str()))
-        .collect();
+    let mut kept: Vec<&String> =
+        sent_state_names.iter().filter(|name| !removed.contains(&name.as_str())).collect();
     kept.sort();
     kept.dedup();
     assert!(

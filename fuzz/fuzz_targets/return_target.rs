@@ -19,8 +19,5 @@ fuzz_target!(|data: &[u8]| {
     assert!(text.len() <= MAX_RETURN_TARGET_LEN);
     assert!(stays_on_site(&text), "{text:?} leaves the site");
     let decoded = percent_decode_once(&text);
-    assert!(
-        stays_on_site(&decoded),
-        "{text:?} leaves the site once decoded as {decoded:?}"
-    );
+    assert!(stays_on_site(&decoded), "{text:?} leaves the site once decoded as {decoded:?}");
 });

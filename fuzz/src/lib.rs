@@ -65,11 +65,7 @@ fn layer_at(
         .post_logout_redirect_uri(format!("https://app.example{CALLBACK_PATH}"))
         .state_key(StateKey::from_bytes(key).expect("fuzz key"))
         .expire_cookie(SessionCookie::new("__Host-session"))
-        .expire_cookie(
-            SessionCookie::new("sid")
-                .domain("app.example")
-                .also_host_only(),
-        )
+        .expire_cookie(SessionCookie::new("sid").domain("app.example").also_host_only())
         .clock(move || at);
     if let Some(previous) = previous {
         builder =
@@ -135,11 +131,7 @@ pub fn send(app: &App, request: Request<FuzzBody>) -> Answer {
         let response = app.clone().oneshot(request).await.expect("infallible");
         let (parts, body) = response.into_parts();
         let body = body.collect().await.expect("body").to_bytes();
-        Answer {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+        Answer { status: parts.status, headers: parts.headers, body }
     })
 }
 
@@ -149,9 +141,7 @@ pub fn check_answer(answer: &Answer) {
     assert!(!answer.status.is_server_error(), "5xx answered: {answer:?}");
     if answer.status.is_client_error() {
         let body = std::str::from_utf8(&answer.body).expect("refusals are text");
-        let (code, _) = body
-            .split_once(": ")
-            .expect("refusal body is `code: message`");
+        let (code, _) = body.split_once(": ").expect("refusal body is `code: message`");
         assert!(
             !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
             "refusal code {code:?}"
@@ -213,9 +203,8 @@ pub fn issued(seed: Seed) -> &'static Issued {
 fn mint(layer: OidcLogoutLayer, query: &str) -> Issued {
     let f: fn(Request<FuzzBody>) -> std::future::Ready<InnerResult> = inner;
     let app = layer.layer(service_fn(f));
-    let request = Request::post(format!("/logout{query}"))
-        .body(FuzzBody::default())
-        .expect("request");
+    let request =
+        Request::post(format!("/logout{query}")).body(FuzzBody::default()).expect("request");
     let answer = send(&app, request);
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "{answer:?}");
     Issued::from_sign_out(&answer)
@@ -227,34 +216,20 @@ impl Issued {
         let location = answer.headers[header::LOCATION].to_str().expect("ASCII");
         assert!(location.starts_with(END_SESSION), "{location}");
         let url = url::Url::parse(location).expect("absolute Location");
-        let states: Vec<_> = url
-            .query_pairs()
-            .filter(|(k, _)| k == "state")
-            .map(|(_, v)| v.into_owned())
-            .collect();
-        let [state] = &states[..] else {
-            panic!("one state expected in {location}")
-        };
+        let states: Vec<_> =
+            url.query_pairs().filter(|(k, _)| k == "state").map(|(_, v)| v.into_owned()).collect();
+        let [state] = &states[..] else { panic!("one state expected in {location}") };
         assert_eq!(state.len(), 22, "128 bits in base64url");
-        let sets: Vec<_> = answer
-            .set_cookies()
-            .into_iter()
-            .filter(|c| !c.contains("Max-Age=0"))
-            .collect();
-        let [set] = &sets[..] else {
-            panic!("one cookie set expected: {sets:?}")
-        };
+        let sets: Vec<_> =
+            answer.set_cookies().into_iter().filter(|c| !c.contains("Max-Age=0")).collect();
+        let [set] = &sets[..] else { panic!("one cookie set expected: {sets:?}") };
         let (pair, attributes) = set.split_once(';').expect("attributes");
         for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
             assert!(attributes.contains(attribute), "{set} lacks {attribute}");
         }
         let (name, sealed) = pair.split_once('=').expect("name=value");
         assert_eq!(name, format!("{STATE_COOKIE_PREFIX}{}", &state[..8]));
-        Issued {
-            state: state.clone(),
-            cookie_name: name.to_owned(),
-            sealed: sealed.to_owned(),
-        }
+        Issued { state: state.clone(), cookie_name: name.to_owned(), sealed: sealed.to_owned() }
     }
 }
 
@@ -292,10 +267,9 @@ impl CookiePart {
                 let issued = issued(seed);
                 pair(&issued.cookie_name, issued.sealed.as_bytes())
             }
-            Self::Renamed { value_of, name_of } => pair(
-                &issued(name_of).cookie_name,
-                issued(value_of).sealed.as_bytes(),
-            ),
+            Self::Renamed { value_of, name_of } => {
+                pair(&issued(name_of).cookie_name, issued(value_of).sealed.as_bytes())
+            }
             Self::Edited { seed, at, byte } => {
                 let issued = issued(seed);
                 let mut value = issued.sealed.clone().into_bytes();
@@ -308,10 +282,7 @@ impl CookiePart {
                 let len = usize::from(len) % issued.sealed.len();
                 pair(&issued.cookie_name, &issued.sealed.as_bytes()[..len])
             }
-            Self::Raw {
-                ref name,
-                ref value,
-            } => pair(name, value.as_bytes()),
+            Self::Raw { ref name, ref value } => pair(name, value.as_bytes()),
             Self::Session(ref value) => pair("__Host-session", value.as_bytes()),
         }
     }
@@ -324,11 +295,7 @@ pub fn cookie_headers(parts: &[CookiePart], per_header: u8) -> Vec<HeaderValue> 
     parts
         .chunks(per_header)
         .filter_map(|chunk| {
-            let joined = chunk
-                .iter()
-                .map(CookiePart::render)
-                .collect::<Vec<_>>()
-                .join(&b"; "[..]);
+            let joined = chunk.iter().map(CookiePart::render).collect::<Vec<_>>().join(&b"; "[..]);
             HeaderValue::from_bytes(&joined).ok()
         })
         .collect()
@@ -344,23 +311,17 @@ pub fn sent_cookie_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| {
             let (name, value) = pair.trim().split_once('=')?;
-            Some((
-                name.trim().to_owned(),
-                value.trim().trim_matches('"').to_owned(),
-            ))
+            Some((name.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
         })
         .collect()
 }
 
 /// Whether `target` resolves to the app's own origin from a page of the app.
 pub fn stays_on_site(target: &str) -> bool {
-    ["https://app.example/", "https://app.example/a/b?c#d"]
-        .iter()
-        .all(|base| {
-            let base = url::Url::parse(base).expect("base");
-            base.join(target)
-                .is_ok_and(|resolved| resolved.origin() == base.origin())
-        })
+    ["https://app.example/", "https://app.example/a/b?c#d"].iter().all(|base| {
+        let base = url::Url::parse(base).expect("base");
+        base.join(target).is_ok_and(|resolved| resolved.origin() == base.origin())
+    })
 }
 
 /// Appends a query pair to a query string, encoded as a browser would.
@@ -398,21 +359,5 @@ pub fn request(
 
 /// `%XX` decoded once (what a careless downstream might do), lossily as UTF-8.
 pub fn percent_decode_once(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(u8::try_from(hi * 16 + lo).expect("two hex digits"));
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
