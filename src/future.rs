@@ -28,9 +28,11 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F> {
-        // Any other route, or a valid callback (which carries the state
-        // cookie's removal).
-        Inner { #[pin] future: F, state_removal: Option<HeaderValue> },
+        // Any other route: the inner service's response, untouched.
+        Inner { #[pin] future: F },
+        // A valid callback: the inner service's response, plus the state
+        // cookie's removal.
+        Callback { #[pin] future: F, state_removal: Option<HeaderValue> },
         Reply { response: Option<Response<ReplyBody>> },
         SignOut { #[pin] future: LogoutFuture },
     }
@@ -39,11 +41,11 @@ pin_project! {
 impl<F> ResponseFuture<F> {
     #[inline]
     pub(crate) fn pass_through(future: F) -> Self {
-        Self { kind: Kind::Inner { future, state_removal: None } }
+        Self { kind: Kind::Inner { future } }
     }
 
     pub(crate) fn callback(future: F, state_removal: HeaderValue) -> Self {
-        Self { kind: Kind::Inner { future, state_removal: Some(state_removal) } }
+        Self { kind: Kind::Callback { future, state_removal: Some(state_removal) } }
     }
 
     pub(crate) fn reply(response: Response<ReplyBody>) -> Self {
@@ -70,7 +72,11 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match self.project().kind.project() {
-            KindProj::Inner { future, state_removal } => {
+            KindProj::Inner { future } => {
+                let response = ready!(future.poll(cx))?;
+                return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+            }
+            KindProj::Callback { future, state_removal } => {
                 let mut response = ready!(future.poll(cx))?;
                 if let Some(removal) = state_removal.take() {
                     reply::no_store(&mut response);
