@@ -15,32 +15,32 @@ const DECODE: [u8; 256] = {
     table
 };
 
+/// Length of the encoding of `len` bytes.
+pub(crate) const fn encoded_len(len: usize) -> usize {
+    len / 3 * 4 + (len % 3 * 4).div_ceil(3)
+}
+
 /// Encodes `bytes`, appending to `out`.
-pub(crate) fn encode_into(bytes: &[u8], out: &mut String) {
-    out.reserve(bytes.len().div_ceil(3) * 4);
-    // Encoded a block at a time on the stack, then appended in one copy.
-    let mut block = [0u8; 64];
-    for input in bytes.chunks(48) {
-        let mut len = 0;
-        let mut chunks = input.chunks_exact(3);
-        for chunk in &mut chunks {
-            let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
-            block[len] = symbol(n >> 18);
-            block[len + 1] = symbol(n >> 12);
-            block[len + 2] = symbol(n >> 6);
-            block[len + 3] = symbol(n);
-            len += 4;
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let n = u32::from(rest[0]) << 16 | rest.get(1).map_or(0, |&b| u32::from(b) << 8);
-            block[len] = symbol(n >> 18);
-            block[len + 1] = symbol(n >> 12);
-            block[len + 2] = symbol(n >> 6);
-            len += rest.len() + 1;
-        }
-        // The alphabet is ASCII, so the block is always valid UTF-8.
-        out.push_str(std::str::from_utf8(&block[..len]).unwrap_or_default());
+pub(crate) fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + encoded_len(bytes.len()), 0);
+    encode_to_slice(bytes, &mut out[start..]);
+}
+
+/// Encodes `bytes` into `out`, which is exactly [`encoded_len`] long.
+pub(crate) fn encode_to_slice(bytes: &[u8], out: &mut [u8]) {
+    let mut chunks = bytes.chunks_exact(3);
+    let mut symbols = out.chunks_exact_mut(4);
+    for (chunk, symbols) in (&mut chunks).zip(&mut symbols) {
+        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        symbols.copy_from_slice(&[symbol(n >> 18), symbol(n >> 12), symbol(n >> 6), symbol(n)]);
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let n = u32::from(rest[0]) << 16 | rest.get(1).map_or(0, |&b| u32::from(b) << 8);
+        let tail = [symbol(n >> 18), symbol(n >> 12), symbol(n >> 6)];
+        let out = symbols.into_remainder();
+        out.copy_from_slice(&tail[..out.len()]);
     }
 }
 
@@ -50,9 +50,10 @@ fn symbol(n: u32) -> u8 {
 
 /// Encodes `bytes` into a new string.
 pub(crate) fn encode(bytes: &[u8]) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     encode_into(bytes, &mut out);
-    out
+    // The alphabet is ASCII.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Decodes `text` into `out`, returning the number of bytes written, or
@@ -64,9 +65,16 @@ pub(crate) fn decode_into(text: &[u8], out: &mut [u8]) -> Option<usize> {
         return None;
     }
     let (whole, rest) = text.split_at(text.len() - tail);
+    // Checked once at the end: `INVALID` sets the top bits of `seen`.
+    let mut seen = 0;
     for (chunk, out) in whole.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
-        let n = sextets(chunk)?;
+        let [a, b, c, d] = [0, 1, 2, 3].map(|i| DECODE[usize::from(chunk[i])]);
+        seen |= a | b | c | d;
+        let n = u32::from(a) << 18 | u32::from(b) << 12 | u32::from(c) << 6 | u32::from(d);
         out.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    if seen & 0xc0 != 0 {
+        return None;
     }
     if tail > 0 {
         let n = sextets(rest)?;
@@ -118,6 +126,9 @@ mod tests {
             assert_eq!(&out[..bytes.len()], bytes);
         }
         assert_eq!(encode(&[0xfb, 0xff, 0xbf]), "-_-_");
+        for len in 0..10 {
+            assert_eq!(encoded_len(len), encode(&vec![0; len]).len(), "{len}");
+        }
     }
 
     #[test]

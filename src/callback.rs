@@ -162,7 +162,7 @@ fn validate<B>(config: &Config, request: &Request<B>) -> Result<(LoggedOut, Head
     };
     let nonce = decode_state(&state).ok_or_else(|| expire_all(Rejection::StateMalformed))?;
 
-    let name = cookies.name(&state);
+    let name = cookies.name(state.as_bytes());
     // A sibling subdomain may have tossed in a cookie of the same name: any
     // authentic, matching one passes.
     let mut failure = Rejection::StateCookieMissing;
@@ -187,12 +187,33 @@ fn read_query(query: &str) -> Result<[Option<Cow<'_, str>>; 2], Rejection> {
         return Err(Rejection::TooLarge);
     }
     let (mut state, mut logout) = (None, None);
-    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+    // One pass over the bytes: pairs split at `&`, each at its first `=`.
+    let bytes = query.as_bytes();
+    let mut next = 0;
+    while next < bytes.len() {
+        let start = next;
+        let (mut end, mut eq, mut escaped) = (start, None, false);
+        while let Some(&b) = bytes.get(end).filter(|&&b| b != b'&') {
+            match b {
+                b'=' if eq.is_none() => eq = Some(end),
+                b'%' | b'+' => escaped = true,
+                _ => {}
+            }
+            end += 1;
+        }
+        next = end + 1;
+        let pair = &query[start..end];
+        if pair.is_empty() {
+            continue;
+        }
         // Only pairs with escapes need decoding; providers send ours as is.
-        let (name, value) = if pair.contains(['%', '+']) {
+        let (name, value) = if escaped {
             form_urlencoded::parse(pair.as_bytes()).next().unwrap_or_default()
         } else {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (name, value) = match eq {
+                Some(eq) => (&query[start..eq], &query[eq + 1..end]),
+                None => (pair, ""),
+            };
             (Cow::Borrowed(name), Cow::Borrowed(value))
         };
         let slot = match &*name {

@@ -89,7 +89,12 @@ impl SessionCookie {
         }
         let secure = secure_site || host_prefix || self.name.starts_with("__Secure-");
         let removal = |domain| {
-            set_cookie([&self.name, ""], "", &attributes(None, &self.path, domain, secure))
+            set_cookie(
+                [self.name.as_bytes(), b""],
+                0,
+                |_| {},
+                &attributes(None, &self.path, domain, secure),
+            )
         };
         let mut removals = vec![removal(self.domain.as_deref())];
         if self.also_host_only {
@@ -122,9 +127,19 @@ impl StateCookies {
     }
 
     /// The name of the cookie that holds the sealed `state`.
-    pub(crate) fn name<'s>(&self, state: &'s str) -> StateCookieName<'s> {
+    pub(crate) fn name<'s>(&self, state: &'s [u8]) -> StateCookieName<'s> {
         let id = state.get(..NAME_STATE_CHARS).unwrap_or(state);
         StateCookieName { prefix: self.prefix, id }
+    }
+
+    /// Whether any `Cookie` header may hold one of ours: a quick look that
+    /// spares parsing the cookies of the many requests that hold none.
+    pub(crate) fn any_in(&self, headers: &HeaderMap) -> bool {
+        const MARK: &[u8] = b"oidc-logout-";
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .any(|value| value.as_bytes().windows(MARK.len()).any(|w| w[0] == MARK[0] && w == MARK))
     }
 
     /// Whether `name` is one of ours.
@@ -134,18 +149,24 @@ impl StateCookies {
 
     /// `Set-Cookie` for a freshly sealed state: HttpOnly, SameSite=Lax (the
     /// callback is a cross-site navigation), `Path=/`, short `Max-Age`.
-    pub(crate) fn set(&self, name: StateCookieName<'_>, sealed: &str) -> HeaderValue {
-        set_cookie([name.prefix, name.id], sealed, &self.set_attributes)
+    /// `seal` appends the `sealed_len` bytes of the value.
+    pub(crate) fn set(
+        &self,
+        name: StateCookieName<'_>,
+        sealed_len: usize,
+        seal: impl FnOnce(&mut Vec<u8>),
+    ) -> HeaderValue {
+        set_cookie([name.prefix.as_bytes(), name.id], sealed_len, seal, &self.set_attributes)
     }
 
     /// `Set-Cookie` that expires the state cookie called `name`.
     pub(crate) fn removal(&self, name: &str) -> HeaderValue {
-        set_cookie([name, ""], "", &self.removal_attributes)
+        set_cookie([name.as_bytes(), b""], 0, |_| {}, &self.removal_attributes)
     }
 
     /// `Set-Cookie` that expires the state cookie `name`.
     pub(crate) fn removal_of(&self, name: StateCookieName<'_>) -> HeaderValue {
-        set_cookie([name.prefix, name.id], "", &self.removal_attributes)
+        set_cookie([name.prefix.as_bytes(), name.id], 0, |_| {}, &self.removal_attributes)
     }
 }
 
@@ -154,13 +175,13 @@ impl StateCookies {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StateCookieName<'s> {
     prefix: &'static str,
-    id: &'s str,
+    id: &'s [u8],
 }
 
 impl StateCookieName<'_> {
     /// Whether a request cookie called `name` is this one.
     pub(crate) fn is(&self, name: &str) -> bool {
-        name.strip_prefix(self.prefix) == Some(self.id)
+        name.as_bytes().strip_prefix(self.prefix.as_bytes()) == Some(self.id)
     }
 }
 
@@ -187,13 +208,21 @@ fn attributes(max_age_secs: Option<u64>, path: &str, domain: Option<&str>, secur
     text
 }
 
-fn set_cookie(name: [&str; 2], value: &str, attributes: &str) -> HeaderValue {
-    let len = name[0].len() + name[1].len() + 1 + value.len() + attributes.len();
-    let mut text = String::with_capacity(len);
-    text.extend(name);
-    text.push('=');
-    text.push_str(value);
-    text.push_str(attributes);
+/// `name=value; attributes`, in one buffer of exactly the right size;
+/// `value` appends the `value_len` bytes of the value.
+fn set_cookie(
+    name: [&[u8]; 2],
+    value_len: usize,
+    value: impl FnOnce(&mut Vec<u8>),
+    attributes: &str,
+) -> HeaderValue {
+    let len = name[0].len() + name[1].len() + 1 + value_len + attributes.len();
+    let mut text = Vec::with_capacity(len);
+    text.extend_from_slice(name[0]);
+    text.extend_from_slice(name[1]);
+    text.push(b'=');
+    value(&mut text);
+    text.extend_from_slice(attributes.as_bytes());
     // Names and attributes were checked to be visible ASCII, and sealed values
     // are base64url, so this never fails; an empty value is the safe fallback.
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
@@ -206,7 +235,9 @@ pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
+        // UTF-8 with its word-at-a-time ASCII path, where `to_str` checks
+        // byte by byte; the names and values we use are ASCII either way.
+        .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok())
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| {
             let (name, value) = pair.split_once('=')?;
@@ -298,11 +329,11 @@ mod tests {
     #[test]
     fn state_cookie_is_host_prefixed_lax_and_http_only_on_https() {
         let cookies = StateCookies::new(true, 300);
-        let name = cookies.name("abcdefghijklmnopqrstuv");
+        let name = cookies.name(b"abcdefghijklmnopqrstuv");
         assert!(name.is("__Host-oidc-logout-abcdefgh"));
         assert!(!name.is("__Host-oidc-logout-abcdefg"));
         assert!(cookies.is_state_cookie("__Host-oidc-logout-abcdefgh"));
-        let set = cookies.set(name, "sealed");
+        let set = cookies.set(name, 6, |out| out.extend_from_slice(b"sealed"));
         let set = set.to_str().unwrap();
         for attr in [
             "__Host-oidc-logout-abcdefgh=sealed",
@@ -314,9 +345,21 @@ mod tests {
         ] {
             assert!(set.contains(attr), "{set} lacks {attr}");
         }
+        let mut headers = HeaderMap::new();
+        headers.append(COOKIE, HeaderValue::from_static("a=1; __Host-oidc-logou=2"));
+        assert!(!cookies.any_in(&headers));
+        headers.append(COOKIE, HeaderValue::from_static("b=1;oidc-logout-abcdefgh=x"));
+        assert!(cookies.any_in(&headers));
         let plain = StateCookies::new(false, 60);
-        assert!(plain.name("abcdefghij").is("oidc-logout-abcdefgh"));
-        assert!(!plain.set(plain.name("abcdefgh"), "v").to_str().unwrap().contains("Secure"));
+        assert!(plain.any_in(&headers));
+        assert!(plain.name(b"abcdefghij").is("oidc-logout-abcdefgh"));
+        assert!(
+            !plain
+                .set(plain.name(b"abcdefgh"), 1, |out| out.push(b'v'))
+                .to_str()
+                .unwrap()
+                .contains("Secure")
+        );
         let removal = cookies.removal_of(name);
         assert!(removal.to_str().unwrap().contains("Max-Age=0"));
         assert!(removal.to_str().unwrap().contains("Secure"));

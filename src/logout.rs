@@ -20,7 +20,7 @@ use url::form_urlencoded;
 
 use crate::{
     BoxError, EndSessionFailed, EndSessionHook, LogoutHints, Rejection, ReturnTarget,
-    body::ReplyBody, config::Config, cookies::request_cookies, reply,
+    body::ReplyBody, config::Config, cookies::request_cookies, reply, state::KeyRing,
 };
 
 /// Name of the query parameter or form field that carries the return target.
@@ -173,7 +173,7 @@ where
         Err(rejection) => return reply::rejection(rejection, None),
     };
     // Mint before the hook, so a failure here changes nothing.
-    let Ok(minted) = config.keys.mint(target.as_ref()) else {
+    let Ok(minted) = config.keys.mint() else {
         return reply::unavailable();
     };
 
@@ -186,14 +186,19 @@ where
         }
     };
 
-    let location = end_session_url(&config, &minted.state, &hints);
+    let location = end_session_url(&config, minted.state(), &hints);
     let Ok(location) = HeaderValue::try_from(location) else {
         return reply::unavailable();
     };
     let mut response = reply::see_other(location);
     expire_local_session(&config, &parts, &mut response);
     let cookies = &config.state_cookies;
-    reply::set_cookies(&mut response, [cookies.set(cookies.name(&minted.state), &minted.sealed)]);
+    let target = target.as_ref();
+    let sealed_len = KeyRing::sealed_len(target.map_or(0, |t| t.as_str().len()));
+    let state_cookie = cookies.set(cookies.name(minted.state()), sealed_len, |out| {
+        config.keys.seal_into(&minted, target, out);
+    });
+    reply::set_cookies(&mut response, [state_cookie]);
     response
 }
 
@@ -212,12 +217,16 @@ fn expire_local_session(config: &Config, parts: &Parts, response: &mut Response<
 /// State cookies to expire so the browser keeps at most [`MAX_PENDING_STATES`]
 /// after this response: every unusable one, then the oldest.
 fn surplus_states<'a>(config: &Config, parts: &'a Parts) -> impl Iterator<Item = &'a str> {
-    let mut pending: Vec<(u64, &str)> = request_cookies(&parts.headers)
-        .filter(|(name, _)| config.state_cookies.is_state_cookie(name))
-        .map(|(name, sealed)| {
-            (config.keys.open(sealed).map_or(0, |opened| opened.expires_at), name)
-        })
-        .collect();
+    let mut pending: Vec<(u64, &str)> = Vec::new();
+    if config.state_cookies.any_in(&parts.headers) {
+        pending.extend(
+            request_cookies(&parts.headers)
+                .filter(|(name, _)| config.state_cookies.is_state_cookie(name))
+                .map(|(name, sealed)| {
+                    (config.keys.open(sealed).map_or(0, |opened| opened.expires_at), name)
+                }),
+        );
+    }
     pending.sort_unstable();
     let usable = pending.iter().filter(|(expires_at, _)| *expires_at > 0).count();
     let keep = usable.min(MAX_PENDING_STATES - 1);
@@ -273,22 +282,21 @@ fn is_form(parts: &Parts) -> bool {
 }
 
 /// The configured base, the fresh `state`, and whichever hints fit the cap.
-fn end_session_url(config: &Config, state: &str, hints: &LogoutHints) -> String {
+fn end_session_url(config: &Config, state: &[u8], hints: &LogoutHints) -> Vec<u8> {
     // Exact without hints, so the header value takes the buffer as is.
-    let mut url =
-        String::with_capacity(config.end_session_base.len() + "&state=".len() + state.len());
-    url.push_str(&config.end_session_base);
-    url.push_str("&state=");
-    url.push_str(state);
+    let mut url = Vec::with_capacity(config.end_session_base.len() + "&state=".len() + state.len());
+    url.extend_from_slice(config.end_session_base.as_bytes());
+    url.extend_from_slice(b"&state=");
+    url.extend_from_slice(state);
     let hints = [("id_token_hint", &hints.id_token_hint), ("logout_hint", &hints.logout_hint)];
     for (name, value) in hints {
         let Some(value) = value else { continue };
         let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
         if url.len() + 2 + name.len() + encoded.len() <= config.max_url_len {
-            url.push('&');
-            url.push_str(name);
-            url.push('=');
-            url.push_str(&encoded);
+            url.push(b'&');
+            url.extend_from_slice(name.as_bytes());
+            url.push(b'=');
+            url.extend_from_slice(encoded.as_bytes());
         }
     }
     url

@@ -126,11 +126,20 @@ pub(crate) struct KeyRing {
     clock: Option<Clock>,
 }
 
-/// A freshly minted state: the parameter for the provider and the cookie value.
-#[derive(Debug)]
+/// A sign-out's fresh state, drawn before anything changes: 128 random bits,
+/// their expiry, and their text for the `state` parameter. Sealed straight
+/// into its cookie once the response is written.
 pub(crate) struct Minted {
-    pub(crate) state: String,
-    pub(crate) sealed: String,
+    nonce: [u8; NONCE_LEN],
+    expires_at: u64,
+    state: [u8; STATE_PARAM_LEN],
+}
+
+impl Minted {
+    /// The `state` parameter: the random bits in base64url.
+    pub(crate) fn state(&self) -> &[u8; STATE_PARAM_LEN] {
+        &self.state
+    }
 }
 
 /// A sealed state that opened: authentic and unexpired.
@@ -170,27 +179,39 @@ impl KeyRing {
         now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
     }
 
-    /// Mints 128 random bits and seals them with the expiry and return target.
-    pub(crate) fn mint(
-        &self,
-        return_target: Option<&ReturnTarget>,
-    ) -> Result<Minted, getrandom::Error> {
+    /// Draws 128 random bits and fixes their expiry.
+    pub(crate) fn mint(&self) -> Result<Minted, getrandom::Error> {
         let nonce = random_nonce()?;
-        let expires_at = self.now().saturating_add(self.ttl_secs);
-        let target = return_target.map_or(&[][..], |t| t.as_str().as_bytes());
+        let mut state = [0u8; STATE_PARAM_LEN];
+        base64url::encode_to_slice(&nonce, &mut state);
+        Ok(Minted { nonce, expires_at: self.now().saturating_add(self.ttl_secs), state })
+    }
 
+    /// Length of the sealed cookie value for a return target of `target_len` bytes.
+    pub(crate) fn sealed_len(target_len: usize) -> usize {
+        base64url::encoded_len(HEADER_LEN + target_len + TAG_LEN)
+    }
+
+    /// Seals the minted bits, their expiry and the return target under the
+    /// current key, appending the cookie value (base64url) to `out`.
+    pub(crate) fn seal_into(
+        &self,
+        minted: &Minted,
+        return_target: Option<&ReturnTarget>,
+        out: &mut Vec<u8>,
+    ) {
+        let target = return_target.map_or(&[][..], |t| t.as_str().as_bytes());
         let mut buf = [0u8; HEADER_LEN + MAX_RETURN_TARGET_LEN + TAG_LEN];
         let body_len = HEADER_LEN + target.len();
         buf[0] = VERSION;
         buf[1..1 + KEY_ID_LEN].copy_from_slice(&self.current.id);
-        buf[1 + KEY_ID_LEN..HEADER_LEN - NONCE_LEN].copy_from_slice(&expires_at.to_be_bytes());
-        buf[HEADER_LEN - NONCE_LEN..HEADER_LEN].copy_from_slice(&nonce);
+        buf[1 + KEY_ID_LEN..HEADER_LEN - NONCE_LEN]
+            .copy_from_slice(&minted.expires_at.to_be_bytes());
+        buf[HEADER_LEN - NONCE_LEN..HEADER_LEN].copy_from_slice(&minted.nonce);
         buf[HEADER_LEN..body_len].copy_from_slice(target);
         let tag = self.current.tag(&buf[..body_len]);
         buf[body_len..body_len + TAG_LEN].copy_from_slice(&tag);
-        let sealed = &buf[..body_len + TAG_LEN];
-
-        Ok(Minted { state: base64url::encode(&nonce), sealed: base64url::encode(sealed) })
+        base64url::encode_into(&buf[..body_len + TAG_LEN], out);
     }
 
     /// Opens a sealed cookie value: authentic under a known key, then unexpired.
@@ -293,6 +314,16 @@ mod tests {
     const KEY_A: &[u8] = b"0123456789abcdef0123456789abcdef";
     const KEY_B: &[u8] = b"fedcba9876543210fedcba9876543210";
 
+    /// Mints and seals, checking the sealed length promised for the buffer.
+    fn seal(ring: &KeyRing, target: Option<&ReturnTarget>) -> (Minted, String) {
+        let minted = ring.mint().unwrap();
+        let mut out = b"prefix=".to_vec();
+        ring.seal_into(&minted, target, &mut out);
+        let sealed = String::from_utf8(out.split_off(7)).unwrap();
+        assert_eq!(sealed.len(), KeyRing::sealed_len(target.map_or(0, |t| t.as_str().len())));
+        (minted, sealed)
+    }
+
     fn clock() -> Arc<std::sync::atomic::AtomicU64> {
         Arc::new(std::sync::atomic::AtomicU64::new(1_800_000_000))
     }
@@ -301,10 +332,12 @@ mod tests {
     fn round_trips_with_target() {
         let ring = ring_at(clock(), &[KEY_A]);
         let target = ReturnTarget::parse("/bye?x=1").unwrap();
-        let minted = ring.mint(Some(&target)).unwrap();
-        assert_eq!(minted.state.len(), STATE_PARAM_LEN);
-        let opened = ring.open(&minted.sealed).unwrap();
-        assert!(opened.matches(&decode_state(&minted.state).unwrap()));
+        let (minted, sealed) = seal(&ring, Some(&target));
+        assert_eq!(minted.state().len(), STATE_PARAM_LEN);
+        let opened = ring.open(&sealed).unwrap();
+        assert!(
+            opened.matches(&decode_state(std::str::from_utf8(minted.state()).unwrap()).unwrap())
+        );
         assert_eq!(opened.return_target, Some(target));
         assert_eq!(opened.expires_at, 1_800_000_300);
     }
@@ -312,32 +345,32 @@ mod tests {
     #[test]
     fn states_are_unique_and_unguessable() {
         let ring = ring_at(clock(), &[KEY_A]);
-        let a = ring.mint(None).unwrap();
-        let b = ring.mint(None).unwrap();
-        assert_ne!(a.state, b.state);
-        let opened = ring.open(&a.sealed).unwrap();
-        assert!(!opened.matches(&decode_state(&b.state).unwrap()));
+        let (a, a_sealed) = seal(&ring, None);
+        let (b, _) = seal(&ring, None);
+        assert_ne!(a.state(), b.state());
+        let opened = ring.open(&a_sealed).unwrap();
+        assert!(!opened.matches(&decode_state(std::str::from_utf8(b.state()).unwrap()).unwrap()));
     }
 
     #[test]
     fn expires_after_ttl() {
         let now = clock();
         let ring = ring_at(now.clone(), &[KEY_A]);
-        let minted = ring.mint(None).unwrap();
+        let (minted, sealed) = seal(&ring, None);
         now.fetch_add(299, std::sync::atomic::Ordering::SeqCst);
-        assert!(ring.open(&minted.sealed).is_ok());
+        assert!(ring.open(&sealed).is_ok());
         now.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(ring.open(&minted.sealed).unwrap_err(), OpenError::Expired);
+        assert_eq!(ring.open(&sealed).unwrap_err(), OpenError::Expired);
     }
 
     #[test]
     fn every_altered_byte_is_refused() {
         let ring = ring_at(clock(), &[KEY_A]);
         let target = ReturnTarget::parse("/t").unwrap();
-        let minted = ring.mint(Some(&target)).unwrap();
+        let (minted, sealed) = seal(&ring, Some(&target));
         let raw = {
             let mut raw = vec![0u8; MAX_SEALED_LEN];
-            let len = base64url::decode_into(minted.sealed.as_bytes(), &mut raw).unwrap();
+            let len = base64url::decode_into(sealed.as_bytes(), &mut raw).unwrap();
             raw.truncate(len);
             raw
         };
@@ -357,11 +390,11 @@ mod tests {
     fn rotation_keeps_old_states_valid_until_the_key_is_dropped() {
         let now = clock();
         let old = ring_at(now.clone(), &[KEY_A]);
-        let minted = old.mint(None).unwrap();
+        let (minted, sealed) = seal(&old, None);
         let rotated = ring_at(now.clone(), &[KEY_B, KEY_A]);
-        assert!(rotated.open(&minted.sealed).is_ok());
+        assert!(rotated.open(&sealed).is_ok());
         let dropped = ring_at(now, &[KEY_B]);
-        assert_eq!(dropped.open(&minted.sealed).unwrap_err(), OpenError::Tampered);
+        assert_eq!(dropped.open(&sealed).unwrap_err(), OpenError::Tampered);
     }
 
     #[test]
