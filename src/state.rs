@@ -356,7 +356,7 @@ mod tests {
     fn expires_after_ttl() {
         let now = clock();
         let ring = ring_at(now.clone(), &[KEY_A]);
-        let (minted, sealed) = seal(&ring, None);
+        let (_, sealed) = seal(&ring, None);
         now.fetch_add(299, std::sync::atomic::Ordering::SeqCst);
         assert!(ring.open(&sealed).is_ok());
         now.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -367,7 +367,7 @@ mod tests {
     fn every_altered_byte_is_refused() {
         let ring = ring_at(clock(), &[KEY_A]);
         let target = ReturnTarget::parse("/t").unwrap();
-        let (minted, sealed) = seal(&ring, Some(&target));
+        let (_, sealed) = seal(&ring, Some(&target));
         let raw = {
             let mut raw = vec![0u8; MAX_SEALED_LEN];
             let len = base64url::decode_into(sealed.as_bytes(), &mut raw).unwrap();
@@ -390,7 +390,7 @@ mod tests {
     fn rotation_keeps_old_states_valid_until_the_key_is_dropped() {
         let now = clock();
         let old = ring_at(now.clone(), &[KEY_A]);
-        let (minted, sealed) = seal(&old, None);
+        let (_, sealed) = seal(&old, None);
         let rotated = ring_at(now.clone(), &[KEY_B, KEY_A]);
         assert!(rotated.open(&sealed).is_ok());
         let dropped = ring_at(now, &[KEY_B]);
