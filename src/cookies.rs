@@ -135,11 +135,9 @@ impl StateCookies {
     /// Whether any `Cookie` header may hold one of ours: a quick look that
     /// spares parsing the cookies of the many requests that hold none.
     pub(crate) fn any_in(&self, headers: &HeaderMap) -> bool {
-        const MARK: &[u8] = b"oidc-logout-";
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .any(|value| value.as_bytes().windows(MARK.len()).any(|w| w[0] == MARK[0] && w == MARK))
+        headers.get_all(COOKIE).iter().any(|value| {
+            std::str::from_utf8(value.as_bytes()).is_ok_and(|text| text.contains("oidc-logout-"))
+        })
     }
 
     /// Whether `name` is one of ours.
