@@ -233,9 +233,7 @@ pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str
     headers
         .get_all(COOKIE)
         .iter()
-        // UTF-8 with its word-at-a-time ASCII path, where `to_str` checks
-        // byte by byte; the names and values we use are ASCII either way.
-        .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok())
+        .filter_map(|value| value.to_str().ok())
         .flat_map(|header| header.split(';'))
         .filter_map(|pair| {
             let (name, value) = pair.split_once('=')?;
