@@ -12,7 +12,7 @@ use url::form_urlencoded;
 
 use crate::{
     Rejection, ReturnTarget,
-    body::ResponseBody,
+    body::{ReplyBody, ResponseBody},
     config::Config,
     cookies::request_cookies,
     future::ResponseFuture,
@@ -108,7 +108,7 @@ where
 
 /// Validates the callback and calls `inner` only if it holds (at the site root,
 /// requests that are not callbacks pass straight through).
-#[inline(never)] // Keeps the pass-through path of `OidcLogout::call` small.
+#[inline]
 pub(crate) fn handle<S, ReqBody, ResBody>(
     config: &Config,
     inner: &mut S,
@@ -117,19 +117,34 @@ pub(crate) fn handle<S, ReqBody, ResBody>(
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
 {
-    if !config.is_callback(&request) {
-        return ResponseFuture::pass_through(inner.call(request));
+    match check(config, &mut request) {
+        Ok(removal) => ResponseFuture::inner(inner.call(request), removal),
+        Err(response) => ResponseFuture::reply(response),
     }
-    match validate(config, &request) {
+}
+
+/// The callback's checks, on the request in place (so it is not moved): the
+/// state cookie's removal to add to the inner service's response (none when
+/// a request at the site root is not a callback), or the refusal.
+#[inline(never)] // Keeps the pass-through path of `OidcLogout::call` small.
+#[expect(clippy::result_large_err, reason = "a refusal is rare; boxing it would allocate")]
+pub(crate) fn check<B>(
+    config: &Config,
+    request: &mut Request<B>,
+) -> Result<Option<HeaderValue>, Response<ReplyBody>> {
+    if !config.is_callback(request) {
+        return Ok(None);
+    }
+    match validate(config, request) {
         Ok((logged_out, removal)) => {
             request.extensions_mut().insert(logged_out);
-            ResponseFuture::callback(inner.call(request), removal)
+            Ok(Some(removal))
         }
         Err((rejection, removals)) => {
             let allow = (rejection == Rejection::MethodNotAllowed).then_some(ALLOW_GET);
             let mut response = reply::rejection(rejection, allow);
             reply::set_cookies(&mut response, removals);
-            ResponseFuture::reply(response)
+            Err(response)
         }
     }
 }

@@ -44,8 +44,14 @@ impl<F> ResponseFuture<F> {
         Self { kind: Kind::Inner { future } }
     }
 
-    pub(crate) fn callback(future: F, state_removal: HeaderValue) -> Self {
-        Self { kind: Kind::Callback { future, state_removal: Some(state_removal) } }
+    /// The inner service's future, with the state cookie's removal at a
+    /// valid callback.
+    #[inline]
+    pub(crate) fn inner(future: F, state_removal: Option<HeaderValue>) -> Self {
+        match state_removal {
+            None => Self::pass_through(future),
+            removal @ Some(_) => Self { kind: Kind::Callback { future, state_removal: removal } },
+        }
     }
 
     pub(crate) fn reply(response: Response<ReplyBody>) -> Self {
