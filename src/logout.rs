@@ -181,7 +181,7 @@ where
         Ok(hints) => hints.into(),
         Err(error) => {
             let mut response = reply::end_session_failed(EndSessionFailed::new(error.into()));
-            expire_local_session(&config, &parts, &mut response);
+            expire_local_session(&config, &parts, &mut response, None);
             return response;
         }
     };
@@ -191,23 +191,28 @@ where
         return reply::unavailable();
     };
     let mut response = reply::see_other(location);
-    expire_local_session(&config, &parts, &mut response);
     let cookies = &config.state_cookies;
     let target = target.as_ref();
     let sealed_len = KeyRing::sealed_len(target.map_or(0, |t| t.as_str().len()));
     let state_cookie = cookies.set(cookies.name(minted.state()), sealed_len, |out| {
         config.keys.seal_into(&minted, target, out);
     });
-    reply::set_cookies(&mut response, [state_cookie]);
+    expire_local_session(&config, &parts, &mut response, Some(state_cookie));
     response
 }
 
-/// Removal cookies, evictions of surplus state cookies, and `Clear-Site-Data`.
-fn expire_local_session(config: &Config, parts: &Parts, response: &mut Response<ReplyBody>) {
-    reply::set_cookies(response, config.cookie_removals.iter().cloned());
+/// Removal cookies, evictions of surplus state cookies, and `Clear-Site-Data`;
+/// then the new state cookie, if any.
+fn expire_local_session(
+    config: &Config,
+    parts: &Parts,
+    response: &mut Response<ReplyBody>,
+    state_cookie: Option<HeaderValue>,
+) {
+    let surplus = surplus_states(config, parts).map(|name| config.state_cookies.removal(name));
     reply::set_cookies(
         response,
-        surplus_states(config, parts).map(|name| config.state_cookies.removal(name)),
+        config.cookie_removals.iter().cloned().chain(surplus).chain(state_cookie),
     );
     if let Some(clear) = &config.clear_site_data {
         response.headers_mut().insert(CLEAR_SITE_DATA, clear.clone());

@@ -3,6 +3,7 @@
 
 use http::{
     HeaderValue, Response, StatusCode,
+    header::Entry,
     header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE, X_CONTENT_TYPE_OPTIONS},
 };
 
@@ -74,14 +75,22 @@ pub(crate) fn unavailable() -> Response<ReplyBody> {
     )
 }
 
-/// Appends `Set-Cookie` values.
+/// Appends `Set-Cookie` values, looking the header up once.
 pub(crate) fn set_cookies<B>(
     response: &mut Response<B>,
     cookies: impl IntoIterator<Item = HeaderValue>,
 ) {
-    let headers = response.headers_mut();
+    let mut cookies = cookies.into_iter();
+    let Some(first) = cookies.next() else { return };
+    let mut entry = match response.headers_mut().entry(SET_COOKIE) {
+        Entry::Occupied(mut entry) => {
+            entry.append(first);
+            entry
+        }
+        Entry::Vacant(entry) => entry.insert_entry(first),
+    };
     for cookie in cookies {
-        headers.append(SET_COOKIE, cookie);
+        entry.append(cookie);
     }
 }
 
