@@ -16,8 +16,10 @@ const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 fn reply(status: StatusCode, body: ReplyBody) -> Response<ReplyBody> {
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    // Room for every header the middleware writes, allocated once.
-    response.headers_mut().reserve(8);
+    // Room for every header the middleware writes (five at most), allocated
+    // once; 6 rather than 8 keeps the table under 1 KiB, in the allocator's
+    // per-thread cache.
+    response.headers_mut().reserve(6);
     response.headers_mut().insert(CACHE_CONTROL, NO_STORE);
     response
 }
