@@ -7,7 +7,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use http::{HeaderValue, Response};
+use http::{HeaderValue, Response, header::SET_COOKIE};
 use pin_project_lite::pin_project;
 
 use crate::{
@@ -86,7 +86,7 @@ where
                 let mut response = ready!(future.poll(cx))?;
                 if let Some(removal) = state_removal.take() {
                     reply::no_store(&mut response);
-                    reply::set_cookies(&mut response, [removal]);
+                    response.headers_mut().append(SET_COOKIE, removal);
                 }
                 return Poll::Ready(Ok(response.map(ResponseBody::inner)));
             }
