@@ -135,8 +135,14 @@ impl StateCookies {
     /// Whether any `Cookie` header may hold one of ours: a quick look that
     /// spares parsing the cookies of the many requests that hold none.
     pub(crate) fn any_in(&self, headers: &HeaderMap) -> bool {
+        // Eight bytes compared at once, then four: no search set-up, no memcmp.
+        let head = u64::from_le_bytes(*b"oidc-log");
+        let tail = u32::from_le_bytes(*b"out-");
         headers.get_all(COOKIE).iter().any(|value| {
-            std::str::from_utf8(value.as_bytes()).is_ok_and(|text| text.contains("oidc-logout-"))
+            value.as_bytes().windows(12).any(|w| {
+                w.first_chunk().map(|h| u64::from_le_bytes(*h)) == Some(head)
+                    && w.last_chunk().map(|t| u32::from_le_bytes(*t)) == Some(tail)
+            })
         })
     }
 
