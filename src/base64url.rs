@@ -22,9 +22,14 @@ pub(crate) const fn encoded_len(len: usize) -> usize {
 
 /// Encodes `bytes`, appending to `out`.
 pub(crate) fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
-    let start = out.len();
-    out.resize(start + encoded_len(bytes.len()), 0);
-    encode_to_slice(bytes, &mut out[start..]);
+    out.reserve(encoded_len(bytes.len()));
+    // A block at a time on the stack, then appended: no zero-filling of `out`.
+    let mut block = [0u8; 64];
+    for chunk in bytes.chunks(48) {
+        let block = &mut block[..encoded_len(chunk.len())];
+        encode_to_slice(chunk, block);
+        out.extend_from_slice(block);
+    }
 }
 
 /// Encodes `bytes` into `out`, which is exactly [`encoded_len`] long.
