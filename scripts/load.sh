@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
 # Requests per second over loopback, as reported in BENCHMARKS.md.
 #
-# The server (examples/load_server.rs: one tokio thread serving the app with
-# and without the layer on two ports) runs on core 0 and wrk on core 1. Each route is compared with GET /hello on a server:
-#   pass-through: /hello behind the layer vs /hello without it
+# The server (examples/load_server.rs: one tokio thread serving the app
+# without the layer, behind it, and behind a layer that does nothing, on three
+# ports) runs on core 0 and wrk on core 1. Each route is compared with GET
+# /hello on a server:
+#   pass-through: /hello behind the layer vs /hello without it, and vs /hello
+#                 behind the no-op layer (what axum's Router::layer costs by itself)
 #   logout:       POST /logout vs /hello, same server
 #   callback:     GET /logout/callback?state=... (valid) vs /hello, same server
-# The four runs are interleaved, ROUNDS times, and each figure is the best of
+# The five runs are interleaved, ROUNDS times, and each figure is the best of
 # its rounds, so drift in a shared machine's speed hits every route alike.
 # Settings: DURATION (seconds per run, default 5), CONNECTIONS (default 32),
-# ROUNDS (default 5).
+# ROUNDS (default 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-32}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-7}
 BARE_PORT=${BARE_PORT:-3190}
 LAYERED_PORT=${LAYERED_PORT:-3191}
+NOOP_PORT=${NOOP_PORT:-3192}
 
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
@@ -29,8 +33,8 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Both servers in one process on core 0: they differ only by the layer.
-taskset -c 0 "$server" "127.0.0.1:$BARE_PORT" "127.0.0.1:$LAYERED_PORT" &
+# All three servers in one process on core 0: they differ only by the layer.
+taskset -c 0 "$server" "127.0.0.1:$BARE_PORT" "127.0.0.1:$LAYERED_PORT" "127.0.0.1:$NOOP_PORT" &
 pids+=($!)
 for _ in $(seq 50); do
   curl -fs "http://127.0.0.1:$LAYERED_PORT/hello" >/dev/null && break
@@ -61,10 +65,11 @@ fi
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $cookie" "http://127.0.0.1:$LAYERED_PORT/logout/callback?state=$state")
 [[ "$code" == 200 ]] || { echo "the callback answered $code, not 200" >&2; exit 1; }
 
-bare_hello=0 layered_hello=0 logout=0 callback=0
+bare_hello=0 noop_hello=0 layered_hello=0 logout=0 callback=0
 for round in $(seq "$ROUNDS"); do
   echo "round $round of $ROUNDS" >&2
   best bare_hello "$(rps "http://127.0.0.1:$BARE_PORT/hello")"
+  best noop_hello "$(rps "http://127.0.0.1:$NOOP_PORT/hello")"
   best layered_hello "$(rps "http://127.0.0.1:$LAYERED_PORT/hello")"
   best logout "$(rps -s "$lua" "http://127.0.0.1:$LAYERED_PORT/logout")"
   best callback "$(rps -H "Cookie: $cookie" "http://127.0.0.1:$LAYERED_PORT/logout/callback?state=$state")"
@@ -76,6 +81,8 @@ echo
 echo "| route | requests/s | compared with | ratio | target |"
 echo "|---|---|---|---|---|"
 echo "| GET /hello, no layer | $bare_hello | | | |"
+echo "| GET /hello, behind a no-op layer | $noop_hello | /hello, no layer | $(ratio "$noop_hello" "$bare_hello") | |"
 echo "| GET /hello, behind the layer (pass-through) | $layered_hello | /hello, no layer | $(ratio "$layered_hello" "$bare_hello") | >= 98% |"
+echo "| GET /hello, behind the layer (pass-through) | $layered_hello | /hello, no-op layer | $(ratio "$layered_hello" "$noop_hello") | |"
 echo "| POST /logout | $logout | /hello, same server | $(ratio "$logout" "$layered_hello") | >= 80% |"
 echo "| GET /logout/callback (valid state) | $callback | /hello, same server | $(ratio "$callback" "$layered_hello") | >= 85% |"
