@@ -193,10 +193,10 @@ where
     let mut response = reply::see_other(location);
     let cookies = &config.state_cookies;
     let target = target.as_ref();
-    let sealed_len = KeyRing::sealed_len(target.map_or(0, |t| t.as_str().len()));
-    let state_cookie = cookies.set(cookies.name(minted.state()), sealed_len, |out| {
-        config.keys.seal_into(&minted, target, out);
-    });
+    let state_cookie =
+        cookies.set(cookies.name(minted.state()), KeyRing::sealed_len(target), |out| {
+            config.keys.seal_into(&minted, target, out);
+        });
     expire_local_session(&config, &parts, &mut response, Some(state_cookie));
     response
 }

@@ -187,8 +187,10 @@ impl KeyRing {
         Ok(Minted { nonce, expires_at: self.now().saturating_add(self.ttl_secs), state })
     }
 
-    /// Length of the sealed cookie value for a return target of `target_len` bytes.
-    pub(crate) fn sealed_len(target_len: usize) -> usize {
+    /// Length of the sealed cookie value that [`seal_into`](Self::seal_into)
+    /// writes for `return_target`.
+    pub(crate) fn sealed_len(return_target: Option<&ReturnTarget>) -> usize {
+        let target_len = return_target.map_or(0, |t| t.as_str().len());
         base64url::encoded_len(HEADER_LEN + target_len + TAG_LEN)
     }
 
@@ -320,7 +322,7 @@ mod tests {
         let mut out = b"prefix=".to_vec();
         ring.seal_into(&minted, target, &mut out);
         let sealed = String::from_utf8(out.split_off(7)).unwrap();
-        assert_eq!(sealed.len(), KeyRing::sealed_len(target.map_or(0, |t| t.as_str().len())));
+        assert_eq!(sealed.len(), KeyRing::sealed_len(target));
         (minted, sealed)
     }
 
