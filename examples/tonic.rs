@@ -11,7 +11,7 @@ use http::{Request, Response, header::CONTENT_TYPE};
 use tonic::{body::Body, service::Routes, transport::Server};
 use tonic_health::ServingStatus;
 use tower::{ServiceExt, layer::layer_fn, service_fn};
-use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, StateKey};
+use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, StateKey, WrapBodyLayer};
 
 const ADDR: &str = "127.0.0.1:50051";
 
@@ -52,6 +52,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Browsers speak HTTP/1.1 to a plain-http server.
         .accept_http1(true)
         .layer(logout)
+        // tonic's body is not `From<Bytes>`: the logout layer answers in a wrapper.
+        .layer(WrapBodyLayer)
         .layer(layer_fn(|routes: Routes| {
             service_fn(move |request| signed_out_page(routes.clone(), request))
         }))

@@ -2,13 +2,17 @@
 
 use std::{
     convert::Infallible,
+    future::Future,
     pin::Pin,
     task::{Context, Poll},
 };
 
 use bytes::Bytes;
+use http::Response;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
 
 /// The body of a response the middleware wrote itself: a few bytes of text, or nothing.
 #[derive(Debug, Default, Clone)]
@@ -25,6 +29,39 @@ impl ReplyBody {
 
     fn next_frame(&mut self) -> Option<Frame<Bytes>> {
         self.0.take().filter(|b| !b.is_empty()).map(Frame::data)
+    }
+
+    fn into_bytes(self) -> Bytes {
+        self.0.unwrap_or_default()
+    }
+}
+
+/// A response body the middleware can write its own answers in: the
+/// redirect to the provider, a refusal.
+///
+/// The layer answers in the inner service's own body type, so the inner
+/// service's responses pass through untouched (not rebuilt around another
+/// body, and not boxed again by axum). Every body that is `From<Bytes>` is
+/// one: axum's `Body`, `http_body_util::Full<Bytes>`, [`ReplyBody`].
+///
+/// For any other body (tonic's, a boxed body), add [`WrapBodyLayer`] just
+/// inside the logout layer: the inner bodies then travel in a
+/// [`ResponseBody`], which is one.
+pub trait FromReply {
+    /// The body of a response the middleware wrote.
+    fn from_reply(reply: ReplyBody) -> Self;
+}
+
+impl<B: From<Bytes>> FromReply for B {
+    #[inline]
+    fn from_reply(reply: ReplyBody) -> Self {
+        B::from(reply.into_bytes())
+    }
+}
+
+impl From<Bytes> for ReplyBody {
+    fn from(bytes: Bytes) -> Self {
+        Self(Some(bytes))
     }
 }
 
@@ -49,8 +86,8 @@ impl Body for ReplyBody {
 }
 
 pin_project! {
-    /// The body of a response through the middleware: the inner service's
-    /// body untouched, or the middleware's own [`ReplyBody`].
+    /// A body of the inner service, or the middleware's own [`ReplyBody`]:
+    /// what [`WrapBodyLayer`] makes of any body.
     #[derive(Debug)]
     pub struct ResponseBody<B> {
         #[pin]
@@ -68,12 +105,16 @@ pin_project! {
 }
 
 impl<B> ResponseBody<B> {
+    /// Wraps a body of the inner service, so that the middleware can answer
+    /// in the same type.
     #[inline]
-    pub(crate) fn inner(body: B) -> Self {
+    pub fn new(body: B) -> Self {
         Self { kind: Kind::Inner { body } }
     }
+}
 
-    pub(crate) fn reply(body: ReplyBody) -> Self {
+impl<B> FromReply for ResponseBody<B> {
+    fn from_reply(body: ReplyBody) -> Self {
         Self { kind: Kind::Reply { body } }
     }
 }
@@ -107,5 +148,86 @@ where
             Kind::Inner { body } => body.size_hint(),
             Kind::Reply { body } => body.size_hint(),
         }
+    }
+}
+
+/// Wraps the inner service's response bodies in [`ResponseBody`], for a
+/// service whose body is not [`FromReply`] (tonic's, a boxed body).
+///
+/// Add it just inside the logout layer:
+///
+/// ```
+/// # use std::convert::Infallible;
+/// # use http::{Request, Response};
+/// # use tower_oidc_logout::{OidcLogoutLayer, StateKey, WrapBodyLayer};
+/// # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
+/// # let logout = OidcLogoutLayer::builder().end_session_endpoint("https://op.example/endsession")
+/// #     .client_id("c").post_logout_redirect_uri("https://app.example/logout/callback")
+/// #     .state_key(StateKey::generate()?).build()?;
+/// # let grpc = tower::service_fn(|_: Request<tonic::body::Body>| async {
+/// #     Ok::<_, Infallible>(Response::new(tonic::body::Body::empty()))
+/// # });
+/// let service = tower::ServiceBuilder::new()
+///     .layer(logout)
+///     .layer(WrapBodyLayer)
+///     .service(grpc);
+/// # let _ = service;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WrapBodyLayer;
+
+impl<S> Layer<S> for WrapBodyLayer {
+    type Service = WrapBody<S>;
+
+    fn layer(&self, inner: S) -> WrapBody<S> {
+        WrapBody { inner }
+    }
+}
+
+/// The service [`WrapBodyLayer`] wraps around the inner service.
+#[derive(Debug, Clone)]
+pub struct WrapBody<S> {
+    inner: S,
+}
+
+impl<S, Request, B> Service<Request> for WrapBody<S>
+where
+    S: Service<Request, Response = Response<B>>,
+{
+    type Response = Response<ResponseBody<B>>;
+    type Error = S::Error;
+    type Future = WrapBodyFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Request) -> Self::Future {
+        WrapBodyFuture { future: self.inner.call(request) }
+    }
+}
+
+pin_project! {
+    /// Response future of [`WrapBody`].
+    #[derive(Debug)]
+    pub struct WrapBodyFuture<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F, B, E> Future for WrapBodyFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().future.poll(cx).map_ok(|response| response.map(ResponseBody::new))
     }
 }

@@ -12,7 +12,7 @@ use url::form_urlencoded;
 
 use crate::{
     Rejection, ReturnTarget,
-    body::{ReplyBody, ResponseBody},
+    body::{FromReply, ReplyBody},
     config::Config,
     cookies::request_cookies,
     future::ResponseFuture,
@@ -92,8 +92,9 @@ impl<S: fmt::Debug> fmt::Debug for PostLogoutCallback<S> {
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for PostLogoutCallback<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: FromReply,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 

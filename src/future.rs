@@ -11,7 +11,7 @@ use http::{HeaderValue, Response, header::SET_COOKIE};
 use pin_project_lite::pin_project;
 
 use crate::{
-    body::{ReplyBody, ResponseBody},
+    body::{FromReply, ReplyBody},
     logout::LogoutFuture,
     reply,
 };
@@ -72,15 +72,15 @@ impl<F> fmt::Debug for ResponseFuture<F> {
 impl<F, B, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: FromReply,
 {
-    type Output = Result<Response<ResponseBody<B>>, E>;
+    type Output = Result<Response<B>, E>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let response = match self.project().kind.project() {
             KindProj::Inner { future } => {
-                let response = ready!(future.poll(cx))?;
-                return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                return future.poll(cx);
             }
             KindProj::Callback { future, state_removal } => {
                 let mut response = ready!(future.poll(cx))?;
@@ -88,13 +88,13 @@ where
                     reply::no_store(&mut response);
                     response.headers_mut().append(SET_COOKIE, removal);
                 }
-                return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                return Poll::Ready(Ok(response));
             }
             KindProj::Reply { response } => response.take().unwrap_or_else(reply::polled_again),
             KindProj::SignOut { future } => match ready!(future.poll(cx)) {
                 Ok(response) => response,
             },
         };
-        Poll::Ready(Ok(response.map(ResponseBody::reply)))
+        Poll::Ready(Ok(response.map(B::from_reply)))
     }
 }

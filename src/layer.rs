@@ -13,8 +13,7 @@ use tower_service::Service;
 
 use crate::{
     BoxError, EndSessionHook, LogoutService, NoServerSession, OidcLogoutBuilder,
-    PostLogoutCallback, body::ResponseBody, callback, config::Config, future::ResponseFuture,
-    logout,
+    PostLogoutCallback, body::FromReply, callback, config::Config, future::ResponseFuture, logout,
 };
 
 /// Adds OpenID Connect sign-out to a service.
@@ -103,12 +102,13 @@ impl<S: fmt::Debug, H> fmt::Debug for OidcLogout<S, H> {
 impl<S, H, ReqBody, ResBody> Service<Request<ReqBody>> for OidcLogout<S, H>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: FromReply,
     H: EndSessionHook,
     ReqBody: Body + Send + 'static,
     ReqBody::Data: Send,
     ReqBody::Error: Into<BoxError>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future>;
 

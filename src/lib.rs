@@ -50,10 +50,37 @@
 //!   When that path is the site root, only requests carrying `state` or
 //!   `logout` are callbacks: the home page itself passes through.
 //! - **Everything else** passes straight through: no header touched, no
-//!   allocation.
+//!   allocation, the response body not even rewrapped.
 //!
 //! Every response the middleware writes, and the callback's, is
 //! `Cache-Control: no-store`.
+//!
+//! # Response bodies
+//!
+//! The layer answers in the inner service's own body type, so that every
+//! other response passes through as it is: any body that is `From<Bytes>`
+//! ([`FromReply`]), which covers axum's `Body` and `http_body_util::Full`.
+//! For any other (tonic's, a boxed body), add [`WrapBodyLayer`] just inside
+//! the logout layer:
+//!
+//! ```
+//! # use tower_oidc_logout::{OidcLogoutLayer, StateKey, WrapBodyLayer};
+//! # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
+//! # let logout = OidcLogoutLayer::builder()
+//! #     .end_session_endpoint("https://op.example/endsession")
+//! #     .client_id("my-client-id")
+//! #     .post_logout_redirect_uri("https://app.example/logout/callback")
+//! #     .state_key(StateKey::generate()?)
+//! #     .build()?;
+//! let (_, grpc_health) = tonic_health::server::health_reporter();
+//! let server = tonic::transport::Server::builder()
+//!     .layer(logout)
+//!     .layer(WrapBodyLayer)
+//!     .add_service(grpc_health);
+//! # let _ = server;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! # Where to land after sign-out
 //!
@@ -114,7 +141,7 @@ pub mod mock;
 
 #[cfg(feature = "tower-sessions")]
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
-pub use body::{ReplyBody, ResponseBody};
+pub use body::{FromReply, ReplyBody, ResponseBody, WrapBody, WrapBodyFuture, WrapBodyLayer};
 pub use callback::{LoggedOut, PostLogoutCallback};
 pub use config::{ClearSiteData, DEFAULT_MAX_END_SESSION_URL_LEN, OidcLogoutBuilder};
 pub use cookies::SessionCookie;

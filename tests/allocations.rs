@@ -1,10 +1,13 @@
 //! The pass-through path allocates nothing: counted with an instrumented allocator.
+//!
+//! The allocator's counts are global, so the tests take turns.
 
 use std::{
     alloc::System,
     convert::Infallible,
     future::{Ready, ready},
     pin::pin,
+    sync::Mutex,
     task::{Context, Poll, Waker},
 };
 
@@ -17,6 +20,19 @@ use tower_oidc_logout::{OidcLogoutLayer, StateKey};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Held while a test counts.
+static COUNTING: Mutex<()> = Mutex::new(());
+
+fn layer() -> OidcLogoutLayer {
+    OidcLogoutLayer::builder()
+        .end_session_endpoint("https://op.example/endsession")
+        .client_id("client")
+        .post_logout_redirect_uri("https://app.example/logout/callback")
+        .state_key(StateKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap())
+        .build()
+        .unwrap()
+}
 
 /// An inner service that allocates nothing either.
 #[derive(Clone)]
@@ -38,14 +54,8 @@ impl Service<Request<Full<Bytes>>> for Static {
 
 #[test]
 fn pass_through_allocates_nothing() {
-    let layer = OidcLogoutLayer::builder()
-        .end_session_endpoint("https://op.example/endsession")
-        .client_id("client")
-        .post_logout_redirect_uri("https://app.example/logout/callback")
-        .state_key(StateKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap())
-        .build()
-        .unwrap();
-    let mut service = layer.layer(Static);
+    let _counting = COUNTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut service = layer().layer(Static);
     let requests: Vec<_> = ["/", "/api/items?page=2", "/logout/x", "/logout/callback/x"]
         .into_iter()
         .map(|uri| Request::get(uri).header("cookie", "sid=1").body(Full::default()).unwrap())
@@ -64,4 +74,45 @@ fn pass_through_allocates_nothing() {
     let stats = region.change();
     assert_eq!(responses.len(), 4);
     assert_eq!((stats.allocations, stats.reallocations), (0, 0), "{stats:?}");
+}
+
+/// Allocations of one `GET /hello` through `app`, after a first request warmed it up.
+fn allocations_per_request(app: axum::Router) -> (usize, usize) {
+    // Turns the handlers into services once, as `axum::serve` does (called
+    // as it is, a router would redo it, and box the layer, per request).
+    let mut app = app.with_state::<()>(());
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut request = || {
+        let request = Request::get("/hello").header("cookie", "sid=1");
+        let request = request.body(axum::body::Body::empty()).unwrap();
+        assert!(Service::<Request<axum::body::Body>>::poll_ready(&mut app, &mut cx).is_ready());
+        let Poll::Ready(Ok(response)) = pin!(app.call(request)).poll(&mut cx) else {
+            panic!("the handler is ready at once");
+        };
+        response
+    };
+    drop(request());
+    let region = Region::new(GLOBAL);
+    let response = request();
+    let stats = region.change();
+    drop(response);
+    (stats.allocations, stats.reallocations)
+}
+
+/// Through axum, the layer allocates no more than a layer that does nothing:
+/// the inner body passes through as axum's own `Body`, which axum does not
+/// box again. (`Router::layer` itself boxes the layered service and its
+/// future, whatever the layer.)
+#[test]
+fn axum_pass_through_allocates_no_more_than_a_no_op_layer() {
+    let _counting = COUNTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let app = || axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+    let bare = allocations_per_request(app());
+    let no_op = allocations_per_request(app().layer(tower::layer::util::Identity::new()));
+    let layered = allocations_per_request(app().layer(layer()));
+    assert!(
+        bare.0 > 0 && no_op.0 >= bare.0,
+        "the count sees axum's allocations: {bare:?} {no_op:?}"
+    );
+    assert_eq!(layered, no_op, "(allocations, reallocations) behind the layer vs a no-op layer");
 }

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
-use tower_oidc_logout::{LoggedOut, OidcLogoutLayer};
+use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, WrapBodyLayer};
 
 fn layer() -> OidcLogoutLayer {
     builder(&TestClock::new()).build().unwrap()
@@ -64,7 +64,7 @@ async fn serve_hyper<S>(service: S) -> std::net::SocketAddr
 where
     S: tower::Service<
             Request<hyper::body::Incoming>,
-            Response = Response<tower_oidc_logout::ResponseBody<Full<Bytes>>>,
+            Response = Response<Full<Bytes>>,
             Error = Infallible,
         > + Clone
         + Send
@@ -140,6 +140,8 @@ async fn tonic_server_passes_grpc_through_unchanged() {
     let addr = listener.local_addr().unwrap();
     let server = tonic::transport::Server::builder()
         .layer(layer())
+        // tonic's body is not `From<Bytes>`: the layer answers in a wrapper.
+        .layer(WrapBodyLayer)
         .add_service(health)
         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener));
     tokio::spawn(server);
@@ -168,4 +170,28 @@ async fn tonic_server_passes_grpc_through_unchanged() {
     let request = post(&format!("http://{addr}/logout")).body(empty()).unwrap();
     let response = sender.send_request(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+/// A body the layer cannot write in (boxed here; tonic's is another) travels
+/// in a `ResponseBody` behind `WrapBodyLayer`: untouched on the way through,
+/// and the layer's own answers are as readable as anywhere else.
+#[tokio::test]
+async fn boxed_body_behind_wrap_body_layer() {
+    use http_body_util::combinators::UnsyncBoxBody;
+
+    let app = tower::service_fn(|_: Request<Full<Bytes>>| async {
+        let body: UnsyncBoxBody<Bytes, Infallible> = Full::from("inner").boxed_unsync();
+        Ok::<_, Infallible>(Response::new(body))
+    });
+    let service = tower::ServiceBuilder::new().layer(layer()).layer(WrapBodyLayer).service(app);
+
+    let (response, body) = send(service.clone(), Request::get("/").body(empty()).unwrap()).await;
+    assert_eq!((response.status(), body.as_str()), (StatusCode::OK, "inner"));
+
+    let (response, body) = send(service.clone(), callback("nope", &("a".into(), "b".into()))).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(body.starts_with(&format!("{}: ", rejection(&response).code())), "{body}");
+
+    let (response, body) = send(service, post("/logout").body(empty()).unwrap()).await;
+    assert_eq!((response.status(), body.as_str()), (StatusCode::SEE_OTHER, ""));
 }
