@@ -31,7 +31,9 @@ impl ReplyBody {
         self.0.take().filter(|b| !b.is_empty()).map(Frame::data)
     }
 
-    fn into_bytes(self) -> Bytes {
+    /// The reply's bytes: `<code>: <message>` as UTF-8 text for a refusal,
+    /// nothing for a redirect.
+    pub fn into_bytes(self) -> Bytes {
         self.0.unwrap_or_default()
     }
 }
@@ -46,7 +48,8 @@ impl ReplyBody {
 ///
 /// For any other body (tonic's, a boxed body), add [`WrapBodyLayer`] just
 /// inside the logout layer: the inner bodies then travel in a
-/// [`ResponseBody`], which is one.
+/// [`ResponseBody`], which is one. A body type of your own can also
+/// implement this trait directly.
 pub trait FromReply {
     /// The body of a response the middleware wrote.
     fn from_reply(reply: ReplyBody) -> Self;

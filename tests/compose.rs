@@ -195,3 +195,41 @@ async fn boxed_body_behind_wrap_body_layer() {
     let (response, body) = send(service, post("/logout").body(empty()).unwrap()).await;
     assert_eq!((response.status(), body.as_str()), (StatusCode::SEE_OTHER, ""));
 }
+
+/// An app's own body type can take the layer's replies by implementing
+/// `FromReply` itself (coherence allows it beside the `From<Bytes>` impl).
+#[tokio::test]
+async fn own_body_type_implements_from_reply() {
+    use std::{
+        pin::Pin,
+        task::{Context, Poll},
+    };
+
+    struct Page(Option<Bytes>);
+    impl http_body::Body for Page {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+            Poll::Ready(self.get_mut().0.take().map(|bytes| Ok(http_body::Frame::data(bytes))))
+        }
+    }
+    impl tower_oidc_logout::FromReply for Page {
+        fn from_reply(reply: tower_oidc_logout::ReplyBody) -> Self {
+            let text = String::from_utf8_lossy(&reply.into_bytes()).into_owned();
+            Page(Some(format!("<pre>{text}</pre>").into()))
+        }
+    }
+
+    let app = tower::service_fn(|_: Request<Full<Bytes>>| async {
+        Ok::<_, Infallible>(Response::new(Page(Some("inner".into()))))
+    });
+    let service = tower::Layer::layer(&layer(), app);
+    let (response, body) = send(service.clone(), Request::get("/").body(empty()).unwrap()).await;
+    assert_eq!((response.status(), body.as_str()), (StatusCode::OK, "inner"));
+    let (response, body) = send(service, Request::get("/logout").body(empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body.starts_with("<pre>method_not_allowed: "), "{body}");
+}
