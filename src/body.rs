@@ -76,7 +76,7 @@ impl Body for ReplyBody {
         self: Pin<&mut Self>,
         _cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Ready(self.get_mut().0.take().filter(|b| !b.is_empty()).map(|b| Ok(Frame::data(b))))
+        Poll::Ready(self.get_mut().next_frame().map(Ok))
     }
 
     fn is_end_stream(&self) -> bool {
