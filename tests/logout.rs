@@ -12,8 +12,18 @@ use common::*;
 use http::{Request, StatusCode, header};
 use tower::Layer;
 use tower_oidc_logout::{
-    EndSessionFailed, LogoutHints, MAX_PENDING_STATES, Rejection, SessionCookie,
+    EndSessionFailed, EndSessionHook, LogoutHints, MAX_PENDING_STATES, OidcLogout, Rejection,
+    SessionCookie,
 };
+
+/// The app behind a layer whose storage hook is `hook`.
+fn with_hook<H: EndSessionHook>(hook: H) -> OidcLogout<AppService, H> {
+    builder(&TestClock::new())
+        .end_session_hook(hook)
+        .build()
+        .unwrap()
+        .layer(App::default().service())
+}
 
 #[tokio::test]
 async fn post_redirects_to_the_end_session_endpoint() {
@@ -156,11 +166,7 @@ async fn the_hook_runs_first_with_the_request_and_its_hints_are_sent() {
             )
         }
     };
-    let service = builder(&TestClock::new())
-        .end_session_hook(hook)
-        .build()
-        .unwrap()
-        .layer(App::default().service());
+    let service = with_hook(hook);
     let request = post("/logout").header(header::COOKIE, "sid=abc").body(empty()).unwrap();
     let (response, _) = send(service, request).await;
     assert_eq!(seen.lock().unwrap().as_deref(), Some("sid=abc"));
@@ -220,11 +226,7 @@ async fn a_failing_hook_expires_cookies_but_does_not_send_the_user_on() {
 #[tokio::test]
 async fn logout_without_any_session_still_completes() {
     let (calls, hook) = counting_hook();
-    let service = builder(&TestClock::new())
-        .end_session_hook(hook)
-        .build()
-        .unwrap()
-        .layer(App::default().service());
+    let service = with_hook(hook);
     for _ in 0..2 {
         let (response, _) = send(service.clone(), post("/logout").body(empty()).unwrap()).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -235,11 +237,7 @@ async fn logout_without_any_session_still_completes() {
 #[tokio::test]
 async fn return_target_is_taken_from_query_or_form_and_checked() {
     let (calls, hook) = counting_hook();
-    let service = builder(&TestClock::new())
-        .end_session_hook(hook)
-        .build()
-        .unwrap()
-        .layer(App::default().service());
+    let service = with_hook(hook);
 
     let query = post("/logout?return_to=%2Faccount").body(empty()).unwrap();
     assert_eq!(send(service.clone(), query).await.0.status(), StatusCode::SEE_OTHER);

@@ -49,6 +49,10 @@ pub fn builder(clock: &TestClock) -> OidcLogoutBuilder {
         .clock(move || UNIX_EPOCH + Duration::from_secs(now.load(Ordering::SeqCst)))
 }
 
+/// What [`App::service`] returns.
+pub type AppService =
+    tower::util::BoxCloneService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible>;
+
 /// The inner app: counts its calls and echoes what the callback validated.
 #[derive(Clone, Default)]
 pub struct App {
@@ -60,9 +64,7 @@ impl App {
         self.calls.load(Ordering::SeqCst)
     }
 
-    pub fn service(
-        &self,
-    ) -> tower::util::BoxCloneService<Request<Full<Bytes>>, Response<Full<Bytes>>, Infallible> {
+    pub fn service(&self) -> AppService {
         tower::util::BoxCloneService::new(app_service(self.calls.clone()))
     }
 }
