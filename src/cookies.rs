@@ -146,9 +146,14 @@ impl StateCookies {
         })
     }
 
-    /// Whether `name` is one of ours.
-    pub(crate) fn is_state_cookie(&self, name: &str) -> bool {
-        name.len() == self.prefix.len() + NAME_STATE_CHARS && name.starts_with(self.prefix)
+    /// Whether a request cookie called `name` is one of ours: our prefix,
+    /// then the characters a `state` starts with (so its removal is a valid
+    /// `Set-Cookie`, whatever else was planted).
+    pub(crate) fn is_state_cookie(&self, name: &[u8]) -> bool {
+        name.strip_prefix(self.prefix.as_bytes()).is_some_and(|id| {
+            id.len() == NAME_STATE_CHARS
+                && id.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
     }
 
     /// `Set-Cookie` for a freshly sealed state: HttpOnly, SameSite=Lax (the
@@ -163,9 +168,10 @@ impl StateCookies {
         set_cookie([name.prefix.as_bytes(), name.id], sealed_len, seal, &self.set_attributes)
     }
 
-    /// `Set-Cookie` that expires the state cookie called `name`.
-    pub(crate) fn removal(&self, name: &str) -> HeaderValue {
-        set_cookie([name.as_bytes(), b""], 0, |_| {}, &self.removal_attributes)
+    /// `Set-Cookie` that expires the state cookie called `name` (one that
+    /// passed [`is_state_cookie`](Self::is_state_cookie)).
+    pub(crate) fn removal(&self, name: &[u8]) -> HeaderValue {
+        set_cookie([name, b""], 0, |_| {}, &self.removal_attributes)
     }
 
     /// `Set-Cookie` that expires the state cookie `name`.
@@ -184,8 +190,8 @@ pub(crate) struct StateCookieName<'s> {
 
 impl StateCookieName<'_> {
     /// Whether a request cookie called `name` is this one.
-    pub(crate) fn is(&self, name: &str) -> bool {
-        name.as_bytes().strip_prefix(self.prefix.as_bytes()) == Some(self.id)
+    pub(crate) fn is(&self, name: &[u8]) -> bool {
+        name.strip_prefix(self.prefix.as_bytes()) == Some(self.id)
     }
 }
 
@@ -232,19 +238,35 @@ fn set_cookie(
     HeaderValue::try_from(text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-/// Every `name=value` pair the request's `Cookie` headers carry.
+/// Every `name=value` pair the request's `Cookie` headers carry, as bytes.
 ///
-/// Headers that are not UTF-8 are skipped; pairs without `=` are skipped.
-pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
+/// Read from the raw header bytes: browsers send UTF-8 values as they are
+/// (`lang=français`) and other sites of the same domain may plant any bytes,
+/// so one odd pair must never hide another (reading the header as text
+/// would drop the whole header). Pairs split at `;`, each at its first `=`;
+/// names and values are trimmed of ASCII whitespace, values of surrounding
+/// quotes; pairs without `=` are skipped.
+pub(crate) fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = (&[u8], &[u8])> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|header| header.split(';'))
+        .flat_map(|header| header.as_bytes().split(|&b| b == b';'))
         .filter_map(|pair| {
-            let (name, value) = pair.split_once('=')?;
-            Some((name.trim_ascii(), value.trim_ascii().trim_matches('"')))
+            let eq = pair.iter().position(|&b| b == b'=')?;
+            let (name, value) = (&pair[..eq], &pair[eq + 1..]);
+            Some((name.trim_ascii(), trim_quotes(value.trim_ascii())))
         })
+}
+
+/// `value` without the `"` at either end (all of them, as `str::trim_matches`).
+fn trim_quotes(mut value: &[u8]) -> &[u8] {
+    while let [b'"', rest @ ..] = value {
+        value = rest;
+    }
+    while let [rest @ .., b'"'] = value {
+        value = rest;
+    }
+    value
 }
 
 fn is_token(name: &str) -> bool {
@@ -332,9 +354,18 @@ mod tests {
     fn state_cookie_is_host_prefixed_lax_and_http_only_on_https() {
         let cookies = StateCookies::new(true, 300);
         let name = cookies.name(b"abcdefghijklmnopqrstuv");
-        assert!(name.is("__Host-oidc-logout-abcdefgh"));
-        assert!(!name.is("__Host-oidc-logout-abcdefg"));
-        assert!(cookies.is_state_cookie("__Host-oidc-logout-abcdefgh"));
+        assert!(name.is(b"__Host-oidc-logout-abcdefgh"));
+        assert!(!name.is(b"__Host-oidc-logout-abcdefg"));
+        assert!(cookies.is_state_cookie(b"__Host-oidc-logout-abcdefgh"));
+        assert!(cookies.is_state_cookie(b"__Host-oidc-logout-a-_09XYZ"));
+        // Only names a state could have: anything else would make a bad removal.
+        for bad in [
+            &b"__Host-oidc-logout-abcdefg"[..],
+            b"__Host-oidc-logout-abcd efg",
+            b"__Host-oidc-logout-abcdef\xc3\xa7",
+        ] {
+            assert!(!cookies.is_state_cookie(bad), "{bad:?}");
+        }
         let set = cookies.set(name, 6, |out| out.extend_from_slice(b"sealed"));
         let set = set.to_str().unwrap();
         for attr in [
@@ -354,7 +385,7 @@ mod tests {
         assert!(cookies.any_in(&headers));
         let plain = StateCookies::new(false, 60);
         assert!(plain.any_in(&headers));
-        assert!(plain.name(b"abcdefghij").is("oidc-logout-abcdefgh"));
+        assert!(plain.name(b"abcdefghij").is(b"oidc-logout-abcdefgh"));
         assert!(
             !plain
                 .set(plain.name(b"abcdefgh"), 1, |out| out.push(b'v'))
@@ -372,8 +403,56 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append(COOKIE, HeaderValue::from_static("a=1; b=\"2\"; junk"));
         headers.append(COOKIE, HeaderValue::from_static("c=3"));
-        headers.append(COOKIE, HeaderValue::from_bytes(b"d=\xff").unwrap());
         let pairs: Vec<_> = request_cookies(&headers).collect();
-        assert_eq!(pairs, [("a", "1"), ("b", "2"), ("c", "3")]);
+        assert_eq!(pairs, [(&b"a"[..], &b"1"[..]), (b"b", b"2"), (b"c", b"3")]);
+    }
+
+    proptest::proptest! {
+        /// Reading pairs from bytes finds exactly what reading UTF-8 text
+        /// did (the parser this one replaced), on any header that is text.
+        #[test]
+        fn reads_text_headers_as_the_text_parser_did(lines in proptest::collection::vec(
+            "([ -~\t]|[\u{80}-\u{10ffff}]|[;=\" ]){0,40}", 1..4
+        )) {
+            let mut headers = HeaderMap::new();
+            for line in &lines {
+                if let Ok(value) = HeaderValue::from_str(line) {
+                    headers.append(COOKIE, value);
+                }
+            }
+            let text: Vec<(&[u8], &[u8])> = headers
+                .get_all(COOKIE)
+                .iter()
+                .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok())
+                .flat_map(|header| header.split(';'))
+                .filter_map(|pair| {
+                    let (name, value) = pair.split_once('=')?;
+                    Some((name.trim_ascii().as_bytes(), value.trim_ascii().trim_matches('"').as_bytes()))
+                })
+                .collect();
+            let bytes: Vec<_> = request_cookies(&headers).collect();
+            proptest::prop_assert_eq!(bytes, text);
+        }
+    }
+
+    #[test]
+    fn an_odd_cookie_hides_no_other() {
+        let mut headers = HeaderMap::new();
+        // UTF-8 as browsers send it, and bytes that are not UTF-8 at all.
+        let line = b"lang=fran\xc3\xa7ais; oidc-logout-abcdefgh=sealed; x=\xff\xfe; y=2";
+        headers.append(COOKIE, HeaderValue::from_bytes(line).unwrap());
+        headers.append(COOKIE, HeaderValue::from_bytes(b"\x80=\x81; z=3").unwrap());
+        let pairs: Vec<_> = request_cookies(&headers).collect();
+        assert_eq!(
+            pairs,
+            [
+                (&b"lang"[..], &b"fran\xc3\xa7ais"[..]),
+                (b"oidc-logout-abcdefgh", b"sealed"),
+                (b"x", b"\xff\xfe"),
+                (b"y", b"2"),
+                (b"\x80", b"\x81"),
+                (b"z", b"3"),
+            ]
+        );
     }
 }

@@ -221,8 +221,8 @@ fn expire_local_session(
 
 /// State cookies to expire so the browser keeps at most [`MAX_PENDING_STATES`]
 /// after this response: every unusable one, then the oldest.
-fn surplus_states<'a>(config: &Config, parts: &'a Parts) -> impl Iterator<Item = &'a str> {
-    let mut pending: Vec<(u64, &str)> = Vec::new();
+fn surplus_states<'a>(config: &Config, parts: &'a Parts) -> impl Iterator<Item = &'a [u8]> {
+    let mut pending: Vec<(u64, &[u8])> = Vec::new();
     if config.state_cookies.any_in(&parts.headers) {
         pending.extend(
             request_cookies(&parts.headers)

@@ -217,23 +217,25 @@ impl KeyRing {
     }
 
     /// Opens a sealed cookie value: authentic under a known key, then unexpired.
-    pub(crate) fn open(&self, sealed: &str) -> Result<Opened, OpenError> {
+    pub(crate) fn open(&self, sealed: &[u8]) -> Result<Opened, OpenError> {
         if sealed.len() > MAX_SEALED_LEN {
             return Err(OpenError::Tampered);
         }
         let mut buf = [0u8; MAX_SEALED_LEN];
-        let len = base64url::decode_into(sealed.as_bytes(), &mut buf).ok_or(OpenError::Tampered)?;
+        let len = base64url::decode_into(sealed, &mut buf).ok_or(OpenError::Tampered)?;
         let bytes = &buf[..len];
         if len < HEADER_LEN + TAG_LEN || bytes[0] != VERSION {
             return Err(OpenError::Tampered);
         }
         let (body, tag) = bytes.split_at(len - TAG_LEN);
+        // The 4-byte id only narrows the search: two keys may share one, so
+        // every key that has it is tried.
         let key_id = &body[1..1 + KEY_ID_LEN];
-        let key = std::iter::once(&self.current)
+        let authentic = std::iter::once(&self.current)
             .chain(&self.previous)
-            .find(|key| key.id == key_id)
-            .ok_or(OpenError::Tampered)?;
-        if !constant_time_eq::constant_time_eq(&key.tag(body), tag) {
+            .filter(|key| key.id == key_id)
+            .any(|key| constant_time_eq::constant_time_eq(&key.tag(body), tag));
+        if !authentic {
             return Err(OpenError::Tampered);
         }
 
@@ -336,7 +338,7 @@ mod tests {
         let target = ReturnTarget::parse("/bye?x=1").unwrap();
         let (minted, sealed) = seal(&ring, Some(&target));
         assert_eq!(minted.state().len(), STATE_PARAM_LEN);
-        let opened = ring.open(&sealed).unwrap();
+        let opened = ring.open(sealed.as_bytes()).unwrap();
         assert!(
             opened.matches(&decode_state(std::str::from_utf8(minted.state()).unwrap()).unwrap())
         );
@@ -350,7 +352,7 @@ mod tests {
         let (a, a_sealed) = seal(&ring, None);
         let (b, _) = seal(&ring, None);
         assert_ne!(a.state(), b.state());
-        let opened = ring.open(&a_sealed).unwrap();
+        let opened = ring.open(a_sealed.as_bytes()).unwrap();
         assert!(!opened.matches(&decode_state(std::str::from_utf8(b.state()).unwrap()).unwrap()));
     }
 
@@ -360,9 +362,9 @@ mod tests {
         let ring = ring_at(now.clone(), &[KEY_A]);
         let (_, sealed) = seal(&ring, None);
         now.fetch_add(299, std::sync::atomic::Ordering::SeqCst);
-        assert!(ring.open(&sealed).is_ok());
+        assert!(ring.open(sealed.as_bytes()).is_ok());
         now.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        assert_eq!(ring.open(&sealed).unwrap_err(), OpenError::Expired);
+        assert_eq!(ring.open(sealed.as_bytes()).unwrap_err(), OpenError::Expired);
     }
 
     #[test]
@@ -380,12 +382,12 @@ mod tests {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
             let bad = base64url::encode(&bad);
-            assert_eq!(ring.open(&bad).unwrap_err(), OpenError::Tampered, "byte {i}");
+            assert_eq!(ring.open(bad.as_bytes()).unwrap_err(), OpenError::Tampered, "byte {i}");
         }
-        assert_eq!(ring.open("").unwrap_err(), OpenError::Tampered);
-        assert_eq!(ring.open("!!!").unwrap_err(), OpenError::Tampered);
+        assert_eq!(ring.open(b"").unwrap_err(), OpenError::Tampered);
+        assert_eq!(ring.open(b"!!!").unwrap_err(), OpenError::Tampered);
         let huge = "A".repeat(MAX_SEALED_LEN + 1);
-        assert_eq!(ring.open(&huge).unwrap_err(), OpenError::Tampered);
+        assert_eq!(ring.open(huge.as_bytes()).unwrap_err(), OpenError::Tampered);
     }
 
     #[test]
@@ -394,9 +396,25 @@ mod tests {
         let old = ring_at(now.clone(), &[KEY_A]);
         let (_, sealed) = seal(&old, None);
         let rotated = ring_at(now.clone(), &[KEY_B, KEY_A]);
-        assert!(rotated.open(&sealed).is_ok());
+        assert!(rotated.open(sealed.as_bytes()).is_ok());
         let dropped = ring_at(now, &[KEY_B]);
-        assert_eq!(dropped.open(&sealed).unwrap_err(), OpenError::Tampered);
+        assert_eq!(dropped.open(sealed.as_bytes()).unwrap_err(), OpenError::Tampered);
+    }
+
+    #[test]
+    fn keys_sharing_an_id_both_open_their_states() {
+        // Found by a birthday search: two secrets whose 4-byte key ids collide.
+        const A: &[u8] = b"0000000000000000000000000001fde5";
+        const B: &[u8] = b"000000000000000000000000000327dd";
+        let (a, b) = (StateKey::from_bytes(A).unwrap(), StateKey::from_bytes(B).unwrap());
+        assert_eq!(a.id, b.id, "the pair no longer collides");
+        let now = clock();
+        let (_, sealed_a) = seal(&ring_at(now.clone(), &[A]), None);
+        let (_, sealed_b) = seal(&ring_at(now.clone(), &[B]), None);
+        for ring in [ring_at(now.clone(), &[A, B]), ring_at(now, &[B, A])] {
+            assert!(ring.open(sealed_a.as_bytes()).is_ok(), "state sealed under A refused");
+            assert!(ring.open(sealed_b.as_bytes()).is_ok(), "state sealed under B refused");
+        }
     }
 
     #[test]

@@ -204,7 +204,8 @@ async fn hostile_requests_get_a_4xx_with_a_reason_and_the_server_keeps_serving()
         case(
             "non-UTF-8 state cookie",
             request("GET", &callback_target(&state_query), &[("cookie", &non_utf8_cookie)], b""),
-            Expect::Layer(400, "state_cookie_missing"),
+            // Read from the raw bytes, found, and refused as not sealed by us.
+            Expect::Layer(400, "state_tampered"),
         ),
         case(
             "non-UTF-8 Origin",
@@ -413,4 +414,31 @@ async fn a_sign_out_with_hundreds_of_junk_state_cookies_expires_them_all() {
     assert_eq!(jar.state_cookies(), [state_cookie_name(&state)]);
     let back = callback(server.addr, &jar, &state).await;
     assert_eq!(back.status, 200, "{back:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_ascii_cookie_hides_neither_the_state_cookie_nor_the_pending_ones() {
+    let server = serve(KEY).await;
+    // As a browser sends a UTF-8 value, and as another site may plant raw bytes.
+    let odd: &[u8] = "lang=français; x=\u{1f36a}; y=".as_bytes();
+    let odd = [odd, b"\xff\xfe"].concat();
+    let with_odd = |jar: &Jar| [&odd[..], b"; ", jar.header().as_bytes()].concat();
+    let mut jar = Jar::default();
+    let mut state = String::new();
+    for round in 0..7 {
+        let cookie = with_odd(&jar);
+        let headers: [(&str, &[u8]); 3] =
+            [SAME_ORIGIN, ("sec-fetch-site", b"same-origin"), ("cookie", &cookie)];
+        let out = exchange(server.addr, request("POST", b"/logout", &headers, b"")).await;
+        state = out.sent_state();
+        jar.apply(&out);
+        let pending = jar.state_cookies().len();
+        assert!(pending <= tower_oidc_logout::MAX_PENDING_STATES, "round {round}: {pending}");
+    }
+    let cookie = with_odd(&jar);
+    let target = callback_target(&format!("state={state}&logout=true"));
+    let headers: [(&str, &[u8]); 2] = [("sec-fetch-site", b"cross-site"), ("cookie", &cookie)];
+    let back = exchange(server.addr, request("GET", &target, &headers, b"")).await;
+    assert_eq!(back.status, 200, "{back:?}");
+    assert_eq!(server.callbacks.load(Ordering::SeqCst), 1);
 }

@@ -169,6 +169,12 @@ impl App {
 
     /// The provider sends the browser back with `state`; the browser sends `cookie`.
     fn callback(&self, state: &str, cookie: &str) -> Answer {
+        self.callback_with_cookie_bytes(state, cookie.as_bytes())
+    }
+
+    /// As [`callback`](Self::callback), with a `Cookie` header of any bytes.
+    fn callback_with_cookie_bytes(&self, state: &str, cookie: &[u8]) -> Answer {
+        let cookie = header::HeaderValue::from_bytes(cookie).unwrap();
         let mut uri = format!("{CALLBACK}?state=");
         uri.extend(url::form_urlencoded::byte_serialize(state.as_bytes()));
         uri.push_str("&logout=ok");
@@ -215,6 +221,19 @@ impl Answer {
 }
 
 /// A path any app might return to: segments, a query, a fragment.
+/// A `name=value` pair of any bytes a header may carry (UTF-8 or not, no `;`),
+/// as another site of the same domain may plant.
+fn odd_cookie() -> impl Strategy<Value = Vec<u8>> {
+    let byte = prop_oneof![Just(b'\t'), 0x20u8..=0x3a, 0x3cu8..=0x7e, 0x80u8..=0xff];
+    (prop::collection::vec(byte.clone(), 0..12), prop::collection::vec(byte, 0..24)).prop_map(
+        |(mut name, value)| {
+            name.push(b'=');
+            name.extend(value);
+            name
+        },
+    )
+}
+
 fn safe_target() -> impl Strategy<Value = String> {
     // Dot segments are refused on purpose (see `ReturnTarget`), so not generated.
     let segment = "[A-Za-z0-9._~!$&'()*+,;=:@-]{1,12}"
@@ -444,6 +463,22 @@ proptest! {
             &["state_mismatch", "state_malformed"]
         };
         prop_assert!(expected.contains(&answer.code()), "{:?} for {:?}", answer, state);
+    }
+
+    #[test]
+    fn an_odd_cookie_beside_the_state_cookie_hides_nothing(
+        before in odd_cookie(),
+        after in odd_cookie(),
+    ) {
+        let app = App::new(KEY_A, &[]);
+        let issued = app.sign_out(Some("/bye"));
+        let mut line = before;
+        line.extend_from_slice(b"; ");
+        line.extend_from_slice(issued.cookie().as_bytes());
+        line.extend_from_slice(b"; ");
+        line.extend_from_slice(&after);
+        let answer = app.callback_with_cookie_bytes(&issued.state, &line);
+        prop_assert_eq!(answer.passed(), Some(Some("/bye")), "{:?}", answer);
     }
 
     #[test]
