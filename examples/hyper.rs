@@ -16,15 +16,19 @@ use tokio::net::TcpListener;
 use tower::{Layer, service_fn};
 use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, SessionCookie, StateKey};
 
+#[path = "shared/html.rs"]
+mod html;
+
 const ADDR: &str = "127.0.0.1:3000";
 
 async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let html = match request.extensions().get::<LoggedOut>() {
         // Only the callback, validated by the layer, carries `LoggedOut`.
+        // Both values come from the request: escape them like any other.
         Some(done) => format!(
-            "<h1>Signed out</h1><p>Provider said logout={:?}. <a href=\"{}\">Continue</a></p>",
-            done.logout(),
-            done.return_target().map_or("/", |t| t.as_str())
+            "<h1>Signed out</h1><p>Provider said logout={}. <a href=\"{}\">Continue</a></p>",
+            html::escape(done.logout().unwrap_or("(none)")),
+            html::escape(done.return_target().map_or("/", |t| t.as_str()))
         ),
         None => "<h1>hyper app</h1><form method=\"post\" action=\"/logout\">\
                  <button>Sign out</button></form>"

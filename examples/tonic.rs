@@ -13,6 +13,9 @@ use tonic_health::ServingStatus;
 use tower::{ServiceExt, layer::layer_fn, service_fn};
 use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, StateKey, WrapBodyLayer};
 
+#[path = "shared/html.rs"]
+mod html;
+
 const ADDR: &str = "127.0.0.1:50051";
 
 /// Answers the callback the logout layer validated; everything else goes to tonic.
@@ -21,7 +24,7 @@ async fn signed_out_page(
     request: Request<Body>,
 ) -> Result<Response<Body>, Infallible> {
     if let Some(done) = request.extensions().get::<LoggedOut>() {
-        let target = done.return_target().map_or("/", |t| t.as_str()).to_owned();
+        let target = html::escape(done.return_target().map_or("/", |t| t.as_str()));
         let mut response = Response::new(Body::new(format!(
             "<h1>Signed out</h1><p><a href=\"{target}\">Continue</a></p>"
         )));

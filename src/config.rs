@@ -113,6 +113,7 @@ pub struct OidcLogoutBuilder<H = NoServerSession> {
     client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
     logout_path: String,
+    callback_path: Option<String>,
     app_origin: Option<String>,
     trusted_origins: Vec<String>,
     cookies: Vec<SessionCookie>,
@@ -146,6 +147,7 @@ impl Default for OidcLogoutBuilder {
             client_id: None,
             post_logout_redirect_uri: None,
             logout_path: "/logout".to_owned(),
+            callback_path: None,
             app_origin: None,
             trusted_origins: Vec::new(),
             cookies: Vec::new(),
@@ -207,6 +209,24 @@ impl<H> OidcLogoutBuilder<H> {
     /// The app's local logout route (default `/logout`).
     pub fn logout_path(mut self, path: impl Into<String>) -> Self {
         self.logout_path = path.into();
+        self
+    }
+
+    /// The callback route's path as the layer receives it, when that is not
+    /// the path of [`post_logout_redirect_uri`](Self::post_logout_redirect_uri)
+    /// (the default).
+    ///
+    /// Behind a proxy that strips a prefix (the provider sends the browser to
+    /// `https://example.com/myapp/logout/callback`, the app receives
+    /// `/logout/callback`) or with the layer inside axum's
+    /// `Router::nest("/auth", ...)` (which strips `/auth` before inner layers
+    /// run), the two differ: without this setting the layer would not
+    /// recognise the callback, and forged callbacks would reach the app
+    /// unchecked. `post_logout_redirect_uri` is still sent exactly as
+    /// configured. [`OidcLogoutLayer::callback_path`](crate::OidcLogoutLayer::callback_path)
+    /// shows what the layer watches.
+    pub fn callback_path(mut self, path: impl Into<String>) -> Self {
+        self.callback_path = Some(path.into());
         self
     }
 
@@ -316,6 +336,7 @@ impl<H> OidcLogoutBuilder<H> {
             client_id: self.client_id,
             post_logout_redirect_uri: self.post_logout_redirect_uri,
             logout_path: self.logout_path,
+            callback_path: self.callback_path,
             app_origin: self.app_origin,
             trusted_origins: self.trusted_origins,
             cookies: self.cookies,
@@ -347,12 +368,16 @@ impl<H> OidcLogoutBuilder<H> {
         let redirect = parse_url("post_logout_redirect_uri", &redirect_text)?;
 
         let logout_path = self.logout_path;
-        if !logout_path.starts_with('/')
-            || !logout_path.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'?' && b != b'#')
-        {
+        if !is_route_path(&logout_path) {
             return Err(ConfigError::InvalidLogoutPath(logout_path));
         }
-        let callback_path = redirect.path().to_owned();
+        let callback_path = match self.callback_path {
+            Some(path) if !is_route_path(&path) => {
+                return Err(ConfigError::InvalidCallbackPath(path));
+            }
+            Some(path) => path,
+            None => redirect.path().to_owned(),
+        };
         if callback_path == logout_path {
             return Err(ConfigError::RoutesCollide(logout_path));
         }
@@ -422,6 +447,12 @@ impl<H> OidcLogoutBuilder<H> {
         };
         Ok(OidcLogoutLayer::new(Arc::new(config), Arc::new(self.hook)))
     }
+}
+
+/// A route's path as the layer compares it: absolute, visible ASCII, no query or fragment.
+fn is_route_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'?' && b != b'#')
 }
 
 /// Parses an absolute URL that must be `https`, or `http` on loopback.
@@ -594,6 +625,18 @@ mod tests {
             error(builder().logout_path("/log out")),
             ConfigError::InvalidLogoutPath(_)
         ));
+        assert!(matches!(
+            error(builder().callback_path("logout/callback")),
+            ConfigError::InvalidCallbackPath(_)
+        ));
+        assert_eq!(
+            error(builder().logout_path("/bye").callback_path("/bye")),
+            ConfigError::RoutesCollide("/bye".into())
+        );
+        let layer = builder().callback_path("/cb").build().unwrap();
+        assert_eq!((layer.logout_path(), layer.callback_path()), ("/logout", "/cb"));
+        let layer = builder().build().unwrap();
+        assert_eq!(layer.callback_path(), "/logout/callback");
     }
 
     #[test]

@@ -43,9 +43,14 @@ pub enum ConfigError {
         "logout path `{0}` must start with `/` and hold no query, fragment, whitespace or control characters"
     )]
     InvalidLogoutPath(String),
+    /// The callback route's path is not a plain absolute path.
+    #[error(
+        "callback path `{0}` must start with `/` and hold no query, fragment, whitespace or control characters: give the path the app receives, e.g. `/logout/callback`"
+    )]
+    InvalidCallbackPath(String),
     /// The logout route and the callback route are the same path.
     #[error(
-        "the logout path and the callback path (from `post_logout_redirect_uri`) are both `{0}`: give the logout route another path"
+        "the logout path and the callback path (from `post_logout_redirect_uri` or `callback_path`) are both `{0}`: give the logout route another path"
     )]
     RoutesCollide(String),
     /// A cookie to expire is described wrongly.

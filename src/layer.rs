@@ -46,6 +46,20 @@ impl<H> OidcLogoutLayer<H> {
         &self.config
     }
 
+    /// The path of the logout route the layer watches, e.g. `/logout`.
+    #[must_use]
+    pub fn logout_path(&self) -> &str {
+        &self.config.logout_path
+    }
+
+    /// The path of the callback route the layer watches: the path of
+    /// `post_logout_redirect_uri`, or the one set with
+    /// [`callback_path`](OidcLogoutBuilder::callback_path).
+    #[must_use]
+    pub fn callback_path(&self) -> &str {
+        &self.config.callback_path
+    }
+
     /// The logout route as a service of its own, for routing it yourself.
     #[must_use]
     pub fn logout_service(&self) -> LogoutService<H> {

@@ -16,6 +16,14 @@ pub const MAX_RETURN_TARGET_LEN: usize = 512;
 /// newline, `javascript:...`, an absolute URL) is refused rather than
 /// repaired.
 ///
+/// It also holds none of `"`, `'`, `<`, `>` and `` ` ``: no legitimate path
+/// needs them raw (browsers percent-encode them), and without them a target
+/// cannot close an HTML attribute or open a tag. That is a second line of
+/// defence, not a licence: an app that writes the target into a page must
+/// still escape it for where it goes (HTML text, an attribute, a script, a
+/// URL), as it would any other value; `&` in a query, for one, still needs
+/// `&amp;` in HTML.
+///
 /// ```
 /// use tower_oidc_logout::ReturnTarget;
 ///
@@ -74,8 +82,9 @@ fn is_safe_path(target: &str) -> bool {
         return false;
     }
     // Printable ASCII only: browsers strip tabs and newlines anywhere, and
-    // treat `\` as `/`, so either could rebuild `//` after our check.
-    if !bytes.iter().all(|&b| (0x21..=0x7e).contains(&b) && b != b'\\') {
+    // treat `\` as `/`, so either could rebuild `//` after our check. No
+    // markup characters: a target is often written into a page.
+    if !bytes.iter().all(|&b| (0x21..=0x7e).contains(&b) && !b"\\\"'<>`".contains(&b)) {
         return false;
     }
     // `.` and `..` segments keep browsers on the site, but an app that
@@ -147,6 +156,11 @@ mod tests {
             "javascript:alert(1)",
             " /account",
             "/a\\b",
+            "/\"><script>alert(1)</script>",
+            "/x'onmouseover='alert(1)",
+            "/<img src=x>",
+            "/a`b",
+            "/a?q=\"",
             "/..",
             "/..//evil.example",
             "/a/./b",

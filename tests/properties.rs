@@ -236,7 +236,8 @@ fn odd_cookie() -> impl Strategy<Value = Vec<u8>> {
 
 fn safe_target() -> impl Strategy<Value = String> {
     // Dot segments are refused on purpose (see `ReturnTarget`), so not generated.
-    let segment = "[A-Za-z0-9._~!$&'()*+,;=:@-]{1,12}"
+    // No markup characters either (`"`, `'`, `<`, `>`, backtick): refused on purpose.
+    let segment = "[A-Za-z0-9._~!$&()*+,;=:@-]{1,12}"
         .prop_filter("a dot segment", |segment| segment != "." && segment != "..");
     (
         prop::collection::vec(segment, 0..5),
@@ -502,6 +503,17 @@ proptest! {
         let parsed = ReturnTarget::parse(&target);
         prop_assert_eq!(parsed.as_ref().map(ReturnTarget::as_str), Some(target.as_str()));
         prop_assert!(resolves_on_site(&target));
+    }
+
+    #[test]
+    fn markup_anywhere_is_refused(
+        target in safe_target(),
+        at in any::<Index>(),
+        markup in prop::sample::select(vec!['"', '\'', '<', '>', '`']),
+    ) {
+        let mut target = target;
+        target.insert(at.index(target.len()).max(1), markup);
+        prop_assert!(ReturnTarget::parse(&target).is_none(), "{:?}", target);
     }
 
     #[test]

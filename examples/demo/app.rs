@@ -4,6 +4,10 @@
 
 use std::{fmt, net::SocketAddr, time::Duration};
 
+#[path = "../shared/html.rs"]
+mod html;
+use html::escape;
+
 use axum::{
     Extension, Router,
     body::Body,
@@ -489,12 +493,4 @@ fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(n, _)| *n == name)
         .map(|(_, v)| v.to_owned())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -12,6 +12,8 @@
 //! - `STATE_KEY`: base64 key sealing the logout state (default: generated at start)
 //! - `LOGOUT_STATE_TTL_SECS`: how long a sign-out may take at the provider (default 300)
 
+// Loaded by path, as the tests load it, so its own `#[path]` resolves the same.
+#[path = "app.rs"]
 mod app;
 
 use std::process::ExitCode;
