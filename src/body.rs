@@ -50,6 +50,75 @@ impl ReplyBody {
 /// inside the logout layer: the inner bodies then travel in a
 /// [`ResponseBody`], which is one. A body type of your own can also
 /// implement this trait directly.
+///
+/// # The compile error this answers
+///
+/// Without either, the service does not build, and the compiler says:
+///
+/// ```text
+/// error[E0277]: the trait bound `tonic::body::Body: FromReply` is not satisfied
+///     = the trait `From<tonic::codegen::Bytes>` is not implemented for `tonic::body::Body`
+/// // and the same for a boxed body, `UnsyncBoxBody<Bytes, E>: FromReply`
+/// ```
+///
+/// (or, through `ServiceExt`, "the method `ready` exists for struct
+/// `OidcLogout<...>`, but its trait bounds were not satisfied").
+///
+/// # Answering in a boxed body of your own
+///
+/// An app that boxes its bodies and would rather not add [`WrapBodyLayer`]
+/// can box them in a newtype that is `From<Bytes>`:
+///
+/// ```
+/// use std::{pin::Pin, task::{Context, Poll}};
+/// use bytes::Bytes;
+/// use http_body::{Body, Frame, SizeHint};
+/// use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+/// use tower_oidc_logout::BoxError;
+///
+/// /// The app's response body: any body, boxed.
+/// pub struct AppBody(UnsyncBoxBody<Bytes, BoxError>);
+///
+/// impl AppBody {
+///     pub fn new<B>(body: B) -> Self
+///     where
+///         B: Body<Data = Bytes> + Send + 'static,
+///         B::Error: Into<BoxError>,
+///     {
+///         Self(body.map_err(Into::into).boxed_unsync())
+///     }
+/// }
+///
+/// // What makes it a body the layer can answer in.
+/// impl From<Bytes> for AppBody {
+///     fn from(bytes: Bytes) -> Self {
+///         Self::new(Full::new(bytes))
+///     }
+/// }
+///
+/// impl Body for AppBody {
+///     type Data = Bytes;
+///     type Error = BoxError;
+///
+///     fn poll_frame(
+///         mut self: Pin<&mut Self>,
+///         cx: &mut Context<'_>,
+///     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+///         Pin::new(&mut self.0).poll_frame(cx)
+///     }
+///
+///     fn is_end_stream(&self) -> bool {
+///         self.0.is_end_stream()
+///     }
+///
+///     fn size_hint(&self) -> SizeHint {
+///         self.0.size_hint()
+///     }
+/// }
+///
+/// fn answers_in<B: tower_oidc_logout::FromReply>() {}
+/// answers_in::<AppBody>();
+/// ```
 pub trait FromReply {
     /// The body of a response the middleware wrote.
     fn from_reply(reply: ReplyBody) -> Self;

@@ -9,7 +9,10 @@ use crate::ConfigError;
 /// A browser deletes a cookie only when the removal repeats its name, `Path`
 /// and `Domain` exactly, so describe each cookie as the app sets it. The
 /// removal is marked `Secure` on an `https` app and always for `__Secure-` and
-/// `__Host-` names (browsers ignore a prefixed cookie without it).
+/// `__Host-` names, whatever their case (browsers match the prefixes
+/// case-insensitively and ignore a prefixed cookie without `Secure`).
+/// A `Partitioned` cookie can only be removed by a partitioned removal: say
+/// so with [`partitioned`](Self::partitioned).
 ///
 /// ```
 /// use tower_oidc_logout::SessionCookie;
@@ -24,13 +27,20 @@ pub struct SessionCookie {
     path: String,
     domain: Option<String>,
     also_host_only: bool,
+    partitioned: bool,
 }
 
 impl SessionCookie {
     /// A cookie called `name`, set with `Path=/` and no `Domain` (host-only).
     #[must_use]
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), path: "/".to_owned(), domain: None, also_host_only: false }
+        Self {
+            name: name.into(),
+            path: "/".to_owned(),
+            domain: None,
+            also_host_only: false,
+            partitioned: false,
+        }
     }
 
     /// The `Path` the app sets the cookie with (default `/`).
@@ -58,6 +68,14 @@ impl SessionCookie {
         self
     }
 
+    /// The app sets the cookie with `Partitioned` (CHIPS): its removal is
+    /// partitioned too, and `Secure` as partitioned cookies must be.
+    #[must_use]
+    pub fn partitioned(mut self) -> Self {
+        self.partitioned = true;
+        self
+    }
+
     /// The `Set-Cookie` values that expire this cookie in the browser.
     pub(crate) fn removals(&self, secure_site: bool) -> Result<Vec<HeaderValue>, ConfigError> {
         let invalid = |reason| ConfigError::InvalidCookie { name: self.name.clone(), reason };
@@ -76,7 +94,7 @@ impl SessionCookie {
         {
             return Err(invalid("the domain must be a bare host name like `example.com`"));
         }
-        let host_prefix = self.name.starts_with("__Host-");
+        let host_prefix = has_prefix(&self.name, "__Host-");
         if host_prefix && (self.domain.is_some() || self.path != "/") {
             return Err(invalid(
                 "a `__Host-` cookie has `Path=/` and no `Domain`: browsers refuse any other",
@@ -87,14 +105,11 @@ impl SessionCookie {
                 "`also_host_only` needs a `domain`: without one the cookie is host-only already",
             ));
         }
-        let secure = secure_site || host_prefix || self.name.starts_with("__Secure-");
+        let secure =
+            secure_site || host_prefix || has_prefix(&self.name, "__Secure-") || self.partitioned;
         let removal = |domain| {
-            set_cookie(
-                [self.name.as_bytes(), b""],
-                0,
-                |_| {},
-                &attributes(None, &self.path, domain, secure),
-            )
+            let attributes = attributes(None, &self.path, domain, secure, self.partitioned);
+            set_cookie([self.name.as_bytes(), b""], 0, |_| {}, &attributes)
         };
         let mut removals = vec![removal(self.domain.as_deref())];
         if self.also_host_only {
@@ -121,8 +136,8 @@ impl StateCookies {
         let prefix = if secure { "__Host-oidc-logout-" } else { "oidc-logout-" };
         Self {
             prefix,
-            set_attributes: attributes(Some(max_age_secs), "/", None, secure),
-            removal_attributes: attributes(None, "/", None, secure),
+            set_attributes: attributes(Some(max_age_secs), "/", None, secure, false),
+            removal_attributes: attributes(None, "/", None, secure, false),
         }
     }
 
@@ -198,9 +213,15 @@ impl StateCookieName<'_> {
 /// One place writes every cookie's attributes. A removal (`max_age_secs:
 /// None`) repeats the cookie's `Path` and `Domain`, is `Secure` where the
 /// prefix or site needs it, and is expired twice over (`Max-Age=0` and a past
-/// `Expires`) for old browsers. Inputs were checked to be visible ASCII
-/// without `;`.
-fn attributes(max_age_secs: Option<u64>, path: &str, domain: Option<&str>, secure: bool) -> String {
+/// `Expires`) for old browsers, and `Partitioned` when the cookie is. Inputs
+/// were checked to be visible ASCII without `;`.
+fn attributes(
+    max_age_secs: Option<u64>,
+    path: &str,
+    domain: Option<&str>,
+    secure: bool,
+    partitioned: bool,
+) -> String {
     let mut text = match max_age_secs {
         Some(secs) => format!("; Max-Age={secs}"),
         None => "; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT".to_owned(),
@@ -215,7 +236,15 @@ fn attributes(max_age_secs: Option<u64>, path: &str, domain: Option<&str>, secur
     if secure {
         text.push_str("; Secure");
     }
+    if partitioned {
+        text.push_str("; Partitioned");
+    }
     text
+}
+
+/// Whether `name` starts with a cookie prefix, compared as browsers do: in any case.
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len()).is_some_and(|start| start.eq_ignore_ascii_case(prefix))
 }
 
 /// `name=value; attributes`, in one buffer of exactly the right size;
@@ -314,6 +343,33 @@ mod tests {
         }
         let https = SessionCookie::new("sid").removals(true).unwrap();
         assert!(https[0].to_str().unwrap().contains("; Secure"));
+    }
+
+    #[test]
+    fn prefixes_are_recognised_in_any_case() {
+        for name in ["__secure-sid", "__SECURE-sid", "__host-sid", "__HoSt-sid"] {
+            let removals = SessionCookie::new(name).removals(false).unwrap();
+            let value = removals[0].to_str().unwrap();
+            assert!(value.contains("; Secure"), "{value}");
+        }
+        for bad in [
+            SessionCookie::new("__host-sid").domain("example.com"),
+            SessionCookie::new("__HOST-sid").path("/app"),
+        ] {
+            assert!(bad.removals(true).is_err(), "{bad:?} should be refused");
+        }
+        assert!(!has_prefix("__Hos", "__Host-"));
+        assert!(!has_prefix("é__Host-", "__Host-"), "no panic off a char boundary");
+    }
+
+    #[test]
+    fn a_partitioned_cookie_is_removed_partitioned_and_secure() {
+        let removals = SessionCookie::new("embed").partitioned().removals(false).unwrap();
+        let value = removals[0].to_str().unwrap();
+        assert!(value.contains("; Partitioned"), "{value}");
+        assert!(value.contains("; Secure"), "{value}");
+        let plain = SessionCookie::new("embed").removals(true).unwrap();
+        assert!(!plain[0].to_str().unwrap().contains("Partitioned"));
     }
 
     #[test]

@@ -198,6 +198,16 @@ impl EndSessionFailed {
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.0
     }
+
+    /// Whether the hook found no session in the request: the session layer
+    /// is missing or sits inside the logout layer, so retrying never helps.
+    pub(crate) fn is_layer_order(&self) -> bool {
+        #[cfg(feature = "tower-sessions")]
+        if let Some(crate::FlushSessionError::NoSession) = self.0.downcast_ref() {
+            return true;
+        }
+        false
+    }
 }
 
 impl fmt::Debug for EndSessionFailed {

@@ -68,6 +68,12 @@ impl<H> OidcLogoutLayer<H> {
 
     /// The callback route as a service of its own wrapping `inner`, for
     /// routing it yourself.
+    ///
+    /// It treats every request it is given as a callback, except at a
+    /// site-root callback path (`post_logout_redirect_uri` ending in `/`),
+    /// where that path is also the home page: there only requests carrying
+    /// `state` or `logout` (what providers send back) are checked, and the
+    /// rest reach `inner` untouched, as through the layer.
     #[must_use]
     pub fn callback_service<S>(&self, inner: S) -> PostLogoutCallback<S> {
         PostLogoutCallback::new(inner, self.config.clone())

@@ -91,6 +91,20 @@
 //! sealed inside the state and handed back as
 //! [`LoggedOut::return_target`]; it is never read from the callback URL.
 //!
+//! # Behind a reverse proxy or in a nested router
+//!
+//! The layer routes by the request's path only, and never reads `Host`,
+//! `Forwarded` or `X-Forwarded-*`: the scheme and origin come from the
+//! configured `post_logout_redirect_uri`, which is sent exactly as given.
+//! Add the layer to the outermost router, where it sees full paths. When the
+//! path the app receives differs from the public one (a proxy strips
+//! `/myapp`; axum's `Router::nest("/auth", ...)` strips `/auth` before
+//! inner layers run), tell the layer with
+//! [`callback_path`](OidcLogoutBuilder::callback_path) (and
+//! [`logout_path`](OidcLogoutBuilder::logout_path)): otherwise it never sees
+//! its callback and a forged one reaches the app unchecked.
+//! [`OidcLogoutLayer::callback_path`] shows what it watches.
+//!
 //! # Many instances, key rotation, many tabs
 //!
 //! The state lives in the browser, so any instance with the same
@@ -105,6 +119,9 @@
 //!
 //! None is on by default.
 //!
+//! - **`tracing`**: [tracing](https://docs.rs/tracing) events: a failed
+//!   storage hook at `warn` with its cause, each refusal at `debug` with its
+//!   code.
 //! - **`tower-sessions`**: `FlushSession`, an [`EndSessionHook`] that
 //!   flushes the [tower-sessions](https://docs.rs/tower-sessions) session
 //!   (data, store record and ID) at sign-out.

@@ -19,8 +19,8 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use url::form_urlencoded;
 
 use crate::{
-    BoxError, EndSessionFailed, EndSessionHook, LogoutHints, Rejection, ReturnTarget,
-    body::ReplyBody, config::Config, cookies::request_cookies, reply, state::KeyRing,
+    BoxError, EndSessionFailed, EndSessionHook, LogoutHints, NoServerSession, Rejection,
+    ReturnTarget, body::ReplyBody, config::Config, cookies::request_cookies, reply, state::KeyRing,
 };
 
 /// Name of the query parameter or form field that carries the return target.
@@ -39,7 +39,7 @@ const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");
 ///
 /// Answers every request it is given as a sign-out (it does not look at the
 /// path). Get one from [`OidcLogoutLayer::logout_service`](crate::OidcLogoutLayer::logout_service).
-pub struct LogoutService<H> {
+pub struct LogoutService<H = NoServerSession> {
     config: Arc<Config>,
     hook: Arc<H>,
 }

@@ -48,6 +48,8 @@ pub(crate) fn see_other(location: HeaderValue) -> Response<ReplyBody> {
 /// A refusal: `<code>: <message>` as text, the [`Rejection`] in the
 /// extensions, and `Allow` on a 405.
 pub(crate) fn rejection(rejection: Rejection, allow: Option<HeaderValue>) -> Response<ReplyBody> {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(code = rejection.code(), "sign-out request refused: {rejection}");
     let mut response = text(rejection.status(), format!("{}: {rejection}\n", rejection.code()));
     if let Some(allow) = allow {
         response.headers_mut().insert(ALLOW, allow);
@@ -56,14 +58,20 @@ pub(crate) fn rejection(rejection: Rejection, allow: Option<HeaderValue>) -> Res
     response
 }
 
-/// The hook failed: say so, and keep the error for the app.
+/// The hook failed: say so, and keep the error for the app. When the cause is
+/// the app's layer order, say that instead: retrying would never help.
 pub(crate) fn end_session_failed(failure: EndSessionFailed) -> Response<ReplyBody> {
-    let mut response = text(
-        StatusCode::INTERNAL_SERVER_ERROR,
+    #[cfg(feature = "tracing")]
+    tracing::warn!(error = %failure.error(), "sign-out stopped: the storage hook failed");
+    let text_of = if failure.is_layer_order() {
+        "end_session_failed: the server-side session could not be ended because the request \
+         carries no session: the app's session layer must wrap the logout layer (in axum, \
+         `.layer(sessions)` after `.layer(logout)`). This site's cookies were cleared.\n"
+    } else {
         "end_session_failed: the server-side session could not be ended, so sign-out stopped here. \
          This site's cookies were cleared; please try signing out again.\n"
-            .to_owned(),
-    );
+    };
+    let mut response = text(StatusCode::INTERNAL_SERVER_ERROR, text_of.to_owned());
     response.extensions_mut().insert(failure);
     response
 }

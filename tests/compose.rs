@@ -52,6 +52,8 @@ async fn axum_router_layer() {
 #[tokio::test]
 async fn axum_route_service() {
     let layer = layer();
+    // Named without type parameters, like the layer it came from.
+    let _: tower_oidc_logout::LogoutService = layer.logout_service();
     let app = Router::new()
         .route("/", get(|| async { "home" }))
         .route_service("/logout", layer.logout_service())

@@ -223,6 +223,22 @@ async fn a_failing_hook_expires_cookies_but_does_not_send_the_user_on() {
     assert_eq!(failure.error().to_string(), "session store is down");
 }
 
+/// A session layer inside the logout layer (or none) is a mistake in the app,
+/// not a passing fault: the 500 says so, in words a developer can act on.
+#[tokio::test]
+async fn a_session_layer_on_the_wrong_side_is_named_in_the_500() {
+    let service = with_hook(tower_oidc_logout::FlushSession::new());
+    let (response, body) = send(service, post("/logout").body(empty()).unwrap()).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(body.starts_with("end_session_failed: "), "{body}");
+    assert!(body.contains("session layer must wrap the logout layer"), "{body}");
+    assert!(!body.contains("try signing out again"), "retrying never helps: {body}");
+
+    let hook = |_: &http::request::Parts| async { Err::<(), _>(io::Error::other("down")) };
+    let (_, body) = send(with_hook(hook), post("/logout").body(empty()).unwrap()).await;
+    assert!(!body.contains("session layer"), "{body}");
+}
+
 #[tokio::test]
 async fn logout_without_any_session_still_completes() {
     let (calls, hook) = counting_hook();
