@@ -134,8 +134,9 @@
 //! [`OidcLogoutLayer::callback_service`] give the two routes as services of
 //! their own, for routers that dispatch by path themselves.
 
-#![forbid(unsafe_code)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+// `unsafe_code` is forbidden, and the other lints set, in Cargo.toml's `[lints]`.
+// On docs.rs (nightly, `--cfg docsrs`), label feature-gated items with their feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod base64url;
 mod body;
