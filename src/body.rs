@@ -116,7 +116,7 @@ impl ReplyBody {
 ///     }
 /// }
 ///
-/// fn answers_in<B: tower_oidc_logout::FromReply>() {}
+/// fn answers_in<B: tower_oidc_logout::body::FromReply>() {}
 /// answers_in::<AppBody>();
 /// ```
 pub trait FromReply {

@@ -69,27 +69,28 @@ impl LoggedOut {
 /// The callback route on its own, for framework authors who route themselves.
 ///
 /// Validates every request it is given as a post-logout callback (it does
-/// not look at the path), and calls `S` only for a valid one. Get one from
-/// [`OidcLogoutLayer::callback_service`](crate::OidcLogoutLayer::callback_service).
+/// not look at the path, except at a site-root callback: see
+/// [`OidcLogoutLayer::callback_service`](crate::OidcLogoutLayer::callback_service),
+/// which makes one), and calls `S` only for a valid one.
 #[derive(Clone)]
-pub struct PostLogoutCallback<S> {
+pub struct CallbackService<S> {
     inner: S,
     config: Arc<Config>,
 }
 
-impl<S> PostLogoutCallback<S> {
+impl<S> CallbackService<S> {
     pub(crate) fn new(inner: S, config: Arc<Config>) -> Self {
         Self { inner, config }
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for PostLogoutCallback<S> {
+impl<S: fmt::Debug> fmt::Debug for CallbackService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostLogoutCallback").field("inner", &self.inner).finish_non_exhaustive()
+        f.debug_struct("CallbackService").field("inner", &self.inner).finish_non_exhaustive()
     }
 }
 
-impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for PostLogoutCallback<S>
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for CallbackService<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: FromReply,
@@ -103,14 +104,29 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        handle(&self.config, &mut self.inner, request)
+        validate_then_call(&self.config, &mut self.inner, request)
     }
+}
+
+/// Whether a request to the callback path is a post-logout callback.
+///
+/// At the site root the callback path is also the home page, so there only
+/// a request carrying `state` or `logout` (what providers send back) is a
+/// callback; anywhere else every request to the path is.
+fn is_callback<B>(config: &Config, request: &Request<B>) -> bool {
+    config.callback_path != "/"
+        || request.uri().query().is_some_and(|query| {
+            query.split('&').any(|pair| {
+                let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+                name == "state" || name == "logout"
+            })
+        })
 }
 
 /// Validates the callback and calls `inner` only if it holds (at the site root,
 /// requests that are not callbacks pass straight through).
 #[inline]
-pub(crate) fn handle<S, ReqBody, ResBody>(
+pub(crate) fn validate_then_call<S, ReqBody, ResBody>(
     config: &Config,
     inner: &mut S,
     mut request: Request<ReqBody>,
@@ -120,37 +136,39 @@ where
 {
     match check(config, &mut request) {
         Ok(removal) => ResponseFuture::inner(inner.call(request), removal),
-        Err(response) => ResponseFuture::reply(response),
+        Err(refusal) => ResponseFuture::reply(refuse(config, request, refusal)),
     }
 }
 
 /// The callback's checks, on the request in place (so it is not moved): the
 /// state cookie's removal to add to the inner service's response (none when
-/// a request at the site root is not a callback), or the refusal.
+/// a request at the site root is not a callback), or why it is refused.
 #[inline(never)] // Keeps the pass-through path of `OidcLogout::call` small.
-#[expect(clippy::result_large_err, reason = "a refusal is rare; boxing it would allocate")]
 pub(crate) fn check<B>(
     config: &Config,
     request: &mut Request<B>,
-) -> Result<Option<HeaderValue>, Response<ReplyBody>> {
-    if !config.is_callback(request) {
+) -> Result<Option<HeaderValue>, Refusal> {
+    if !is_callback(config, request) {
         return Ok(None);
     }
-    match validate(config, request) {
-        Ok((logged_out, removal)) => {
-            request.extensions_mut().insert(logged_out);
-            Ok(Some(removal))
-        }
-        Err((rejection, removals)) => {
-            let allow = (rejection == Rejection::MethodNotAllowed).then_some(ALLOW_GET);
-            let mut response = reply::rejection(rejection, allow);
-            reply::set_cookies(&mut response, removals);
-            Err(response)
-        }
-    }
+    let (logged_out, removal) = validate(config, request)?;
+    request.extensions_mut().insert(logged_out);
+    Ok(Some(removal))
 }
 
-type Refusal = (Rejection, Vec<HeaderValue>);
+/// The answer to a refused callback: the refusal (the app's page, if it has
+/// one) with the removals of the state cookies it names.
+#[inline(never)]
+fn refuse<B>(config: &Config, request: Request<B>, (rejection, removals): Refusal) -> Response<ReplyBody> {
+    let (parts, _) = request.into_parts();
+    let allow = (rejection == Rejection::MethodNotAllowed).then_some(ALLOW_GET);
+    let mut response = reply::rejection(config.refusal_page.as_ref(), &parts, rejection, allow);
+    reply::set_cookies(&mut response, removals);
+    response
+}
+
+/// Why a callback is refused, and the state cookies to expire with it.
+pub(crate) type Refusal = (Rejection, Vec<HeaderValue>);
 
 fn validate<B>(config: &Config, request: &Request<B>) -> Result<(LoggedOut, HeaderValue), Refusal> {
     let cookies = &config.state_cookies;

@@ -2,20 +2,19 @@
 
 use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
 
-use http::HeaderValue;
+use bytes::Bytes;
+use http::{HeaderValue, Response, request::Parts};
 use url::{Host, Url};
 
 use crate::{
-    ConfigError, EndSessionHook, NoServerSession, OidcLogoutLayer, SessionCookie, StateKey,
+    ConfigError, DEFAULT_MAX_END_SESSION_URL_LEN, DEFAULT_STATE_TTL, EndSessionHook,
+    NoServerSession, OidcLogoutLayer, Rejection, SessionCookie, StateKey,
     cookies::StateCookies,
-    state::{KeyRing, STATE_PARAM_LEN},
+    end_session::{self, EndSessionUrl},
+    reply::RefusalPage,
+    same_origin::SameOrigin,
+    state::{self, Clock, KeyRing},
 };
-
-/// Default cap on the end-session URL, in bytes.
-///
-/// Proxies and servers commonly refuse request lines over 8 KiB; half of
-/// that leaves room for the provider's own redirects.
-pub const DEFAULT_MAX_END_SESSION_URL_LEN: usize = 4096;
 
 /// A `Clear-Site-Data` directive the logout response may send.
 ///
@@ -51,51 +50,33 @@ impl ClearSiteData {
     }
 }
 
-/// Everything the two routes need, validated and precomputed.
+/// Everything the routes need, validated and precomputed.
 pub(crate) struct Config {
-    /// The end-session URL up to (excluding) `&state=`.
-    pub(crate) end_session_base: String,
+    pub(crate) end_session_url: EndSessionUrl,
     pub(crate) logout_path: String,
     pub(crate) callback_path: String,
-    pub(crate) trusted_origins: Vec<String>,
+    pub(crate) same_origin: SameOrigin,
     pub(crate) allow_get: bool,
     pub(crate) accept_missing_state: bool,
     pub(crate) cookie_removals: Vec<HeaderValue>,
     pub(crate) clear_site_data: Option<HeaderValue>,
     pub(crate) state_cookies: StateCookies,
     pub(crate) keys: KeyRing,
-    pub(crate) max_url_len: usize,
-}
-
-impl Config {
-    /// Whether a request to the callback path is a post-logout callback.
-    ///
-    /// At the site root the callback path is also the home page, so there only
-    /// a request carrying `state` or `logout` (what providers send back) is a
-    /// callback; anywhere else every request to the path is.
-    pub(crate) fn is_callback<B>(&self, request: &http::Request<B>) -> bool {
-        self.callback_path != "/"
-            || request.uri().query().is_some_and(|query| {
-                query.split('&').any(|pair| {
-                    let name = pair.split_once('=').map_or(pair, |(name, _)| name);
-                    name == "state" || name == "logout"
-                })
-            })
-    }
+    pub(crate) refusal_page: Option<RefusalPage>,
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("end_session_base", &self.end_session_base)
+            .field("end_session_url", &self.end_session_url)
             .field("logout_path", &self.logout_path)
             .field("callback_path", &self.callback_path)
-            .field("trusted_origins", &self.trusted_origins)
+            .field("same_origin", &self.same_origin)
             .field("allow_get", &self.allow_get)
             .field("accept_missing_state", &self.accept_missing_state)
             .field("cookie_removals", &self.cookie_removals.len())
             .field("clear_site_data", &self.clear_site_data)
-            .field("max_url_len", &self.max_url_len)
+            .field("refusal_page", &self.refusal_page.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -109,6 +90,13 @@ impl fmt::Debug for Config {
 /// and says what to fix.
 #[must_use]
 pub struct OidcLogoutBuilder<H = NoServerSession> {
+    settings: Settings,
+    hook: H,
+}
+
+/// The settings as given, checked only by [`OidcLogoutBuilder::build`]; kept
+/// apart from the hook so that changing the hook's type moves them whole.
+struct Settings {
     end_session_endpoint: Option<String>,
     client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
@@ -125,24 +113,25 @@ pub struct OidcLogoutBuilder<H = NoServerSession> {
     allow_get: bool,
     accept_missing_state: bool,
     clear_site_data: Vec<ClearSiteData>,
-    clock: Option<Arc<dyn Fn() -> SystemTime + Send + Sync>>,
-    hook: H,
+    clock: Option<Clock>,
+    refusal_page: Option<RefusalPage>,
 }
 
 impl<H> fmt::Debug for OidcLogoutBuilder<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.settings;
         f.debug_struct("OidcLogoutBuilder")
-            .field("end_session_endpoint", &self.end_session_endpoint)
-            .field("client_id", &self.client_id)
-            .field("post_logout_redirect_uri", &self.post_logout_redirect_uri)
-            .field("logout_path", &self.logout_path)
+            .field("end_session_endpoint", &settings.end_session_endpoint)
+            .field("client_id", &settings.client_id)
+            .field("post_logout_redirect_uri", &settings.post_logout_redirect_uri)
+            .field("logout_path", &settings.logout_path)
             .finish_non_exhaustive()
     }
 }
 
 impl Default for OidcLogoutBuilder {
     fn default() -> Self {
-        Self {
+        let settings = Settings {
             end_session_endpoint: None,
             client_id: None,
             post_logout_redirect_uri: None,
@@ -153,15 +142,16 @@ impl Default for OidcLogoutBuilder {
             cookies: Vec::new(),
             state_key: None,
             previous_keys: Vec::new(),
-            state_ttl: Duration::from_secs(300),
+            state_ttl: DEFAULT_STATE_TTL,
             ui_locales: None,
             max_url_len: DEFAULT_MAX_END_SESSION_URL_LEN,
             allow_get: false,
             accept_missing_state: false,
             clear_site_data: vec![ClearSiteData::Storage],
             clock: None,
-            hook: NoServerSession,
-        }
+            refusal_page: None,
+        };
+        Self { settings, hook: NoServerSession }
     }
 }
 
@@ -171,7 +161,7 @@ impl<H> OidcLogoutBuilder<H> {
     /// Any query it already has is kept. `https` is required, except `http`
     /// on loopback hosts for development.
     pub fn end_session_endpoint(mut self, url: impl Into<String>) -> Self {
-        self.end_session_endpoint = Some(url.into());
+        self.settings.end_session_endpoint = Some(url.into());
         self
     }
 
@@ -181,14 +171,12 @@ impl<H> OidcLogoutBuilder<H> {
     /// `id.eu.nextreason.com` (a leading `https://` and trailing `/` are
     /// accepted).
     pub fn next_identity(self, base_domain: impl AsRef<str>) -> Self {
-        let base = base_domain.as_ref().trim_end_matches('/');
-        let base = base.strip_prefix("https://").unwrap_or(base);
-        self.end_session_endpoint(format!("https://{base}/endsession"))
+        self.end_session_endpoint(end_session::next_identity_endpoint(base_domain.as_ref()))
     }
 
     /// The client ID the provider issued for this app (sent as `client_id`).
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = Some(client_id.into());
+        self.settings.client_id = Some(client_id.into());
         self
     }
 
@@ -202,13 +190,13 @@ impl<H> OidcLogoutBuilder<H> {
     /// or `http` on loopback hosts (`localhost`, `127.0.0.1`, `[::1]`) for
     /// development.
     pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
-        self.post_logout_redirect_uri = Some(uri.into());
+        self.settings.post_logout_redirect_uri = Some(uri.into());
         self
     }
 
     /// The app's local logout route (default `/logout`).
     pub fn logout_path(mut self, path: impl Into<String>) -> Self {
-        self.logout_path = path.into();
+        self.settings.logout_path = path.into();
         self
     }
 
@@ -226,7 +214,7 @@ impl<H> OidcLogoutBuilder<H> {
     /// configured. [`OidcLogoutLayer::callback_path`](crate::OidcLogoutLayer::callback_path)
     /// shows what the layer watches.
     pub fn callback_path(mut self, path: impl Into<String>) -> Self {
-        self.callback_path = Some(path.into());
+        self.settings.callback_path = Some(path.into());
         self
     }
 
@@ -234,26 +222,26 @@ impl<H> OidcLogoutBuilder<H> {
     ///
     /// Defaults to the origin of `post_logout_redirect_uri`.
     pub fn app_origin(mut self, origin: impl Into<String>) -> Self {
-        self.app_origin = Some(origin.into());
+        self.settings.app_origin = Some(origin.into());
         self
     }
 
     /// Another origin whose pages may post to the logout route (e.g. a
     /// sibling subdomain of the same site).
     pub fn trust_origin(mut self, origin: impl Into<String>) -> Self {
-        self.trusted_origins.push(origin.into());
+        self.settings.trusted_origins.push(origin.into());
         self
     }
 
     /// A local cookie to expire at sign-out; call once per cookie.
     pub fn expire_cookie(mut self, cookie: SessionCookie) -> Self {
-        self.cookies.push(cookie);
+        self.settings.cookies.push(cookie);
         self
     }
 
     /// The key that seals new states; shared by every instance of the app.
     pub fn state_key(mut self, key: StateKey) -> Self {
-        self.state_key = Some(key);
+        self.settings.state_key = Some(key);
         self
     }
 
@@ -262,20 +250,21 @@ impl<H> OidcLogoutBuilder<H> {
     /// To rotate: make the new key current and list the old one here for at
     /// least the state lifetime, so logouts in flight still complete.
     pub fn previous_state_keys(mut self, keys: impl IntoIterator<Item = StateKey>) -> Self {
-        self.previous_keys = keys.into_iter().collect();
+        self.settings.previous_keys = keys.into_iter().collect();
         self
     }
 
-    /// How long a sign-out may take at the provider (default 5 minutes,
-    /// between 10 seconds and 1 hour).
+    /// How long a sign-out may take at the provider: the state and its cookie
+    /// expire after it ([`DEFAULT_STATE_TTL`] unless set, between
+    /// [`MIN_STATE_TTL`](crate::MIN_STATE_TTL) and [`MAX_STATE_TTL`](crate::MAX_STATE_TTL)).
     pub fn state_ttl(mut self, ttl: Duration) -> Self {
-        self.state_ttl = ttl;
+        self.settings.state_ttl = ttl;
         self
     }
 
     /// `ui_locales` for the provider's sign-out pages, e.g. `"fr-CA fr en"`.
     pub fn ui_locales(mut self, locales: impl Into<String>) -> Self {
-        self.ui_locales = Some(locales.into());
+        self.settings.ui_locales = Some(locales.into());
         self
     }
 
@@ -287,7 +276,7 @@ impl<H> OidcLogoutBuilder<H> {
     /// `logout_hint` is sent if it fits. `client_id` is always sent, so the
     /// provider still knows the client.
     pub fn max_end_session_url_len(mut self, bytes: usize) -> Self {
-        self.max_url_len = bytes;
+        self.settings.max_url_len = bytes;
         self
     }
 
@@ -296,7 +285,7 @@ impl<H> OidcLogoutBuilder<H> {
     /// Dangerous: link prefetchers, previews and `<img>` tags can then sign
     /// users out. Cross-site requests are still refused.
     pub fn dangerous_allow_get_logout(mut self) -> Self {
-        self.allow_get = true;
+        self.settings.allow_get = true;
         self
     }
 
@@ -306,7 +295,7 @@ impl<H> OidcLogoutBuilder<H> {
     /// Browsers honour the header on secure contexts only: it is defence in
     /// depth, not the primary mechanism.
     pub fn clear_site_data(mut self, directives: impl IntoIterator<Item = ClearSiteData>) -> Self {
-        self.clear_site_data = directives.into_iter().collect();
+        self.settings.clear_site_data = directives.into_iter().collect();
         self
     }
 
@@ -318,39 +307,65 @@ impl<H> OidcLogoutBuilder<H> {
     /// sign-out here; but it no longer proves the provider sent it back.
     /// [`LoggedOut::state_echoed`](crate::LoggedOut::state_echoed) tells which.
     pub fn dangerous_accept_callback_without_state(mut self) -> Self {
-        self.accept_missing_state = true;
+        self.settings.accept_missing_state = true;
         self
     }
 
     /// Where the middleware reads the time (default [`SystemTime::now`]); for
     /// tests of expiry.
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
-        self.clock = Some(Arc::new(clock));
+        self.settings.clock = Some(Arc::new(clock));
         self
     }
 
     /// The hook that ends the server-side session (default: none).
     pub fn end_session_hook<H2: EndSessionHook>(self, hook: H2) -> OidcLogoutBuilder<H2> {
-        OidcLogoutBuilder {
-            end_session_endpoint: self.end_session_endpoint,
-            client_id: self.client_id,
-            post_logout_redirect_uri: self.post_logout_redirect_uri,
-            logout_path: self.logout_path,
-            callback_path: self.callback_path,
-            app_origin: self.app_origin,
-            trusted_origins: self.trusted_origins,
-            cookies: self.cookies,
-            state_key: self.state_key,
-            previous_keys: self.previous_keys,
-            state_ttl: self.state_ttl,
-            ui_locales: self.ui_locales,
-            max_url_len: self.max_url_len,
-            allow_get: self.allow_get,
-            accept_missing_state: self.accept_missing_state,
-            clear_site_data: self.clear_site_data,
-            clock: self.clock,
-            hook,
-        }
+        OidcLogoutBuilder { settings: self.settings, hook }
+    }
+
+    /// The app's own page for a refused request, instead of the default
+    /// `<code>: <message>` text.
+    ///
+    /// `page` gets the [`Rejection`] and the request's parts (read-only) and
+    /// returns a response whose body is anything `Into<Bytes>` (a `String`
+    /// of HTML, say). Whatever it returns, the crate sets the status to
+    /// [`Rejection::status`], `Cache-Control: no-store`,
+    /// `X-Content-Type-Options: nosniff`, `Allow` on a `405`, the state
+    /// cookie removals a refused callback carries, and the [`Rejection`] in
+    /// the response extensions; `Content-Type` defaults to
+    /// `text/html; charset=utf-8` when the page sets none. Escape anything
+    /// from the request that the page shows.
+    ///
+    /// ```
+    /// use http::{Response, request::Parts};
+    /// use tower_oidc_logout::{OidcLogoutLayer, Rejection, StateKey};
+    ///
+    /// # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
+    /// let layer = OidcLogoutLayer::builder()
+    ///     .end_session_endpoint("https://op.example/endsession")
+    ///     .client_id("my-client-id")
+    ///     .post_logout_redirect_uri("https://app.example/logout/callback")
+    ///     .state_key(StateKey::generate()?)
+    ///     .refusal_page(|rejection: &Rejection, _request: &Parts| {
+    ///         // `rejection`'s text is fixed by the crate: no escaping needed.
+    ///         Response::new(format!(
+    ///             "<!doctype html><title>Sign-out</title><h1>That did not work</h1>\
+    ///              <p>{rejection}</p><p><a href=\"/\">Home</a></p>"
+    ///         ))
+    ///     })
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn refusal_page<F, B>(mut self, page: F) -> Self
+    where
+        F: Fn(&Rejection, &Parts) -> Response<B> + Send + Sync + 'static,
+        B: Into<Bytes>,
+    {
+        self.settings.refusal_page =
+            Some(Arc::new(move |rejection, parts| page(rejection, parts).map(Into::into)));
+        self
     }
 
     /// Checks the configuration and builds the layer.
@@ -358,9 +373,17 @@ impl<H> OidcLogoutBuilder<H> {
     where
         H: EndSessionHook,
     {
+        let config = self.settings.into_config()?;
+        Ok(OidcLogoutLayer::new(Arc::new(config), Arc::new(self.hook)))
+    }
+}
+
+impl Settings {
+    /// Every check of [`OidcLogoutBuilder::build`], in the order a user fixes them.
+    fn into_config(self) -> Result<Config, ConfigError> {
         let endpoint_text =
             self.end_session_endpoint.ok_or(ConfigError::MissingEndSessionEndpoint)?;
-        let mut endpoint = parse_url("end-session endpoint", &endpoint_text)?;
+        let endpoint = parse_url("end-session endpoint", &endpoint_text)?;
         let client_id =
             self.client_id.filter(|id| !id.is_empty()).ok_or(ConfigError::MissingClientId)?;
         let redirect_text =
@@ -398,31 +421,14 @@ impl<H> OidcLogoutBuilder<H> {
         }
 
         let state_key = self.state_key.ok_or(ConfigError::MissingStateKey)?;
-        let ttl_secs = self.state_ttl.as_secs();
-        if !(10..=3600).contains(&ttl_secs) {
-            return Err(ConfigError::InvalidStateTtl(ttl_secs));
-        }
-
-        if let Some(locales) = &self.ui_locales {
-            let tag_chars = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b' ';
-            if locales.trim().is_empty() || !locales.bytes().all(tag_chars) {
-                return Err(ConfigError::InvalidUiLocales(locales.clone()));
-            }
-        }
-
-        {
-            let mut query = endpoint.query_pairs_mut();
-            query.append_pair("client_id", &client_id);
-            query.append_pair("post_logout_redirect_uri", &redirect_text);
-            if let Some(locales) = &self.ui_locales {
-                query.append_pair("ui_locales", locales);
-            }
-        }
-        let end_session_base = String::from(endpoint);
-        let needed = end_session_base.len() + "&state=".len() + STATE_PARAM_LEN;
-        if needed > self.max_url_len {
-            return Err(ConfigError::UrlCapTooSmall { needed, cap: self.max_url_len });
-        }
+        let ttl_secs = state::ttl_secs(self.state_ttl)?;
+        let end_session_url = EndSessionUrl::new(
+            endpoint,
+            &client_id,
+            &redirect_text,
+            self.ui_locales.as_deref(),
+            self.max_url_len,
+        )?;
 
         let clear_site_data = if self.clear_site_data.is_empty() {
             None
@@ -432,20 +438,19 @@ impl<H> OidcLogoutBuilder<H> {
             HeaderValue::try_from(directives.join(", ")).ok()
         };
 
-        let config = Config {
-            end_session_base,
+        Ok(Config {
+            end_session_url,
             logout_path,
             callback_path,
-            trusted_origins,
+            same_origin: SameOrigin::new(trusted_origins),
             allow_get: self.allow_get,
             accept_missing_state: self.accept_missing_state,
             cookie_removals,
             clear_site_data,
             state_cookies: StateCookies::new(secure_site, ttl_secs),
             keys: KeyRing::new(state_key, self.previous_keys, ttl_secs, self.clock),
-            max_url_len: self.max_url_len,
-        };
-        Ok(OidcLogoutLayer::new(Arc::new(config), Arc::new(self.hook)))
+            refusal_page: self.refusal_page,
+        })
     }
 }
 
@@ -534,10 +539,11 @@ mod tests {
             assert!(
                 layer
                     .config()
-                    .end_session_base
+                    .end_session_url
+                    .base()
                     .starts_with("https://id.eu.nextreason.com/endsession?client_id=client&"),
                 "{}",
-                layer.config().end_session_base
+                layer.config().end_session_url.base()
             );
         }
     }
@@ -550,7 +556,7 @@ mod tests {
             .ui_locales("fr-CA en")
             .build()
             .unwrap();
-        let base = &layer.config().end_session_base;
+        let base = layer.config().end_session_url.base();
         assert!(
             base.starts_with("https://op.example/oidc/logout?tenant=a%20b&client_id=client&"),
             "{base}"
@@ -569,7 +575,7 @@ mod tests {
             .logout_path("/bye")
             .build()
             .unwrap();
-        let url = Url::parse(&layer.config().end_session_base).unwrap();
+        let url = Url::parse(layer.config().end_session_url.base()).unwrap();
         let redirect = url.query_pairs().find(|(k, _)| k == "post_logout_redirect_uri").unwrap().1;
         assert_eq!(redirect, "https://app.example");
     }

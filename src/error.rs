@@ -75,7 +75,12 @@ pub enum ConfigError {
     #[error("state key is not valid base64 (standard or URL-safe alphabet)")]
     StateKeyNotBase64,
     /// The state lifetime is out of range.
-    #[error("state lifetime of {0} s is out of range: use between 10 s and 3600 s (default 300 s)")]
+    #[error(
+        "state lifetime of {0} s is out of range: use between {min} s and {max} s (default {default} s)",
+        min = crate::MIN_STATE_TTL.as_secs(),
+        max = crate::MAX_STATE_TTL.as_secs(),
+        default = crate::DEFAULT_STATE_TTL.as_secs()
+    )]
     InvalidStateTtl(u64),
     /// The end-session URL would exceed its length cap even without hints.
     #[error(

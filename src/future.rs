@@ -18,7 +18,7 @@ use crate::{
 
 pin_project! {
     /// Response future of [`OidcLogout`](crate::OidcLogout) and
-    /// [`PostLogoutCallback`](crate::PostLogoutCallback).
+    /// [`CallbackService`](crate::CallbackService).
     pub struct ResponseFuture<F> {
         #[pin]
         kind: Kind<F>,

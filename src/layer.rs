@@ -13,7 +13,7 @@ use tower_service::Service;
 
 use crate::{
     BoxError, EndSessionHook, LogoutService, NoServerSession, OidcLogoutBuilder,
-    PostLogoutCallback, body::FromReply, callback, config::Config, future::ResponseFuture, logout,
+    CallbackService, body::FromReply, callback, config::Config, future::ResponseFuture, logout,
 };
 
 /// Adds OpenID Connect sign-out to a service.
@@ -75,8 +75,8 @@ impl<H> OidcLogoutLayer<H> {
     /// `state` or `logout` (what providers send back) are checked, and the
     /// rest reach `inner` untouched, as through the layer.
     #[must_use]
-    pub fn callback_service<S>(&self, inner: S) -> PostLogoutCallback<S> {
-        PostLogoutCallback::new(inner, self.config.clone())
+    pub fn callback_service<S>(&self, inner: S) -> CallbackService<S> {
+        CallbackService::new(inner, self.config.clone())
     }
 }
 
@@ -143,7 +143,7 @@ where
         if path == self.config.logout_path {
             ResponseFuture::sign_out(logout::sign_out(&self.config, &self.hook, request))
         } else if path == self.config.callback_path {
-            callback::handle(&self.config, &mut self.inner, request)
+            callback::validate_then_call(&self.config, &mut self.inner, request)
         } else {
             ResponseFuture::pass_through(self.inner.call(request))
         }

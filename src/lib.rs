@@ -139,16 +139,18 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod base64url;
-mod body;
+pub mod body;
 mod callback;
 mod config;
 mod cookies;
+mod end_session;
 mod error;
 mod future;
 mod hook;
 mod layer;
 mod logout;
 mod reply;
+mod same_origin;
 mod state;
 mod target;
 #[cfg(feature = "tower-sessions")]
@@ -159,14 +161,15 @@ pub mod mock;
 
 #[cfg(feature = "tower-sessions")]
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
-pub use body::{FromReply, ReplyBody, ResponseBody, WrapBody, WrapBodyFuture, WrapBodyLayer};
-pub use callback::{LoggedOut, PostLogoutCallback};
-pub use config::{ClearSiteData, DEFAULT_MAX_END_SESSION_URL_LEN, OidcLogoutBuilder};
+pub use body::WrapBodyLayer;
+pub use callback::{CallbackService, LoggedOut};
+pub use config::{ClearSiteData, OidcLogoutBuilder};
 pub use cookies::SessionCookie;
+pub use end_session::DEFAULT_MAX_END_SESSION_URL_LEN;
 pub use error::{BoxError, ConfigError, EndSessionFailed, Rejection};
 pub use future::ResponseFuture;
 pub use hook::{EndSessionHook, LogoutHints, NoServerSession};
 pub use layer::{OidcLogout, OidcLogoutLayer};
 pub use logout::{LogoutFuture, LogoutService, MAX_PENDING_STATES, RETURN_TO_PARAM};
-pub use state::StateKey;
+pub use state::{DEFAULT_STATE_TTL, MAX_STATE_TTL, MIN_STATE_TTL, StateKey};
 pub use target::{MAX_RETURN_TARGET_LEN, ReturnTarget};

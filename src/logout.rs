@@ -1,4 +1,5 @@
-//! The logout route: same-origin rules, the storage hook, then 303 to the provider.
+//! The logout route: the method and same-origin rules, the storage hook,
+//! the local cookies, then 303 to the provider's end-session URL.
 
 use std::{
     convert::Infallible,
@@ -9,18 +10,14 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{
-    HeaderName, HeaderValue, Method, Request, Response,
-    header::{CONTENT_TYPE, ORIGIN},
-    request::Parts,
-};
+use http::{HeaderName, HeaderValue, Method, Request, Response, header::CONTENT_TYPE, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use url::form_urlencoded;
 
 use crate::{
-    BoxError, EndSessionFailed, EndSessionHook, LogoutHints, NoServerSession, Rejection,
-    ReturnTarget, body::ReplyBody, config::Config, cookies::request_cookies, reply, state::KeyRing,
+    BoxError, EndSessionFailed, EndSessionHook, NoServerSession, Rejection, ReturnTarget,
+    body::ReplyBody, config::Config, cookies::request_cookies, reply, state::KeyRing,
 };
 
 /// Name of the query parameter or form field that carries the return target.
@@ -32,7 +29,6 @@ const MAX_FORM_LEN: usize = 4096;
 
 const ALLOW_POST: HeaderValue = HeaderValue::from_static("POST");
 const ALLOW_GET_POST: HeaderValue = HeaderValue::from_static("GET, POST");
-const SEC_FETCH_SITE: HeaderName = HeaderName::from_static("sec-fetch-site");
 const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");
 
 /// The logout route on its own, for framework authors who route themselves.
@@ -114,63 +110,47 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    let future: Pin<Box<dyn Future<Output = _> + Send>> = match check_request(config, &request) {
-        Ok(()) => Box::pin(end_session(config.clone(), hook.clone(), request)),
-        Err((rejection, allow)) => Box::pin(std::future::ready(reply::rejection(rejection, allow))),
+    let (parts, body) = request.into_parts();
+    let future: Pin<Box<dyn Future<Output = _> + Send>> = match check_request(config, &parts) {
+        Ok(()) => Box::pin(end_session(config.clone(), hook.clone(), parts, body)),
+        Err((rejection, allow)) => {
+            let page = config.refusal_page.as_ref();
+            Box::pin(std::future::ready(reply::rejection(page, &parts, rejection, allow)))
+        }
     };
     LogoutFuture { future }
 }
 
 /// Method and same-origin rules, before anything changes.
-fn check_request<B>(
-    config: &Config,
-    request: &Request<B>,
-) -> Result<(), (Rejection, Option<HeaderValue>)> {
-    let method = request.method();
+fn check_request(config: &Config, parts: &Parts) -> Result<(), (Rejection, Option<HeaderValue>)> {
+    let method = &parts.method;
     let allowed = method == Method::POST || (config.allow_get && method == Method::GET);
     if !allowed {
         let allow = if config.allow_get { ALLOW_GET_POST } else { ALLOW_POST };
         return Err((Rejection::MethodNotAllowed, Some(allow)));
     }
-    if !is_same_origin(config, request.headers()) {
+    if !config.same_origin.allows(&parts.headers) {
         return Err((Rejection::CrossSite, None));
     }
     Ok(())
 }
 
-/// `Sec-Fetch-Site` when the browser sends it, else `Origin`.
-///
-/// `same-origin` and `none` (typed or bookmarked) pass; `same-site` and
-/// `cross-site` pass only with an `Origin` the app trusts. Without either
-/// header the request is not from a browser that could be tricked into
-/// sending it cross-site with the user's cookies, and passes.
-fn is_same_origin(config: &Config, headers: &http::HeaderMap) -> bool {
-    let trusted_origin = || {
-        headers.get(ORIGIN).and_then(|origin| origin.to_str().ok()).is_some_and(|origin| {
-            config.trusted_origins.iter().any(|t| t.eq_ignore_ascii_case(origin))
-        })
-    };
-    match headers.get(SEC_FETCH_SITE).map(HeaderValue::as_bytes) {
-        Some(b"same-origin" | b"none") => true,
-        Some(_) => trusted_origin(),
-        None => !headers.contains_key(ORIGIN) || trusted_origin(),
-    }
-}
-
 async fn end_session<H, B>(
     config: Arc<Config>,
     hook: Arc<H>,
-    request: Request<B>,
+    parts: Parts,
+    body: B,
 ) -> Response<ReplyBody>
 where
     H: EndSessionHook,
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let (parts, body) = request.into_parts();
     let target = match return_target(&parts, body).await {
         Ok(target) => target,
-        Err(rejection) => return reply::rejection(rejection, None),
+        Err(rejection) => {
+            return reply::rejection(config.refusal_page.as_ref(), &parts, rejection, None);
+        }
     };
     // Mint before the hook, so a failure here changes nothing.
     let Ok(minted) = config.keys.mint() else {
@@ -186,7 +166,7 @@ where
         }
     };
 
-    let location = end_session_url(&config, minted.state(), &hints);
+    let location = config.end_session_url.with_state(minted.state(), &hints);
     let Ok(location) = HeaderValue::try_from(location) else {
         return reply::unavailable();
     };
@@ -284,25 +264,4 @@ fn is_form(parts: &Parts) -> bool {
             let essence = value.split(|&b| b == b';').next().unwrap_or_default();
             essence.trim_ascii().eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
         })
-}
-
-/// The configured base, the fresh `state`, and whichever hints fit the cap.
-fn end_session_url(config: &Config, state: &[u8], hints: &LogoutHints) -> Vec<u8> {
-    // Exact without hints, so the header value takes the buffer as is.
-    let mut url = Vec::with_capacity(config.end_session_base.len() + "&state=".len() + state.len());
-    url.extend_from_slice(config.end_session_base.as_bytes());
-    url.extend_from_slice(b"&state=");
-    url.extend_from_slice(state);
-    let hints = [("id_token_hint", &hints.id_token_hint), ("logout_hint", &hints.logout_hint)];
-    for (name, value) in hints {
-        let Some(value) = value else { continue };
-        let encoded: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        if url.len() + 2 + name.len() + encoded.len() <= config.max_url_len {
-            url.push(b'&');
-            url.extend_from_slice(name.as_bytes());
-            url.push(b'=');
-            url.extend_from_slice(encoded.as_bytes());
-        }
-    }
-    url
 }

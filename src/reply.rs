@@ -1,16 +1,25 @@
-//! The middleware's own responses: 303 to the provider, 4xx refusals, the
-//! 500 of a failed hook. All `Cache-Control: no-store`.
+//! The middleware's own responses: 303 to the provider, 4xx refusals (or the
+//! app's refusal page), the 500 of a failed hook. All `Cache-Control: no-store`.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use http::{
     HeaderValue, Response, StatusCode,
     header::Entry,
     header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE, X_CONTENT_TYPE_OPTIONS},
+    request::Parts,
 };
 
 use crate::{EndSessionFailed, Rejection, body::ReplyBody};
 
+/// The app's page for a refusal, set with
+/// [`refusal_page`](crate::OidcLogoutBuilder::refusal_page).
+pub(crate) type RefusalPage = Arc<dyn Fn(&Rejection, &Parts) -> Response<Bytes> + Send + Sync>;
+
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
 fn reply(status: StatusCode, body: ReplyBody) -> Response<ReplyBody> {
@@ -45,12 +54,30 @@ pub(crate) fn see_other(location: HeaderValue) -> Response<ReplyBody> {
     response
 }
 
-/// A refusal: `<code>: <message>` as text, the [`Rejection`] in the
-/// extensions, and `Allow` on a 405.
-pub(crate) fn rejection(rejection: Rejection, allow: Option<HeaderValue>) -> Response<ReplyBody> {
+/// A refusal of the request whose parts are `parts`: the app's page, else
+/// `<code>: <message>` as text. Whichever it is, the status is the
+/// rejection's, it is `no-store` and `nosniff`, a 405 says what is
+/// `Allow`ed, and the [`Rejection`] rides in the extensions.
+pub(crate) fn rejection(
+    page: Option<&RefusalPage>,
+    parts: &Parts,
+    rejection: Rejection,
+    allow: Option<HeaderValue>,
+) -> Response<ReplyBody> {
     #[cfg(feature = "tracing")]
     tracing::debug!(code = rejection.code(), "sign-out request refused: {rejection}");
-    let mut response = text(rejection.status(), format!("{}: {rejection}\n", rejection.code()));
+    let mut response = match page {
+        None => text(rejection.status(), format!("{}: {rejection}\n", rejection.code())),
+        Some(page) => {
+            let mut response = page(&rejection, parts).map(ReplyBody::from);
+            *response.status_mut() = rejection.status();
+            let headers = response.headers_mut();
+            headers.insert(CACHE_CONTROL, NO_STORE);
+            headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+            headers.entry(CONTENT_TYPE).or_insert(HTML);
+            response
+        }
+    };
     if let Some(allow) = allow {
         response.headers_mut().insert(ALLOW, allow);
     }

@@ -10,7 +10,7 @@
 use std::{
     fmt,
     sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use crate::{ConfigError, ReturnTarget, base64url, target::MAX_RETURN_TARGET_LEN};
@@ -21,6 +21,25 @@ const NONCE_LEN: usize = 16;
 const TAG_LEN: usize = 16;
 const HEADER_LEN: usize = 1 + KEY_ID_LEN + 8 + NONCE_LEN;
 const MIN_SECRET_LEN: usize = 32;
+
+/// How long a sign-out may take at the provider unless the app says otherwise:
+/// the state, and the cookie that holds it, expire after it.
+pub const DEFAULT_STATE_TTL: Duration = Duration::from_secs(300);
+/// The shortest state lifetime accepted: a provider's sign-out page needs some seconds.
+pub const MIN_STATE_TTL: Duration = Duration::from_secs(10);
+/// The longest state lifetime accepted: it bounds how long a copied state
+/// cookie stays usable (SECURITY.md, "What single use means").
+pub const MAX_STATE_TTL: Duration = Duration::from_secs(3600);
+
+/// The lifetime in whole seconds, if it is within [`MIN_STATE_TTL`]..=[`MAX_STATE_TTL`].
+pub(crate) fn ttl_secs(ttl: Duration) -> Result<u64, ConfigError> {
+    let secs = ttl.as_secs();
+    if (MIN_STATE_TTL.as_secs()..=MAX_STATE_TTL.as_secs()).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(ConfigError::InvalidStateTtl(secs))
+    }
+}
 
 /// Length of the `state` parameter: 16 bytes in base64url without padding.
 pub(crate) const STATE_PARAM_LEN: usize = 22;
@@ -302,8 +321,6 @@ pub(crate) fn decode_state(state: &str) -> Option<[u8; NONCE_LEN]> {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     pub(crate) fn ring_at(now: Arc<std::sync::atomic::AtomicU64>, keys: &[&[u8]]) -> KeyRing {
@@ -312,7 +329,7 @@ mod tests {
         let clock: Clock = Arc::new(move || {
             UNIX_EPOCH + Duration::from_secs(now.load(std::sync::atomic::Ordering::SeqCst))
         });
-        KeyRing::new(current, keys.collect(), 300, Some(clock))
+        KeyRing::new(current, keys.collect(), DEFAULT_STATE_TTL.as_secs(), Some(clock))
     }
 
     const KEY_A: &[u8] = b"0123456789abcdef0123456789abcdef";

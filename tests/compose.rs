@@ -218,8 +218,8 @@ async fn own_body_type_implements_from_reply() {
             Poll::Ready(self.get_mut().0.take().map(|bytes| Ok(http_body::Frame::data(bytes))))
         }
     }
-    impl tower_oidc_logout::FromReply for Page {
-        fn from_reply(reply: tower_oidc_logout::ReplyBody) -> Self {
+    impl tower_oidc_logout::body::FromReply for Page {
+        fn from_reply(reply: tower_oidc_logout::body::ReplyBody) -> Self {
             let text = String::from_utf8_lossy(&reply.into_bytes()).into_owned();
             Page(Some(format!("<pre>{text}</pre>").into()))
         }
