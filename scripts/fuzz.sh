@@ -14,7 +14,10 @@
 # milliseconds; the margin is for a machine shared with builds).
 #
 # The committed corpus in fuzz/corpus/<target> seeds every run and is only
-# read; new inputs go to a temporary directory unless FUZZ_KEEP=1. A crash
+# read; new inputs go to a temporary directory unless FUZZ_KEEP=1. It holds
+# Cookie headers that are not ASCII (UTF-8 and raw bytes) for `callback` and
+# `logout`; `cargo test` in fuzz/ (tests/corpus.rs, a plain build) checks that
+# it still does after a change to the input types. A crash
 # stops the script with a non-zero status; the input is saved under
 # fuzz/artifacts/<target>/ and replays with `cargo fuzz run <target> <file>`.
 #

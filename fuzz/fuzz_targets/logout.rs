@@ -1,4 +1,5 @@
-//! A logout request with any method, headers, cookies, query and form body.
+//! A logout request with any method, headers, cookies (any bytes, real
+//! state cookies among them), query and form body.
 //!
 //! Invariants: no panic, never a 5xx, a `code:` on every refusal and nothing
 //! changed by one (no cookie set or expired); a sign-out happens only for an
@@ -9,112 +10,14 @@
 
 #![no_main]
 
-use http::{HeaderName, HeaderValue, Method, Request, header};
-use libfuzzer_sys::{
-    arbitrary::{self, Arbitrary},
-    fuzz_target,
-};
+use http::{HeaderValue, Method, Request, header};
+use libfuzzer_sys::fuzz_target;
 use tower_oidc_logout::MAX_PENDING_STATES;
 use tower_oidc_logout_fuzz::{
-    CALLBACK_PATH, CookiePart, FuzzBody, Issued, app, check_answer, cookie_headers,
-    is_state_cookie_name, push_pair, request, send, sent_cookie_pairs, stays_on_site,
+    CALLBACK_PATH, FuzzBody, Issued, app, check_answer, is_state_cookie_name,
+    logout::{APP_ORIGIN, Input, encode},
+    push_pair, send, sent_cookie_pairs, stays_on_site,
 };
-
-const APP_ORIGIN: &str = "https://app.example";
-
-#[derive(Arbitrary, Debug)]
-enum MethodChoice {
-    Get,
-    Post,
-    Head,
-    Put,
-    Delete,
-    Options,
-    Other(String),
-}
-
-#[derive(Arbitrary, Debug)]
-enum Name {
-    Origin,
-    SecFetchSite,
-    ContentType,
-    Referer,
-    Other(String),
-}
-
-#[derive(Arbitrary, Debug)]
-enum Value {
-    AppOrigin,
-    Null,
-    OtherOrigin,
-    SameOrigin,
-    SameSite,
-    CrossSite,
-    None,
-    Form,
-    Raw(Vec<u8>),
-}
-
-#[derive(Arbitrary, Debug)]
-enum Pair {
-    ReturnTo(String),
-    Safe(u8),
-    Other(String, String),
-    Raw(Vec<u8>),
-}
-
-#[derive(Arbitrary, Debug)]
-struct Input {
-    allow_get: bool,
-    method: MethodChoice,
-    headers: Vec<(Name, Value)>,
-    cookies: Vec<CookiePart>,
-    cookies_per_header: u8,
-    query: Vec<Pair>,
-    body: Vec<Pair>,
-}
-
-fn encode(pairs: &[Pair]) -> Vec<u8> {
-    const SAFE: [&str; 4] = ["/", "/account?tab=1#top", "/a/b;c", "/..//x"];
-    let mut text = String::new();
-    let mut raw = Vec::new();
-    for pair in pairs {
-        match pair {
-            Pair::ReturnTo(value) => push_pair(&mut text, "return_to", value),
-            Pair::Safe(n) => push_pair(&mut text, "return_to", SAFE[usize::from(*n) % SAFE.len()]),
-            Pair::Other(name, value) => push_pair(&mut text, name, value),
-            Pair::Raw(bytes) => {
-                raw.push(b'&');
-                raw.extend_from_slice(bytes);
-            }
-        }
-    }
-    let mut out = text.into_bytes();
-    out.extend_from_slice(&raw);
-    out
-}
-
-fn header(name: &Name, value: &Value) -> Option<(HeaderName, HeaderValue)> {
-    let name = match name {
-        Name::Origin => header::ORIGIN,
-        Name::SecFetchSite => HeaderName::from_static("sec-fetch-site"),
-        Name::ContentType => header::CONTENT_TYPE,
-        Name::Referer => header::REFERER,
-        Name::Other(name) => HeaderName::from_bytes(name.as_bytes()).ok()?,
-    };
-    let value = match value {
-        Value::AppOrigin => HeaderValue::from_static(APP_ORIGIN),
-        Value::Null => HeaderValue::from_static("null"),
-        Value::OtherOrigin => HeaderValue::from_static("https://evil.example"),
-        Value::SameOrigin => HeaderValue::from_static("same-origin"),
-        Value::SameSite => HeaderValue::from_static("same-site"),
-        Value::CrossSite => HeaderValue::from_static("cross-site"),
-        Value::None => HeaderValue::from_static("none"),
-        Value::Form => HeaderValue::from_static("application/x-www-form-urlencoded"),
-        Value::Raw(bytes) => HeaderValue::from_bytes(bytes).ok()?,
-    };
-    Some((name, value))
-}
 
 /// The same-origin rule, written out independently of the crate.
 fn from_own_site(request: &Request<FuzzBody>) -> bool {
@@ -128,33 +31,13 @@ fn from_own_site(request: &Request<FuzzBody>) -> bool {
 }
 
 fuzz_target!(|input: Input| {
-    let method = match &input.method {
-        MethodChoice::Get => Method::GET,
-        MethodChoice::Post => Method::POST,
-        MethodChoice::Head => Method::HEAD,
-        MethodChoice::Put => Method::PUT,
-        MethodChoice::Delete => Method::DELETE,
-        MethodChoice::Options => Method::OPTIONS,
-        MethodChoice::Other(name) => match Method::from_bytes(name.as_bytes()) {
-            Ok(method) => method,
-            Err(_) => return,
-        },
-    };
-    let mut headers: Vec<_> = input.headers.iter().filter_map(|(n, v)| header(n, v)).collect();
-    headers.extend(
-        cookie_headers(&input.cookies, input.cookies_per_header)
-            .into_iter()
-            .map(|value| (header::COOKIE, value)),
-    );
-    let query = encode(&input.query);
-    let body = encode(&input.body);
-    let Some(request) = request(method, "/logout", &query, headers, body) else {
+    let Some(request) = input.request() else {
         return;
     };
     let allowed_method =
         request.method() == Method::POST || (input.allow_get && request.method() == Method::GET);
     let own_site = from_own_site(&request);
-    let sent_state_names: Vec<String> = sent_cookie_pairs(request.headers())
+    let sent_state_names: Vec<Vec<u8>> = sent_cookie_pairs(request.headers())
         .into_iter()
         .map(|(name, _)| name)
         .filter(|name| is_state_cookie_name(name))
@@ -212,13 +95,17 @@ fuzz_target!(|input: Input| {
     for session in ["__Host-session", "sid"] {
         assert!(removed.contains(&session), "{session} not expired");
     }
-    let mut kept: Vec<&String> =
-        sent_state_names.iter().filter(|name| !removed.contains(&name.as_str())).collect();
+    let mut kept: Vec<&[u8]> = sent_state_names
+        .iter()
+        .map(Vec::as_slice)
+        .filter(|name| !removed.iter().any(|r| r.as_bytes() == *name))
+        .collect();
     kept.sort();
     kept.dedup();
     assert!(
         kept.len() < MAX_PENDING_STATES,
-        "more than {MAX_PENDING_STATES} state cookies left: {kept:?}"
+        "more than {MAX_PENDING_STATES} state cookies left: {:?}",
+        kept.iter().map(|name| String::from_utf8_lossy(name)).collect::<Vec<_>>()
     );
 
     // The callback for this very sign-out passes and hands back the target.

@@ -5,6 +5,9 @@
 //! session, in-memory bodies), so a future still pending after a few polls
 //! is itself a bug.
 
+pub mod callback;
+pub mod logout;
+
 use std::{
     convert::Infallible,
     future::Future,
@@ -27,6 +30,8 @@ use tower_oidc_logout::{
 pub const CALLBACK_PATH: &str = "/logout/callback";
 /// The provider's end-session URL as configured.
 pub const END_SESSION: &str = "https://op.example/endsession?tenant=fuzz";
+/// The longest callback query the middleware reads (its `MAX_QUERY_LEN`).
+pub const MAX_CALLBACK_QUERY_LEN: usize = 4096;
 /// The middleware's clock: fixed, so runs are repeatable.
 pub const NOW_SECS: u64 = 1_800_000_000;
 
@@ -236,9 +241,13 @@ impl Issued {
 /// Names of state cookies: the prefix and 8 characters of the state.
 pub const STATE_COOKIE_PREFIX: &str = "__Host-oidc-logout-";
 
-/// Whether `name` is a state cookie's name.
-pub fn is_state_cookie_name(name: &str) -> bool {
-    name.len() == STATE_COOKIE_PREFIX.len() + 8 && name.starts_with(STATE_COOKIE_PREFIX)
+/// Whether `name` is a state cookie's name: the prefix and 8 characters a
+/// state can start with (base64url). Names with other bytes were never set
+/// by the app, whatever a request carries.
+pub fn is_state_cookie_name(name: &[u8]) -> bool {
+    name.strip_prefix(STATE_COOKIE_PREFIX.as_bytes()).is_some_and(|id| {
+        id.len() == 8 && id.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
 }
 
 /// One `name=value` of a fuzzed `Cookie` header.
@@ -252,38 +261,42 @@ pub enum CookiePart {
     Edited { seed: Seed, at: u16, byte: u8 },
     /// A real sealed value cut short.
     Truncated { seed: Seed, len: u16 },
-    /// Anything at all.
+    /// Any text (UTF-8, so `lang=français` too).
     Raw { name: String, value: String },
     /// A session cookie.
     Session(String),
+    /// Any bytes at all (`\xff`, Latin-1, half a UTF-8 sequence): what
+    /// another site of the domain may plant.
+    RawBytes { name: Vec<u8>, value: Vec<u8> },
 }
 
 impl CookiePart {
     /// The pair as written in the header (may hold bytes a header refuses).
     pub fn render(&self) -> Vec<u8> {
-        let pair = |name: &str, value: &[u8]| [name.as_bytes(), b"=", value].concat();
+        let pair = |name: &[u8], value: &[u8]| [name, b"=", value].concat();
         match *self {
             Self::Real(seed) => {
                 let issued = issued(seed);
-                pair(&issued.cookie_name, issued.sealed.as_bytes())
+                pair(issued.cookie_name.as_bytes(), issued.sealed.as_bytes())
             }
             Self::Renamed { value_of, name_of } => {
-                pair(&issued(name_of).cookie_name, issued(value_of).sealed.as_bytes())
+                pair(issued(name_of).cookie_name.as_bytes(), issued(value_of).sealed.as_bytes())
             }
             Self::Edited { seed, at, byte } => {
                 let issued = issued(seed);
                 let mut value = issued.sealed.clone().into_bytes();
                 let at = usize::from(at) % value.len();
                 value[at] = byte;
-                pair(&issued.cookie_name, &value)
+                pair(issued.cookie_name.as_bytes(), &value)
             }
             Self::Truncated { seed, len } => {
                 let issued = issued(seed);
                 let len = usize::from(len) % issued.sealed.len();
-                pair(&issued.cookie_name, &issued.sealed.as_bytes()[..len])
+                pair(issued.cookie_name.as_bytes(), &issued.sealed.as_bytes()[..len])
             }
-            Self::Raw { ref name, ref value } => pair(name, value.as_bytes()),
-            Self::Session(ref value) => pair("__Host-session", value.as_bytes()),
+            Self::Raw { ref name, ref value } => pair(name.as_bytes(), value.as_bytes()),
+            Self::Session(ref value) => pair(b"__Host-session", value.as_bytes()),
+            Self::RawBytes { ref name, ref value } => pair(name, value),
         }
     }
 }
@@ -301,19 +314,40 @@ pub fn cookie_headers(parts: &[CookiePart], per_header: u8) -> Vec<HeaderValue> 
         .collect()
 }
 
-/// The `name=value` pairs a `Cookie` header carries, parsed as browsers and
-/// most servers do.
-pub fn sent_cookie_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
-    headers
+/// The `name=value` pairs the `Cookie` headers carry, as bytes, parsed as
+/// browsers and most servers do: pairs split at `;`, each at its first `=`
+/// (pairs without one are skipped), names and values trimmed of ASCII
+/// whitespace, values of the `"` around them. Read from the raw bytes, so a
+/// header holding UTF-8 (`lang=français`) or any other byte keeps its pairs.
+pub fn sent_cookie_pairs(headers: &http::HeaderMap) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut pairs = Vec::new();
+    for header in headers.get_all(header::COOKIE) {
+        for pair in header.as_bytes().split(|&b| b == b';') {
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else { continue };
+            let name = pair[..eq].trim_ascii();
+            let mut value = pair[eq + 1..].trim_ascii();
+            while let Some(rest) = value.strip_prefix(b"\"") {
+                value = rest;
+            }
+            while let Some(rest) = value.strip_suffix(b"\"") {
+                value = rest;
+            }
+            pairs.push((name.to_vec(), value.to_vec()));
+        }
+    }
+    pairs
+}
+
+/// Whether any `Cookie` header holds a byte outside ASCII; `Some(true)` if
+/// every such header is still UTF-8 text, `Some(false)` if one is not.
+pub fn non_ascii_cookies(headers: &http::HeaderMap) -> Option<bool> {
+    let odd: Vec<&[u8]> = headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            Some((name.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
-        })
-        .collect()
+        .map(HeaderValue::as_bytes)
+        .filter(|bytes| !bytes.is_ascii())
+        .collect();
+    (!odd.is_empty()).then(|| odd.iter().all(|bytes| std::str::from_utf8(bytes).is_ok()))
 }
 
 /// Whether `target` resolves to the app's own origin from a page of the app.
