@@ -1,0 +1,1 @@
+//! OpenID Connect Discovery against real loopback servers.
