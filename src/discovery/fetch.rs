@@ -121,7 +121,7 @@ impl Discovery {
             issuer: issuer.to_owned(),
             reason: "it is not an absolute URL",
         })?;
-        let tls = if url.scheme() == "https" { Some(self.tls_connector()?) } else { None };
+        let tls = if url.scheme() == "https" { Some(self.tls_connector(&url_text)?) } else { None };
         let document =
             tokio::time::timeout(self.timeout, self.fetch(&url, &url_text, tls)).await.map_err(
                 |_| DiscoveryError::Timeout { url: url_text.clone(), timeout: self.timeout },
@@ -129,7 +129,7 @@ impl Discovery {
         ProviderMetadata::from_json(issuer, &document)
     }
 
-    fn tls_connector(&self) -> Result<TlsConnector, DiscoveryError> {
+    fn tls_connector(&self, url_text: &str) -> Result<TlsConnector, DiscoveryError> {
         let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         for der in &self.extra_roots {
             roots.add(CertificateDer::from(der.clone())).map_err(|error| {
@@ -139,7 +139,10 @@ impl Discovery {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|error| DiscoveryError::InvalidRootCertificate { reason: error.to_string() })?
+            .map_err(|error| DiscoveryError::Tls {
+                url: url_text.to_owned(),
+                source: io::Error::other(error),
+            })?
             .with_root_certificates(roots)
             .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -152,6 +155,8 @@ impl Discovery {
         url_text: &str,
         tls: Option<TlsConnector>,
     ) -> Result<Bytes, DiscoveryError> {
+        // One budget for the whole connection: the TLS handshake gets what TCP left.
+        let started = tokio::time::Instant::now();
         let connect_timeout = self.connect_timeout;
         let timed_out = || DiscoveryError::ConnectTimeout {
             url: url_text.to_owned(),
@@ -164,7 +169,8 @@ impl Discovery {
             None => self.exchange(tcp, url, url_text).await,
             Some(tls) => {
                 let name = server_name(url, url_text)?;
-                let stream = tokio::time::timeout(connect_timeout, tls.connect(name, tcp))
+                let left = connect_timeout.saturating_sub(started.elapsed());
+                let stream = tokio::time::timeout(left, tls.connect(name, tcp))
                     .await
                     .map_err(|_| timed_out())?
                     .map_err(|error| tls_error(url_text, error))?;
@@ -324,6 +330,8 @@ impl<T> Drop for AbortOnDrop<T> {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     #[test]
@@ -331,6 +339,23 @@ mod tests {
         fn assert_send<T: Send>(_: &T) {}
         let discovery = Discovery::new();
         assert_send(&discovery.discover("https://op.example"));
+    }
+
+    #[test]
+    fn outside_a_tokio_runtime_it_is_an_error_not_a_panic() {
+        let discovery = Discovery::new();
+        let mut future = std::pin::pin!(discovery.discover("https://op.example"));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(
+            future.as_mut().poll(&mut context),
+            std::task::Poll::Ready(Err(DiscoveryError::NoTokioRuntime))
+        ));
+    }
+
+    #[test]
+    fn the_error_can_cross_threads_and_be_boxed() {
+        fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
+        assert_error::<DiscoveryError>();
     }
 
     #[test]
@@ -345,7 +370,7 @@ mod tests {
     fn a_bad_extra_root_is_a_typed_error() {
         let discovery = Discovery::new().add_root_certificate(b"not a certificate".to_vec());
         assert!(matches!(
-            discovery.tls_connector(),
+            discovery.tls_connector("https://op.example/.well-known/openid-configuration"),
             Err(DiscoveryError::InvalidRootCertificate { .. })
         ));
     }
