@@ -127,6 +127,10 @@
 //!   (data, store record and ID) at sign-out.
 //! - **`mock-provider`**: the `mock` module, a mock Next Identity provider (an axum
 //!   server on an ephemeral port) to test a relying party against.
+//! - **`discovery`**: the `discovery` module, OpenID Connect Discovery:
+//!   `ProviderMetadata::discover(issuer)` fetches the provider's
+//!   `end_session_endpoint`, `jwks_uri` and logout capabilities over rustls,
+//!   checking that the document's `issuer` is the configured one.
 //!
 //! # Pieces for framework authors
 //!
@@ -156,6 +160,8 @@ mod target;
 #[cfg(feature = "tower-sessions")]
 mod tower_sessions;
 
+#[cfg(feature = "discovery")]
+pub mod discovery;
 #[cfg(feature = "mock-provider")]
 pub mod mock;
 
@@ -165,6 +171,8 @@ pub use body::WrapBodyLayer;
 pub use callback::{CallbackService, LoggedOut};
 pub use config::{ClearSiteData, OidcLogoutBuilder};
 pub use cookies::SessionCookie;
+#[cfg(feature = "discovery")]
+pub use discovery::{Discovery, DiscoveryError, ProviderMetadata};
 pub use end_session::DEFAULT_MAX_END_SESSION_URL_LEN;
 pub use error::{BoxError, ConfigError, EndSessionFailed, Rejection};
 pub use future::ResponseFuture;

@@ -1,0 +1,387 @@
+//! The one HTTP GET of discovery: connect, TLS, request, capped body, timeouts.
+
+use std::{fmt, io, net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{StatusCode, header};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::TokioIo;
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::TcpStream,
+};
+use tokio_rustls::{
+    TlsConnector,
+    rustls::{self, ClientConfig, RootCertStore, pki_types::CertificateDer, pki_types::ServerName},
+};
+use url::{Host, Url};
+
+use super::{DiscoveryError, ProviderMetadata, metadata::configuration_url};
+
+/// Default time to open the connection (name resolution, TCP, TLS handshake).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time for the whole fetch, connection included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default cap on the discovery document, in bytes (real ones are a few KiB).
+pub const DEFAULT_MAX_DOCUMENT_LEN: usize = 64 * 1024;
+
+/// Settings for fetching discovery documents; [`discover`](Self::discover) does the fetch.
+///
+/// One `GET <issuer>/.well-known/openid-configuration` over HTTP/1.1:
+///
+/// - TLS by rustls (ring), certificates verified against Mozilla's root
+///   store (webpki-roots) plus any [`add_root_certificate`](Self::add_root_certificate);
+///   TLS 1.2 and 1.3 only. Plain `http` only to `localhost`, `127.0.0.1` and `[::1]`.
+/// - Redirects are not followed: the document's `issuer` must equal the
+///   configured issuer anyway, so a redirect means the configured issuer is
+///   not the provider's ([`DiscoveryError::Redirect`]).
+/// - Only `200 OK` is accepted; the document is refused when it is larger
+///   than [`max_document_len`](Self::max_document_len), whether
+///   `Content-Length` says so or the body grows past it.
+/// - A [connect timeout](Self::connect_timeout) and a [total timeout](Self::timeout).
+///
+/// Needs a Tokio runtime with IO and time enabled (`#[tokio::main]` has both).
+#[must_use]
+#[derive(Clone)]
+pub struct Discovery {
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_document_len: usize,
+    extra_roots: Vec<Vec<u8>>,
+}
+
+impl fmt::Debug for Discovery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Discovery")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_document_len", &self.max_document_len)
+            .field("extra_roots", &self.extra_roots.len())
+            .finish()
+    }
+}
+
+impl Default for Discovery {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Discovery {
+    /// The defaults: [`DEFAULT_CONNECT_TIMEOUT`], [`DEFAULT_TIMEOUT`],
+    /// [`DEFAULT_MAX_DOCUMENT_LEN`], Mozilla's roots only.
+    pub fn new() -> Self {
+        Self {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_document_len: DEFAULT_MAX_DOCUMENT_LEN,
+            extra_roots: Vec::new(),
+        }
+    }
+
+    /// Time allowed to open the connection: name resolution, TCP connect and
+    /// TLS handshake (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for the whole fetch, connection included (default 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Largest document accepted, in bytes (default 64 KiB).
+    pub fn max_document_len(mut self, bytes: usize) -> Self {
+        self.max_document_len = bytes;
+        self
+    }
+
+    /// Also trust this CA certificate (DER), e.g. a company's private CA in
+    /// front of an internal provider. Mozilla's roots stay trusted.
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_roots.push(der.into());
+        self
+    }
+
+    /// Fetches `<issuer>/.well-known/openid-configuration` once and checks it
+    /// with [`ProviderMetadata::from_json`].
+    ///
+    /// The issuer is checked before any request: an `http` issuer on a host
+    /// other than loopback is refused without touching the network. A
+    /// trailing `/` is stripped before appending the well-known path, but the
+    /// document's `issuer` is compared with `issuer` as given.
+    pub async fn discover(&self, issuer: &str) -> Result<ProviderMetadata, DiscoveryError> {
+        let url_text = configuration_url(issuer)?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(DiscoveryError::NoTokioRuntime);
+        }
+        let url = Url::parse(&url_text).map_err(|_| DiscoveryError::InvalidIssuer {
+            issuer: issuer.to_owned(),
+            reason: "it is not an absolute URL",
+        })?;
+        let tls = if url.scheme() == "https" { Some(self.tls_connector(&url_text)?) } else { None };
+        let document =
+            tokio::time::timeout(self.timeout, self.fetch(&url, &url_text, tls)).await.map_err(
+                |_| DiscoveryError::Timeout { url: url_text.clone(), timeout: self.timeout },
+            )??;
+        ProviderMetadata::from_json(issuer, &document)
+    }
+
+    fn tls_connector(&self, url_text: &str) -> Result<TlsConnector, DiscoveryError> {
+        let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        for der in &self.extra_roots {
+            roots.add(CertificateDer::from(der.clone())).map_err(|error| {
+                DiscoveryError::InvalidRootCertificate { reason: error.to_string() }
+            })?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|error| DiscoveryError::Tls {
+                url: url_text.to_owned(),
+                source: io::Error::other(error),
+            })?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsConnector::from(Arc::new(config)))
+    }
+
+    async fn fetch(
+        &self,
+        url: &Url,
+        url_text: &str,
+        tls: Option<TlsConnector>,
+    ) -> Result<Bytes, DiscoveryError> {
+        // One budget for the whole connection: the TLS handshake gets what TCP left.
+        let started = tokio::time::Instant::now();
+        let connect_timeout = self.connect_timeout;
+        let timed_out = || DiscoveryError::ConnectTimeout {
+            url: url_text.to_owned(),
+            timeout: connect_timeout,
+        };
+        let tcp = tokio::time::timeout(connect_timeout, connect(url, url_text))
+            .await
+            .map_err(|_| timed_out())??;
+        match tls {
+            None => self.exchange(tcp, url, url_text).await,
+            Some(tls) => {
+                let name = server_name(url, url_text)?;
+                let left = connect_timeout.saturating_sub(started.elapsed());
+                let stream = tokio::time::timeout(left, tls.connect(name, tcp))
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(|error| tls_error(url_text, error))?;
+                self.exchange(stream, url, url_text).await
+            }
+        }
+    }
+
+    async fn exchange<S>(
+        &self,
+        stream: S,
+        url: &Url,
+        url_text: &str,
+    ) -> Result<Bytes, DiscoveryError>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let http_error = |error: hyper::Error| DiscoveryError::Http {
+            url: url_text.to_owned(),
+            source: Box::new(error),
+        };
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(http_error)?;
+        // The connection is driven beside the request and dropped with it (also on timeout).
+        let _connection = AbortOnDrop(tokio::spawn(connection));
+
+        let request = http::Request::get(url_path(url))
+            .header(header::HOST, authority(url))
+            .header(header::ACCEPT, "application/json")
+            .header(header::USER_AGENT, concat!("tower-oidc-logout/", env!("CARGO_PKG_VERSION")))
+            .body(Empty::<Bytes>::new())
+            .map_err(|error| DiscoveryError::Http {
+                url: url_text.to_owned(),
+                source: Box::new(error),
+            })?;
+        let response = sender.send_request(request).await.map_err(http_error)?;
+
+        let status = response.status();
+        if status.is_redirection() {
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            return Err(DiscoveryError::Redirect {
+                url: url_text.to_owned(),
+                status: status.as_u16(),
+                location,
+            });
+        }
+        if status != StatusCode::OK {
+            return Err(DiscoveryError::Status {
+                url: url_text.to_owned(),
+                status: status.as_u16(),
+            });
+        }
+
+        let limit = self.max_document_len;
+        let too_large = || DiscoveryError::TooLarge { url: url_text.to_owned(), limit };
+        let declared = response
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(too_large());
+        }
+
+        let mut body = response.into_body();
+        let mut document = Vec::with_capacity(declared.map_or(4096, |len| len as usize).min(limit));
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map_err(http_error)?.into_data() {
+                if document.len() + data.len() > limit {
+                    return Err(too_large());
+                }
+                document.extend_from_slice(&data);
+            }
+        }
+        Ok(Bytes::from(document))
+    }
+}
+
+/// Resolves the host and connects to the first address that answers.
+async fn connect(url: &Url, url_text: &str) -> Result<TcpStream, DiscoveryError> {
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addresses: Vec<SocketAddr> = match url.host() {
+        Some(Host::Ipv4(ip)) => vec![(ip, port).into()],
+        Some(Host::Ipv6(ip)) => vec![(ip, port).into()],
+        Some(Host::Domain(domain)) => tokio::net::lookup_host((domain, port))
+            .await
+            .map_err(|source| DiscoveryError::Resolve { host: domain.to_owned(), source })?
+            .collect(),
+        None => Vec::new(),
+    };
+    let mut last_error = io::Error::new(io::ErrorKind::NotFound, "the host has no address");
+    for address in addresses {
+        match TcpStream::connect(address).await {
+            Ok(stream) => return Ok(stream),
+            Err(error) => last_error = error,
+        }
+    }
+    Err(DiscoveryError::Connect { url: url_text.to_owned(), source: last_error })
+}
+
+fn server_name(url: &Url, url_text: &str) -> Result<ServerName<'static>, DiscoveryError> {
+    let name = match url.host() {
+        Some(Host::Ipv4(ip)) => Some(ServerName::from(std::net::IpAddr::from(ip))),
+        Some(Host::Ipv6(ip)) => Some(ServerName::from(std::net::IpAddr::from(ip))),
+        Some(Host::Domain(domain)) => ServerName::try_from(domain.to_owned()).ok(),
+        None => None,
+    };
+    name.ok_or_else(|| DiscoveryError::Tls {
+        url: url_text.to_owned(),
+        source: io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the host is not a valid TLS server name",
+        ),
+    })
+}
+
+/// A refused certificate becomes [`DiscoveryError::UntrustedCertificate`]; anything else [`DiscoveryError::Tls`].
+fn tls_error(url_text: &str, error: io::Error) -> DiscoveryError {
+    let rustls_error = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match rustls_error {
+        Some(rustls::Error::InvalidCertificate(reason)) => DiscoveryError::UntrustedCertificate {
+            url: url_text.to_owned(),
+            reason: reason.to_string(),
+        },
+        _ => DiscoveryError::Tls { url: url_text.to_owned(), source: error },
+    }
+}
+
+fn url_path(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    }
+}
+
+fn authority(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// Ends the spawned connection task when the fetch ends, however it ends.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+
+    use super::*;
+
+    #[test]
+    fn the_discovery_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let discovery = Discovery::new();
+        assert_send(&discovery.discover("https://op.example"));
+    }
+
+    #[test]
+    fn outside_a_tokio_runtime_it_is_an_error_not_a_panic() {
+        let discovery = Discovery::new();
+        let mut future = std::pin::pin!(discovery.discover("https://op.example"));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(matches!(
+            future.as_mut().poll(&mut context),
+            std::task::Poll::Ready(Err(DiscoveryError::NoTokioRuntime))
+        ));
+    }
+
+    #[test]
+    fn the_error_can_cross_threads_and_be_boxed() {
+        fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
+        assert_error::<DiscoveryError>();
+    }
+
+    #[test]
+    fn defaults_are_documented_values() {
+        let discovery = Discovery::default();
+        assert_eq!(discovery.connect_timeout, Duration::from_secs(5));
+        assert_eq!(discovery.timeout, Duration::from_secs(10));
+        assert_eq!(discovery.max_document_len, 64 * 1024);
+    }
+
+    #[test]
+    fn a_bad_extra_root_is_a_typed_error() {
+        let discovery = Discovery::new().add_root_certificate(b"not a certificate".to_vec());
+        assert!(matches!(
+            discovery.tls_connector("https://op.example/.well-known/openid-configuration"),
+            Err(DiscoveryError::InvalidRootCertificate { .. })
+        ));
+    }
+
+    #[test]
+    fn requests_carry_the_path_and_authority() {
+        let url = Url::parse("https://op.example:8443/realms/a/.well-known/openid-configuration")
+            .unwrap();
+        assert_eq!(url_path(&url), "/realms/a/.well-known/openid-configuration");
+        assert_eq!(authority(&url), "op.example:8443");
+        let url = Url::parse("http://[::1]/.well-known/openid-configuration").unwrap();
+        assert_eq!(authority(&url), "[::1]");
+    }
+}

@@ -1,0 +1,86 @@
+//! OpenID Connect Discovery: from an issuer to the provider's sign-out metadata.
+//!
+//! [`ProviderMetadata::discover`] fetches `<issuer>/.well-known/openid-configuration`
+//! once and keeps what sign-out needs: `end_session_endpoint`, `jwks_uri`,
+//! `authorization_endpoint`, `token_endpoint` and the four logout capability
+//! flags. [`Discovery`] changes the timeouts and the size cap.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use tower_oidc_logout::discovery::{Discovery, DiscoveryError, ProviderMetadata};
+//!
+//! # async fn run() -> Result<(), DiscoveryError> {
+//! // Defaults: 5 s to connect, 10 s in all, 64 KiB at most.
+//! let provider = ProviderMetadata::discover("https://id.eu.nextreason.com").await?;
+//!
+//! // Or with settings of your own:
+//! let provider = Discovery::new()
+//!     .connect_timeout(Duration::from_secs(2))
+//!     .timeout(Duration::from_secs(5))
+//!     .discover("https://id.eu.nextreason.com")
+//!     .await?;
+//!
+//! let end_session = provider.require_end_session_endpoint()?; // typed error if absent
+//! println!("sign out at {end_session}");
+//! if provider.backchannel_logout_supported() {
+//!     println!("keys at {:?}", provider.jwks_uri());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Rules
+//!
+//! - The document's `issuer` must equal the configured issuer byte for byte
+//!   ([`DiscoveryError::IssuerMismatch`] shows both). A trailing `/` on the
+//!   configured issuer is stripped before appending the well-known path
+//!   (OpenID Connect Discovery 1.0, section 4) but counts in the comparison.
+//! - The issuer and every endpoint in the document are `https`; plain `http`
+//!   only on `localhost`, `127.0.0.1` and `[::1]`, for development. An `http`
+//!   issuer elsewhere is refused before any request.
+//! - TLS by rustls with the ring provider; certificates are verified against
+//!   Mozilla's roots (webpki-roots) plus any
+//!   [`add_root_certificate`](Discovery::add_root_certificate). No OpenSSL.
+//! - Redirects are not followed: the provider's document must live under
+//!   the issuer it names, so a redirect means the configured issuer is wrong.
+//! - Only `200 OK`; a document over the size cap is refused whether
+//!   `Content-Length` announces it or the body grows past it.
+//! - A document without `end_session_endpoint` is accepted (a provider may
+//!   support only back-channel logout, or the end-session URL may be
+//!   configured by hand);
+//!   [`require_end_session_endpoint`](ProviderMetadata::require_end_session_endpoint)
+//!   turns its absence into [`DiscoveryError::NoEndSessionEndpoint`].
+//!
+//! Every failure is a [`DiscoveryError`] that says what to fix. Discovery is
+//! meant for start-up, not for the request path: nothing in the middleware
+//! fetches anything.
+//!
+//! # Next Identity
+//!
+//! Next Identity's issuer is the integration's base domain as an `https`
+//! URL, so `https://<host>` is discovered at
+//! `https://<host>/.well-known/openid-configuration`:
+//!
+//! ```
+//! use tower_oidc_logout::discovery::configuration_url;
+//!
+//! assert_eq!(
+//!     configuration_url("https://id.eu.nextreason.com")?,
+//!     "https://id.eu.nextreason.com/.well-known/openid-configuration",
+//! );
+//! # Ok::<(), tower_oidc_logout::discovery::DiscoveryError>(())
+//! ```
+//!
+//! Discovery is optional there: the builder's
+//! [`next_identity(host)`](crate::OidcLogoutBuilder::next_identity) sets the
+//! documented `https://<host>/endsession` directly, with no network call.
+//! Use discovery when you also want `jwks_uri` or the capability flags, or to
+//! check the configuration against the provider's own document.
+
+mod error;
+mod fetch;
+mod metadata;
+
+pub use error::DiscoveryError;
+pub use fetch::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_DOCUMENT_LEN, DEFAULT_TIMEOUT, Discovery};
+pub use metadata::{ProviderMetadata, configuration_url};
