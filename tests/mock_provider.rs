@@ -242,3 +242,48 @@ async fn shutdown_stops_the_server() {
     provider.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// One HTTP/1.1 GET over a raw socket, with a `Cookie` header of any bytes
+/// (the test client only sends strings); the response's head, as text.
+async fn raw_get(provider: &MockProvider, path_and_query: &str, cookie: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(provider.addr()).await.unwrap();
+    let mut request = format!(
+        "GET {path_and_query} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nCookie: ",
+        provider.addr()
+    )
+    .into_bytes();
+    request.extend_from_slice(cookie);
+    request.extend_from_slice(b"\r\n\r\n");
+    stream.write_all(&request).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut response))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let response = String::from_utf8_lossy(&response).into_owned();
+    response.split("\r\n\r\n").next().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_utf8_or_binary_cookie_beside_the_hosted_one_does_not_hide_it() {
+    let provider = provider().await;
+    let mut browser = Browser::new();
+    sign_in(&mut browser, &provider, "alice").await;
+    let id = browser.cookie(&provider.url(), HOSTED_SESSION_COOKIE).unwrap();
+    // As a browser sends it: every cookie of the host in one header, UTF-8 as is.
+    let mut cookie = b"lang=fran\xc3\xa7ais; x=\xff; ".to_vec();
+    cookie.extend_from_slice(format!("{HOSTED_SESSION_COOKIE}={id}").as_bytes());
+
+    let url = url::Url::parse(&end_session(
+        &provider,
+        &[("client_id", "demo-client"), ("post_logout_redirect_uri", CALLBACK)],
+    ))
+    .unwrap();
+    let head = raw_get(&provider, &url[url::Position::BeforePath..], &cookie).await;
+
+    assert!(head.starts_with("HTTP/1.1 302"), "{head}");
+    assert!(!provider.has_session("alice"), "the hosted session survived: {head}");
+    assert_eq!(provider.hosted_session_count(), 0);
+    assert!(provider.end_session_calls()[0].ended_hosted_session);
+}

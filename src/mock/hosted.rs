@@ -59,15 +59,30 @@ impl HostedSessions {
 }
 
 /// The values of every hosted-session cookie in the request.
+///
+/// Parsed from the raw bytes: browsers send every cookie of the host in one
+/// header, UTF-8 values as they are, so one cookie that is not ASCII (or not
+/// even UTF-8) must not hide the hosted-session cookie beside it. Session IDs
+/// are hex, so a value that is not UTF-8 names no session and is skipped.
 fn session_ids(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == HOSTED_SESSION_COOKIE)
-        .map(|(_, value)| value)
+        .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| {
+            let at = pair.iter().position(|&b| b == b'=')?;
+            Some((trim(&pair[..at]), trim(&pair[at + 1..])))
+        })
+        .filter(|(name, _)| *name == HOSTED_SESSION_COOKIE.as_bytes())
+        .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+}
+
+/// `bytes` without leading and trailing spaces and tabs.
+fn trim(bytes: &[u8]) -> &[u8] {
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_blank(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !is_blank(b)).map_or(start, |i| i + 1);
+    &bytes[start..end]
 }
 
 /// `Set-Cookie` that starts the hosted session `id` (hex only, so always valid).
@@ -116,6 +131,37 @@ mod tests {
         assert_eq!(sessions.user(&forged), None);
         assert!(!sessions.end(&forged));
         assert_eq!(sessions.count(), 1);
+    }
+
+    #[test]
+    fn an_odd_cookie_beside_it_does_not_hide_the_session() {
+        let sessions = HostedSessions::default();
+        let id = sessions.start("alice").unwrap();
+        // A UTF-8 value as browsers send it, and bytes that are not UTF-8 at all.
+        let mut line = b"lang=fran\xc3\xa7ais; x=\xff;\t".to_vec();
+        line.extend_from_slice(format!("{HOSTED_SESSION_COOKIE} = {id} ;novalue").as_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_bytes(&line).unwrap());
+        assert!(headers[COOKIE].to_str().is_err(), "the header is not visible ASCII");
+        assert_eq!(sessions.user(&headers).as_deref(), Some("alice"));
+        assert!(sessions.end(&headers));
+        assert_eq!(sessions.count(), 0);
+    }
+
+    #[test]
+    fn the_name_is_compared_whole_and_as_bytes() {
+        let sessions = HostedSessions::default();
+        let id = sessions.start("alice").unwrap();
+        for line in [
+            format!("x{HOSTED_SESSION_COOKIE}={id}"),
+            format!("{HOSTED_SESSION_COOKIE}x={id}"),
+            format!("NID_SESSION={id}"),
+            format!("other={HOSTED_SESSION_COOKIE}={id}"),
+        ] {
+            assert_eq!(sessions.user(&cookie_header(&line)), None, "{line}");
+        }
+        assert_eq!(trim(b" \t a b\t "), b"a b");
+        assert_eq!(trim(b" \t "), b"");
     }
 
     #[test]
