@@ -56,14 +56,32 @@
 //!
 //! Every answer of these three endpoints is `Cache-Control: no-store`.
 
+mod authorize;
+mod client;
+mod codes;
+mod discovery;
 mod endsession;
 mod hosted;
+mod jws;
 mod pages;
 mod reply;
 mod server;
+mod token;
 
-pub use hosted::HOSTED_SESSION_COOKIE;
+use std::time::Duration;
+
+pub use client::MockClient;
+pub use hosted::{HOSTED_SESSION_COOKIE, HostedSession};
 pub use server::{EndSessionCall, MockError, MockProvider, MockProviderBuilder};
+
+/// How long an authorization code can be exchanged at `/token` after `/authorize` issued it.
+pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
+
+/// How long an ID token is valid (`exp - iat`).
+pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// The `expires_in` of the access tokens (opaque: nothing at the mock accepts them).
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The value of the `logout` parameter the mock appends on success.
 ///
