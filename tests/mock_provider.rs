@@ -848,6 +848,16 @@ mod oidc {
         // Not a form at all.
         let page = browser.send(Method::POST, &provider.token_url(), None).await;
         assert_oauth_error(&page, StatusCode::BAD_REQUEST, "invalid_request");
+        // Wrong method or path: axum's own answers are no-store too.
+        for (method, url) in [
+            (Method::GET, provider.token_url()),
+            (Method::POST, provider.jwks_url()),
+            (Method::GET, format!("{}/nowhere", provider.url())),
+        ] {
+            let page = browser.send(method.clone(), &url, None).await;
+            assert!(page.status.is_client_error(), "{method} {url}");
+            assert_eq!(page.header("cache-control"), Some("no-store"), "{method} {url}");
+        }
         // None of these used the code up (the checks come before it is looked up).
         let page = token(&mut browser, &provider, &exchange).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);

@@ -188,6 +188,25 @@ mod tests {
     }
 
     #[test]
+    fn a_session_has_a_public_sid_and_records_its_clients() {
+        let sessions = HostedSessions::default();
+        let id = sessions.start("alice", 1_000).unwrap();
+        let (found, session) =
+            sessions.find(&cookie_header(&format!("{HOSTED_SESSION_COOKIE}={id}"))).unwrap();
+        assert_eq!(found, id);
+        assert_eq!(session.sid.len(), 32);
+        assert_ne!(session.sid, id, "the sid is not the cookie's secret value");
+        assert_eq!(session.auth_time, 1_000);
+        assert!(session.clients.is_empty());
+        sessions.add_client(&id, "web").unwrap();
+        sessions.add_client(&id, "spa").unwrap();
+        let session = sessions.add_client(&id, "web").unwrap();
+        assert_eq!(session.clients, ["spa", "web"], "sorted, each once");
+        assert_eq!(sessions.all(), [session]);
+        assert_eq!(sessions.add_client("ended", "web"), None);
+    }
+
+    #[test]
     fn unknown_or_absent_cookies_name_no_session() {
         let sessions = HostedSessions::default();
         sessions.start("alice", 1_000).unwrap();

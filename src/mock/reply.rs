@@ -23,6 +23,15 @@ fn response(status: StatusCode, content_type: &'static str, body: String) -> Res
     response
 }
 
+/// `response` with `Cache-Control: no-store` unless it has a `Cache-Control` already.
+pub(super) async fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .entry(CACHE_CONTROL)
+        .or_insert_with(|| HeaderValue::from_static("no-store"));
+    response
+}
+
 /// `403` with exactly the documented body.
 pub(super) fn forbidden() -> Response<Body> {
     response(StatusCode::FORBIDDEN, "application/json", FORBIDDEN_BODY.to_owned())

@@ -10,6 +10,7 @@ use std::{
 
 use axum::{
     Router,
+    middleware::map_response,
     routing::{get, post},
 };
 use tokio::{
@@ -26,7 +27,7 @@ use super::{
     discovery, endsession,
     hosted::{HostedSession, HostedSessions},
     jws::Signer,
-    pages, token,
+    pages, reply, token,
 };
 
 /// The time source: the system clock unless a test injects its own.
@@ -130,7 +131,9 @@ impl MockProviderBuilder {
             .route("/token", post(token::token))
             .route("/endsession", get(endsession::end_session))
             .route("/login", get(pages::login))
-            .with_state(provider.clone());
+            .with_state(provider.clone())
+            // Every answer, axum's own 404 and 405 included.
+            .layer(map_response(reply::no_store));
         let (stop, mut stopped) = watch::channel(false);
         let server = tokio::spawn(async move {
             let shutdown = async move {

@@ -180,7 +180,12 @@ fn authenticate<'p>(
 
 /// `client_id` and `client_secret` from `Basic base64(urlencode(id):urlencode(secret))`.
 fn basic_credentials(value: &[u8]) -> Option<(String, String)> {
-    let encoded = value.strip_prefix(b"Basic ").or_else(|| value.strip_prefix(b"basic "))?;
+    // The scheme is case-insensitive (RFC 9110 11.1).
+    let at = value.iter().position(|&b| b == b' ')?;
+    let (scheme, encoded) = value.split_at(at);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
     let decoded = STANDARD.decode(encoded.trim_ascii()).ok()?;
     let decoded = std::str::from_utf8(&decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
@@ -207,7 +212,10 @@ mod tests {
             basic_credentials(header.as_bytes()),
             Some(("my app".to_owned(), "p:ss word".to_owned()))
         );
+        let lower = format!("bASIC {}", STANDARD.encode("a:b"));
+        assert_eq!(basic_credentials(lower.as_bytes()), Some(("a".to_owned(), "b".to_owned())));
         assert_eq!(basic_credentials(b"Basic !!!"), None);
+        assert_eq!(basic_credentials(b"Basic"), None);
         assert_eq!(basic_credentials(b"Bearer abc"), None);
         let no_colon = format!("Basic {}", STANDARD.encode("nocolon"));
         assert_eq!(basic_credentials(no_colon.as_bytes()), None);
