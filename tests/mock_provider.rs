@@ -949,7 +949,9 @@ mod oidc {
             ("code", code.as_str()),
             ("redirect_uri", WEB_CALLBACK),
         ];
-        let cases: Vec<(Option<String>, Vec<(&str, &str)>)> = vec![
+        // The Authorization header, if any, and the client's fields in the form.
+        type Case<'a> = (Option<String>, Vec<(&'a str, &'a str)>);
+        let cases: Vec<Case> = vec![
             (Some(basic(WEB, "wrong")), vec![]),
             (Some(basic(WEB, "")), vec![]),
             (Some(basic("nobody", WEB_SECRET)), vec![]),

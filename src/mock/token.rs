@@ -33,22 +33,47 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
-    exchange(&provider, &headers, &body).unwrap_or_else(|refusal| refusal)
+    exchange(&provider, &headers, &body).unwrap_or_else(Refusal::into_response)
 }
 
-fn invalid_request(description: &str) -> Response<Body> {
-    reply::oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+/// Why a token request is refused (RFC 6749 5.2).
+#[derive(Debug)]
+enum Refusal {
+    InvalidRequest(String),
+    InvalidGrant(&'static str),
+    InvalidClient(&'static str),
+    UnsupportedGrantType,
 }
 
-fn invalid_grant(description: &str) -> Response<Body> {
-    reply::oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
+impl Refusal {
+    fn into_response(self) -> Response<Body> {
+        let bad_request = |error, description: &str| {
+            reply::oauth_error(StatusCode::BAD_REQUEST, error, description)
+        };
+        match self {
+            Self::InvalidRequest(description) => bad_request("invalid_request", &description),
+            Self::InvalidGrant(description) => bad_request("invalid_grant", description),
+            Self::InvalidClient(description) => reply::invalid_client(description),
+            Self::UnsupportedGrantType => {
+                bad_request("unsupported_grant_type", "only grant_type=authorization_code")
+            }
+        }
+    }
+}
+
+fn invalid_request(description: &str) -> Refusal {
+    Refusal::InvalidRequest(description.to_owned())
+}
+
+fn invalid_grant(description: &'static str) -> Refusal {
+    Refusal::InvalidGrant(description)
 }
 
 fn exchange(
     provider: &Provider,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Response<Body>, Response<Body>> {
+) -> Result<Response<Body>, Refusal> {
     let form = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -70,13 +95,7 @@ fn exchange(
     match first("grant_type") {
         None => return Err(invalid_request("grant_type is required")),
         Some("authorization_code") => {}
-        Some(_) => {
-            return Err(reply::oauth_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
-                "only grant_type=authorization_code",
-            ));
-        }
+        Some(_) => return Err(Refusal::UnsupportedGrantType),
     }
     let client = authenticate(provider, headers, first("client_id"), first("client_secret"))?;
     let code = first("code").ok_or_else(|| invalid_request("code is required"))?;
@@ -148,12 +167,12 @@ fn authenticate<'p>(
     headers: &HeaderMap,
     body_id: Option<&str>,
     body_secret: Option<&str>,
-) -> Result<&'p MockClient, Response<Body>> {
+) -> Result<&'p MockClient, Refusal> {
     let mut basic = headers.get_all(AUTHORIZATION).iter();
     let basic = match (basic.next(), basic.next()) {
         (None, _) => None,
-        (Some(value), None) => Some(basic_credentials(value.as_bytes()).ok_or_else(|| {
-            reply::invalid_client("the Authorization header is not valid Basic credentials")
+        (Some(value), None) => Some(basic_credentials(value.as_bytes()).ok_or({
+            Refusal::InvalidClient("the Authorization header is not valid Basic credentials")
         })?),
         (Some(_), Some(_)) => return Err(invalid_request("Authorization is given more than once")),
     };
@@ -166,15 +185,14 @@ fn authenticate<'p>(
         }
         (Some((id, secret)), _, None) => (id, Some(secret)),
         (None, Some(id), secret) => (id.to_owned(), secret.map(str::to_owned)),
-        (None, None, _) => return Err(reply::invalid_client("client authentication is required")),
+        (None, None, _) => return Err(Refusal::InvalidClient("client authentication is required")),
     };
-    let client =
-        provider.clients.get(&id).ok_or_else(|| reply::invalid_client("unknown client"))?;
+    let client = provider.clients.get(&id).ok_or(Refusal::InvalidClient("unknown client"))?;
     match (client.secret_value(), secret) {
         (Some(expected), Some(given)) if constant_time_eq(expected, &given) => Ok(client),
-        (Some(_), _) => Err(reply::invalid_client("client authentication failed")),
+        (Some(_), _) => Err(Refusal::InvalidClient("client authentication failed")),
         (None, None) => Ok(client),
-        (None, Some(_)) => Err(reply::invalid_client("a public client has no secret")),
+        (None, Some(_)) => Err(Refusal::InvalidClient("a public client has no secret")),
     }
 }
 
