@@ -15,7 +15,7 @@ use super::{
     codes::Grant,
     hosted::set_cookie,
     jws::is_pkce_value,
-    pages::{self, MAX_USER_LEN},
+    pages,
     reply::{self, html_escape},
     server::Provider,
 };
@@ -83,19 +83,19 @@ pub(super) async fn sign_in(
         Ok(request) => request,
         Err(refusal) => return refusal.into_response(&provider, StatusCode::SEE_OTHER),
     };
-    let user = first(&params, "user").unwrap_or_default().trim();
-    if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
+    let given = first(&params, "user").unwrap_or_default();
+    let Some(user) = pages::user_name(given) else {
         let mut page = pages::sign_in_page(
             &provider,
             &headers,
             &request.client_id,
             &params,
-            user,
+            given,
             Some("The user name must be 1 to 64 characters."),
         );
         *page.status_mut() = StatusCode::BAD_REQUEST;
         return page;
-    }
+    };
     provider.sessions.end(&headers);
     let Some(session) = provider.sessions.start(user, provider.now()) else {
         return error_page("The hosted session could not be started.");

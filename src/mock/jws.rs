@@ -98,10 +98,13 @@ fn header_and_payload_len(token: &str) -> Option<usize> {
 
 /// PKCE S256 (RFC 7636 4.6): whether `verifier` hashes to `challenge`.
 pub(super) fn pkce_s256_matches(verifier: &str, challenge: &str) -> bool {
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    // Not secret (the challenge went through the browser), but compare without early exit anyway.
-    computed.len() == challenge.len()
-        && computed.bytes().zip(challenge.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    constant_time_eq(&URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())), challenge)
+}
+
+/// Whether `a` and `b` are equal, without an early exit on the first difference
+/// (client secrets; PKCE values too, though they are not secret).
+pub(super) fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether `value` is a PKCE code verifier or S256 challenge as RFC 7636
@@ -169,6 +172,13 @@ mod tests {
             );
         }
         assert!(key.get("d").is_none(), "the private key must not be published");
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(constant_time_eq("secret", "secret"));
+        assert!(!constant_time_eq("secret", "secreT"));
+        assert!(!constant_time_eq("secret", "secret2"));
     }
 
     #[test]

@@ -16,7 +16,14 @@ use super::{
 };
 
 /// Longest user name the mock accepts.
-pub(super) const MAX_USER_LEN: usize = 64;
+const MAX_USER_LEN: usize = 64;
+
+/// `user` trimmed, if it is a name the mock accepts: 1 to 64 bytes, no control characters.
+pub(super) fn user_name(user: &str) -> Option<&str> {
+    let user = user.trim();
+    (!user.is_empty() && user.len() <= MAX_USER_LEN && !user.chars().any(char::is_control))
+        .then_some(user)
+}
 
 /// The user name the sign-in forms offer.
 pub(super) const DEFAULT_USER: &str = "demo-user";
@@ -89,11 +96,9 @@ pub(super) async fn login(State(provider): State<Arc<Provider>>, uri: Uri) -> Re
             _ => {}
         }
     }
-    let user = user.unwrap_or_default();
-    let user = user.trim();
-    if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
+    let Some(user) = user_name(user.as_deref().unwrap_or_default()) else {
         return reply::invalid_request("user must be a name of 1 to 64 characters");
-    }
+    };
     let location = match redirect_uri {
         None => "/authorize".to_owned(),
         Some(redirect_uri) => {

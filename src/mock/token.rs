@@ -19,7 +19,7 @@ use super::{
     ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME,
     client::MockClient,
     hosted::random_hex,
-    jws::{is_pkce_value, pkce_s256_matches},
+    jws::{constant_time_eq, is_pkce_value, pkce_s256_matches},
     reply,
     server::Provider,
 };
@@ -215,10 +215,6 @@ fn basic_credentials(value: &[u8]) -> Option<(String, String)> {
     Some((unescape(id)?, unescape(secret)?))
 }
 
-fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,12 +235,5 @@ mod tests {
         assert_eq!(basic_credentials(no_colon.as_bytes()), None);
         let not_utf8 = format!("Basic {}", STANDARD.encode([0xff, b':', b'x']));
         assert_eq!(basic_credentials(not_utf8.as_bytes()), None);
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(constant_time_eq("secret", "secret"));
-        assert!(!constant_time_eq("secret", "secreT"));
-        assert!(!constant_time_eq("secret", "secret2"));
     }
 }
