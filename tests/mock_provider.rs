@@ -737,6 +737,14 @@ mod oidc {
             assert_eq!(param(&page, "iss").as_deref(), Some(provider.issuer()));
             assert_eq!(param(&page, "code"), None);
         }
+        // Through the form's POST, errors are redirected too, with 303.
+        let mut fields: Vec<(&str, &str)> =
+            spa_request().into_iter().filter(|(n, _)| *n != "scope").collect();
+        fields.push(("user", "alice"));
+        let page = browser.send(Method::POST, &provider.authorize_url(), Some(&fields)).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(param(&page, "error").as_deref(), Some("invalid_scope"));
+        assert_eq!(provider.hosted_session_count(), 0, "no sign-in on a refused request");
         // A user name the form refuses: the form again, with a 400.
         let mut fields = spa_request();
         fields.push(("user", " "));
@@ -1074,6 +1082,13 @@ mod oidc {
             assert_eq!(call.id_token_hint.as_deref(), Some(hint));
             assert_eq!(call.id_token_hint_sid, None);
         }
+        // The hint given twice.
+        let twice = format!(
+            "{}&id_token_hint={id_token}",
+            end_session_with_hint(&provider, SPA, &id_token)
+        );
+        let page = browser.send(Method::GET, &twice, None).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
         assert!(provider.has_session("alice"), "a refused request must not end the session");
     }
 }
