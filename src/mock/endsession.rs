@@ -25,74 +25,101 @@ pub(super) async fn end_session(
         form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect();
-    let mut ended_hosted_session = false;
-    let response = answer(&provider, &params, &headers, &mut ended_hosted_session);
+    let mut outcome = Outcome::default();
+    let response = answer(&provider, &params, &headers, &mut outcome);
+    let id_token_hint =
+        params.iter().find(|(name, _)| name == "id_token_hint").map(|(_, value)| value.clone());
     provider.record(EndSessionCall {
         params,
         status: response.status().as_u16(),
-        ended_hosted_session,
+        ended_hosted_session: outcome.ended_hosted_session,
+        id_token_hint,
+        id_token_hint_sid: outcome.hint_sid,
     });
     response
+}
+
+/// What a request did, for its record.
+#[derive(Debug, Default)]
+struct Outcome {
+    ended_hosted_session: bool,
+    hint_sid: Option<String>,
 }
 
 fn answer(
     provider: &Provider,
     params: &[(String, String)],
     headers: &HeaderMap,
-    ended_hosted_session: &mut bool,
+    outcome: &mut Outcome,
 ) -> Response<Body> {
     let count = |name: &str| params.iter().filter(|(n, _)| n == name).count();
     let first = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
-    if let Some(name) =
-        ["client_id", "post_logout_redirect_uri", "state"].into_iter().find(|name| count(name) > 1)
+    if let Some(name) = ["client_id", "post_logout_redirect_uri", "state", "id_token_hint"]
+        .into_iter()
+        .find(|name| count(name) > 1)
     {
         return reply::invalid_request(&format!("{name} is given more than once"));
     }
     let (client_id, redirect_uri, state) =
         (first("client_id"), first("post_logout_redirect_uri"), first("state"));
 
-    let Some(allowed) = client_id.and_then(|id| provider.clients.get(id)) else {
+    let Some((client_id, client)) =
+        client_id.and_then(|id| provider.clients.get(id).map(|client| (id, client)))
+    else {
         return reply::forbidden();
     };
     let Some(redirect_uri) = redirect_uri else {
         return reply::invalid_request("post_logout_redirect_uri is required");
     };
-    if !allowed.iter().any(|uri| uri == redirect_uri) {
+    if !client.post_logout_redirect_uris().iter().any(|uri| uri == redirect_uri) {
         return reply::invalid_request(
             "post_logout_redirect_uri is not on this client's allow-list",
         );
     }
+    if let Some(hint) = first("id_token_hint") {
+        match hinted_sid(provider, hint, client_id) {
+            Ok(sid) => outcome.hint_sid = sid,
+            Err(message) => return reply::invalid_request(message),
+        }
+    }
 
-    *ended_hosted_session = provider.sessions.end(headers);
+    outcome.ended_hosted_session = provider.sessions.end(headers);
     let location = post_logout_location(redirect_uri, state);
     reply::redirect(StatusCode::FOUND, &location, Some(removal_cookie())).unwrap_or_else(|| {
         reply::invalid_request("post_logout_redirect_uri cannot be redirected to")
     })
 }
 
+/// Checks an `id_token_hint` (RP-Initiated Logout 1.0, section 2): an ID
+/// token this mock issued (its signature and `iss`; an expired one is still
+/// a good hint) to `client_id`. Its `sid`, if it has one.
+fn hinted_sid(
+    provider: &Provider,
+    hint: &str,
+    client_id: &str,
+) -> Result<Option<String>, &'static str> {
+    let claims = provider
+        .signer
+        .verify(hint)
+        .ok_or("id_token_hint is not an ID token signed by this provider")?;
+    if claims.get("iss").and_then(|iss| iss.as_str()) != Some(provider.issuer.as_str()) {
+        return Err("id_token_hint was not issued by this provider");
+    }
+    let issued_to_client = match claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => aud == client_id,
+        Some(serde_json::Value::Array(auds)) => auds.iter().any(|aud| aud == client_id),
+        _ => false,
+    };
+    if !issued_to_client {
+        return Err("id_token_hint was not issued to client_id");
+    }
+    Ok(claims.get("sid").and_then(|sid| sid.as_str()).map(str::to_owned))
+}
+
 /// `uri` with `logout` and `state` appended to its query, before any fragment.
 fn post_logout_location(uri: &str, state: Option<&str>) -> String {
-    let (base, fragment) = match uri.split_once('#') {
-        Some((base, fragment)) => (base, Some(fragment)),
-        None => (uri, None),
-    };
-    let mut added = form_urlencoded::Serializer::new(String::new());
-    added.append_pair("logout", LOGOUT_PARAM_VALUE);
-    if let Some(state) = state {
-        added.append_pair("state", state);
-    }
-    let separator = match base.split_once('?') {
-        None => "?",
-        Some((_, "")) => "",
-        Some((_, query)) if query.ends_with('&') => "",
-        Some(_) => "&",
-    };
-    let mut location = format!("{base}{separator}{}", added.finish());
-    if let Some(fragment) = fragment {
-        location.push('#');
-        location.push_str(fragment);
-    }
-    location
+    let logout = Some(("logout", LOGOUT_PARAM_VALUE));
+    reply::with_query(uri, logout.into_iter().chain(state.map(|state| ("state", state))))
 }
 
 #[cfg(test)]

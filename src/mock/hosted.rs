@@ -1,42 +1,90 @@
 //! The mock's hosted sessions: who is signed in at the provider, by its own cookie.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     fmt::Write as _,
-    sync::{Mutex, PoisonError},
+    sync::{Mutex, MutexGuard, PoisonError},
 };
 
 use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
 
 /// Name of the cookie that holds the mock provider's hosted session.
+///
+/// Its value is a bearer secret (whoever holds it is signed in); it never
+/// appears in a token. Tokens carry the session's public [`HostedSession::sid`].
 pub const HOSTED_SESSION_COOKIE: &str = "nid_session";
 
-/// Session ID (random, hex) to the signed-in user's name.
+/// A hosted session at the mock provider, as tests can inspect it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HostedSession {
+    /// The signed-in user's name; also the `sub` of the ID tokens issued for it.
+    pub user: String,
+    /// The session's public ID, the `sid` claim of its ID tokens (random, not the cookie's value).
+    pub sid: String,
+    /// When the user signed in, in seconds since the Unix epoch (the `auth_time` claim).
+    pub auth_time: u64,
+    /// The clients that received tokens for this session, sorted (for Back- and
+    /// Front-Channel Logout, which notify them).
+    pub clients: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    user: String,
+    sid: String,
+    auth_time: u64,
+    clients: BTreeSet<String>,
+}
+
+impl Entry {
+    fn public(&self) -> HostedSession {
+        HostedSession {
+            user: self.user.clone(),
+            sid: self.sid.clone(),
+            auth_time: self.auth_time,
+            clients: self.clients.iter().cloned().collect(),
+        }
+    }
+}
+
+/// Cookie value (random, hex) to the hosted session it opens.
 #[derive(Debug, Default)]
-pub(super) struct HostedSessions(Mutex<HashMap<String, String>>);
+pub(super) struct HostedSessions(Mutex<HashMap<String, Entry>>);
 
 impl HostedSessions {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn map(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         // A panic elsewhere cannot leave the map half-written: keep serving.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Starts a hosted session for `user`; `None` if the OS has no randomness.
-    pub(super) fn start(&self, user: &str) -> Option<String> {
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).ok()?;
-        let id = bytes.iter().fold(String::with_capacity(32), |mut id, b| {
-            let _ = write!(id, "{b:02x}");
-            id
-        });
-        self.map().insert(id.clone(), user.to_owned());
+    /// Starts a hosted session for `user` signed in at `auth_time`; its cookie
+    /// value, or `None` if the OS has no randomness.
+    pub(super) fn start(&self, user: &str, auth_time: u64) -> Option<String> {
+        let (id, sid) = (random_hex(16)?, random_hex(16)?);
+        let entry = Entry { user: user.to_owned(), sid, auth_time, clients: BTreeSet::new() };
+        self.map().insert(id.clone(), entry);
         Some(id)
     }
 
     /// The user of the hosted session the request's cookie names, if any.
     pub(super) fn user(&self, headers: &HeaderMap) -> Option<String> {
+        self.find(headers).map(|(_, session)| session.user)
+    }
+
+    /// The cookie value and the hosted session the request's cookie names, if any.
+    pub(super) fn find(&self, headers: &HeaderMap) -> Option<(String, HostedSession)> {
         let map = self.map();
-        session_ids(headers).find_map(|id| map.get(id).cloned())
+        session_ids(headers).find_map(|id| map.get(id).map(|entry| (id.to_owned(), entry.public())))
+    }
+
+    /// Records that `client_id` received tokens for the session `id` (a cookie
+    /// value); the session, or `None` if it has ended.
+    pub(super) fn add_client(&self, id: &str, client_id: &str) -> Option<HostedSession> {
+        let mut map = self.map();
+        let entry = map.get_mut(id)?;
+        entry.clients.insert(client_id.to_owned());
+        Some(entry.public())
     }
 
     /// Ends every hosted session the request's cookie names; whether one existed.
@@ -54,20 +102,52 @@ impl HostedSessions {
     }
 
     pub(super) fn has_user(&self, user: &str) -> bool {
-        self.map().values().any(|u| u == user)
+        self.map().values().any(|entry| entry.user == user)
+    }
+
+    /// Every hosted session, sorted by user, then sign-in time, then `sid`.
+    pub(super) fn all(&self) -> Vec<HostedSession> {
+        let mut all: Vec<HostedSession> = self.map().values().map(Entry::public).collect();
+        all.sort_by(|a, b| (&a.user, a.auth_time, &a.sid).cmp(&(&b.user, b.auth_time, &b.sid)));
+        all
     }
 }
 
+/// `bytes` random bytes from the OS, as lowercase hex; `None` if it has no randomness.
+pub(super) fn random_hex(bytes: usize) -> Option<String> {
+    let mut random = vec![0u8; bytes];
+    getrandom::fill(&mut random).ok()?;
+    Some(random.iter().fold(String::with_capacity(bytes * 2), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    }))
+}
+
 /// The values of every hosted-session cookie in the request.
+///
+/// Parsed from the raw bytes: browsers send every cookie of the host in one
+/// header, UTF-8 values as they are, so one cookie that is not ASCII (or not
+/// even UTF-8) must not hide the hosted-session cookie beside it. Session IDs
+/// are hex, so a value that is not UTF-8 names no session and is skipped.
 fn session_ids(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(COOKIE)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == HOSTED_SESSION_COOKIE)
-        .map(|(_, value)| value)
+        .flat_map(|value| value.as_bytes().split(|&b| b == b';'))
+        .filter_map(|pair| {
+            let at = pair.iter().position(|&b| b == b'=')?;
+            Some((trim(&pair[..at]), trim(&pair[at + 1..])))
+        })
+        .filter(|(name, _)| *name == HOSTED_SESSION_COOKIE.as_bytes())
+        .filter_map(|(_, value)| std::str::from_utf8(value).ok())
+}
+
+/// `bytes` without leading and trailing spaces and tabs.
+fn trim(bytes: &[u8]) -> &[u8] {
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = bytes.iter().position(|b| !is_blank(b)).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !is_blank(b)).map_or(start, |i| i + 1);
+    &bytes[start..end]
 }
 
 /// `Set-Cookie` that starts the hosted session `id` (hex only, so always valid).
@@ -96,7 +176,7 @@ mod tests {
     #[test]
     fn sessions_start_and_end_by_cookie() {
         let sessions = HostedSessions::default();
-        let id = sessions.start("alice").unwrap();
+        let id = sessions.start("alice", 1_000).unwrap();
         assert_eq!(id.len(), 32);
         let headers = cookie_header(&format!("other=1; {HOSTED_SESSION_COOKIE}={id}"));
         assert_eq!(sessions.user(&headers).as_deref(), Some("alice"));
@@ -108,14 +188,64 @@ mod tests {
     }
 
     #[test]
+    fn a_session_has_a_public_sid_and_records_its_clients() {
+        let sessions = HostedSessions::default();
+        let id = sessions.start("alice", 1_000).unwrap();
+        let (found, session) =
+            sessions.find(&cookie_header(&format!("{HOSTED_SESSION_COOKIE}={id}"))).unwrap();
+        assert_eq!(found, id);
+        assert_eq!(session.sid.len(), 32);
+        assert_ne!(session.sid, id, "the sid is not the cookie's secret value");
+        assert_eq!(session.auth_time, 1_000);
+        assert!(session.clients.is_empty());
+        sessions.add_client(&id, "web").unwrap();
+        sessions.add_client(&id, "spa").unwrap();
+        let session = sessions.add_client(&id, "web").unwrap();
+        assert_eq!(session.clients, ["spa", "web"], "sorted, each once");
+        assert_eq!(sessions.all(), [session]);
+        assert_eq!(sessions.add_client("ended", "web"), None);
+    }
+
+    #[test]
     fn unknown_or_absent_cookies_name_no_session() {
         let sessions = HostedSessions::default();
-        sessions.start("alice").unwrap();
+        sessions.start("alice", 1_000).unwrap();
         assert_eq!(sessions.user(&HeaderMap::new()), None);
         let forged = cookie_header(&format!("{HOSTED_SESSION_COOKIE}=00"));
         assert_eq!(sessions.user(&forged), None);
         assert!(!sessions.end(&forged));
         assert_eq!(sessions.count(), 1);
+    }
+
+    #[test]
+    fn an_odd_cookie_beside_it_does_not_hide_the_session() {
+        let sessions = HostedSessions::default();
+        let id = sessions.start("alice", 1_000).unwrap();
+        // A UTF-8 value as browsers send it, and bytes that are not UTF-8 at all.
+        let mut line = b"lang=fran\xc3\xa7ais; x=\xff;\t".to_vec();
+        line.extend_from_slice(format!("{HOSTED_SESSION_COOKIE} = {id} ;novalue").as_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_bytes(&line).unwrap());
+        assert!(headers[COOKIE].to_str().is_err(), "the header is not visible ASCII");
+        assert_eq!(sessions.user(&headers).as_deref(), Some("alice"));
+        assert!(sessions.end(&headers));
+        assert_eq!(sessions.count(), 0);
+    }
+
+    #[test]
+    fn the_name_is_compared_whole_and_as_bytes() {
+        let sessions = HostedSessions::default();
+        let id = sessions.start("alice", 1_000).unwrap();
+        for line in [
+            format!("x{HOSTED_SESSION_COOKIE}={id}"),
+            format!("{HOSTED_SESSION_COOKIE}x={id}"),
+            format!("NID_SESSION={id}"),
+            format!("other={HOSTED_SESSION_COOKIE}={id}"),
+        ] {
+            assert_eq!(sessions.user(&cookie_header(&line)), None, "{line}");
+        }
+        assert_eq!(trim(b" \t a b\t "), b"a b");
+        assert_eq!(trim(b" \t "), b"");
     }
 
     #[test]

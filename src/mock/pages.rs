@@ -1,4 +1,4 @@
-//! `GET /authorize` (is there a hosted session?) and the mock-only `GET /login`.
+//! The hosted screens: the hosted-session page, the sign-in form, and the mock-only `GET /login`.
 
 use std::sync::Arc;
 
@@ -18,23 +18,72 @@ use super::{
 /// Longest user name the mock accepts.
 const MAX_USER_LEN: usize = 64;
 
-pub(super) async fn authorize(
-    State(provider): State<Arc<Provider>>,
-    headers: HeaderMap,
-) -> Response<Body> {
-    let status = match provider.sessions.user(&headers) {
+/// `user` trimmed, if it is a name the mock accepts: 1 to 64 bytes, no control characters.
+pub(super) fn user_name(user: &str) -> Option<&str> {
+    let user = user.trim();
+    (!user.is_empty() && user.len() <= MAX_USER_LEN && !user.chars().any(char::is_control))
+        .then_some(user)
+}
+
+/// The user name the sign-in forms offer.
+pub(super) const DEFAULT_USER: &str = "demo-user";
+
+/// One line that says whether the browser has a hosted session.
+fn hosted_session_status(provider: &Provider, headers: &HeaderMap) -> String {
+    match provider.sessions.user(headers) {
         Some(user) => format!(
             "<p id=\"hosted-session\">Hosted session: <strong>active</strong>, signed in as <strong>{}</strong>.</p>",
             html_escape(&user)
         ),
         None => "<p id=\"hosted-session\">Hosted session: <strong>none</strong>. Nobody is signed in here.</p>".to_owned(),
-    };
+    }
+}
+
+/// `GET /authorize` without OAuth parameters: whether the browser has a hosted session.
+pub(super) fn hosted_session_page(provider: &Provider, headers: &HeaderMap) -> Response<Body> {
+    let status = hosted_session_status(provider, headers);
     let body = format!(
         "{status}\n<form method=\"get\" action=\"/login\">\n\
-         <label>User name <input name=\"user\" value=\"demo-user\" maxlength=\"{MAX_USER_LEN}\"></label>\n\
+         <label>User name <input name=\"user\" value=\"{DEFAULT_USER}\" maxlength=\"{MAX_USER_LEN}\"></label>\n\
          <button type=\"submit\">Sign in at the provider</button>\n</form>"
     );
     reply::page("Hosted session", &body)
+}
+
+/// The sign-in form of an authorization request: it posts the request's
+/// parameters back to `/authorize` in hidden fields, with the user name.
+pub(super) fn sign_in_page(
+    provider: &Provider,
+    headers: &HeaderMap,
+    client_id: &str,
+    params: &[(String, String)],
+    user: &str,
+    error: Option<&str>,
+) -> Response<Body> {
+    let status = hosted_session_status(provider, headers);
+    let hidden: String = params
+        .iter()
+        .filter(|(name, _)| name != "user")
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+                html_escape(name),
+                html_escape(value)
+            )
+        })
+        .collect();
+    let error = error
+        .map(|e| format!("<p id=\"error\"><strong>{}</strong></p>\n", html_escape(e)))
+        .unwrap_or_default();
+    let body = format!(
+        "{status}\n<p>Sign in to continue to <strong id=\"client\">{client}</strong>.</p>\n{error}\
+         <form id=\"sign-in\" method=\"post\" action=\"/authorize\">\n{hidden}\
+         <label>User name <input name=\"user\" value=\"{user}\" maxlength=\"{MAX_USER_LEN}\"></label>\n\
+         <button type=\"submit\">Sign in</button>\n</form>",
+        client = html_escape(client_id),
+        user = html_escape(user),
+    );
+    reply::page("Sign in", &body)
 }
 
 pub(super) async fn login(State(provider): State<Arc<Provider>>, uri: Uri) -> Response<Body> {
@@ -47,18 +96,18 @@ pub(super) async fn login(State(provider): State<Arc<Provider>>, uri: Uri) -> Re
             _ => {}
         }
     }
-    let user = user.unwrap_or_default();
-    let user = user.trim();
-    if user.is_empty() || user.len() > MAX_USER_LEN || user.chars().any(char::is_control) {
+    let Some(user) = user_name(user.as_deref().unwrap_or_default()) else {
         return reply::invalid_request("user must be a name of 1 to 64 characters");
-    }
+    };
     let location = match redirect_uri {
         None => "/authorize".to_owned(),
         Some(redirect_uri) => {
-            let Some(allowed) = client_id.as_deref().and_then(|id| provider.clients.get(id)) else {
+            let Some(client) = client_id.as_deref().and_then(|id| provider.clients.get(id)) else {
                 return reply::forbidden();
             };
-            if !same_origin_as_any(&redirect_uri, allowed) {
+            let registered =
+                client.post_logout_redirect_uris().iter().chain(client.redirect_uris());
+            if !same_origin_as_any(&redirect_uri, registered) {
                 return reply::invalid_request(
                     "redirect_uri must be on the origin of one of the client's post-logout redirect URIs",
                 );
@@ -66,7 +115,7 @@ pub(super) async fn login(State(provider): State<Arc<Provider>>, uri: Uri) -> Re
             redirect_uri
         }
     };
-    let Some(id) = provider.sessions.start(user) else {
+    let Some(id) = provider.sessions.start(user, provider.now()) else {
         return reply::invalid_request("the hosted session could not be started");
     };
     reply::redirect(StatusCode::SEE_OTHER, &location, Some(set_cookie(&id)))
@@ -74,13 +123,13 @@ pub(super) async fn login(State(provider): State<Arc<Provider>>, uri: Uri) -> Re
 }
 
 /// Whether `uri` is on the origin of any of `registered` (mock-only rule).
-fn same_origin_as_any(uri: &str, registered: &[String]) -> bool {
+fn same_origin_as_any<'a>(uri: &str, registered: impl IntoIterator<Item = &'a String>) -> bool {
     let Ok(uri) = Url::parse(uri) else {
         return false;
     };
     let origin = uri.origin();
     origin.is_tuple()
-        && registered.iter().filter_map(|r| Url::parse(r).ok()).any(|r| r.origin() == origin)
+        && registered.into_iter().filter_map(|r| Url::parse(r).ok()).any(|r| r.origin() == origin)
 }
 
 #[cfg(test)]

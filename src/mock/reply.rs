@@ -4,9 +4,11 @@ use axum::{
     body::Body,
     http::{
         HeaderValue, Response, StatusCode,
-        header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, SET_COOKIE},
+        header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, PRAGMA, SET_COOKIE, WWW_AUTHENTICATE},
     },
 };
+use serde_json::{Value, json};
+use url::form_urlencoded;
 
 /// The body Next Identity documents for an incorrect `client_id`.
 pub(super) const FORBIDDEN_BODY: &str =
@@ -18,6 +20,15 @@ fn response(status: StatusCode, content_type: &'static str, body: String) -> Res
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `response` with `Cache-Control: no-store` unless it has a `Cache-Control` already.
+pub(super) async fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .entry(CACHE_CONTROL)
+        .or_insert_with(|| HeaderValue::from_static("no-store"));
     response
 }
 
@@ -35,15 +46,42 @@ pub(super) fn invalid_request(message: &str) -> Response<Body> {
     response(StatusCode::BAD_REQUEST, "application/json", body)
 }
 
+/// A JSON document (`200` for discovery, the JWKS and tokens).
+pub(super) fn json(status: StatusCode, document: &Value) -> Response<Body> {
+    let mut response = response(status, "application/json", document.to_string());
+    // RFC 6749 5.1 names both for token responses; harmless elsewhere.
+    response.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// An OAuth 2.0 error (RFC 6749 5.2): `{"error": .., "error_description": ..}`.
+pub(super) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<Body> {
+    json(status, &json!({ "error": error, "error_description": description }))
+}
+
+/// `401 invalid_client` with the challenge RFC 6749 5.2 asks for.
+pub(super) fn invalid_client(description: &str) -> Response<Body> {
+    let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"mock-provider\""));
+    response
+}
+
 /// `200` with an HTML page.
 pub(super) fn page(title: &str, body_html: &str) -> Response<Body> {
+    page_with_status(StatusCode::OK, title, body_html)
+}
+
+/// An HTML page with the given status.
+pub(super) fn page_with_status(status: StatusCode, title: &str, body_html: &str) -> Response<Body> {
     let body = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
          <body style=\"font-family: sans-serif; max-width: 40em; margin: 2em auto\">\n\
          <p><small>Mock Next Identity provider</small></p>\n<h1>{title}</h1>\n{body_html}\n</body></html>\n",
         title = html_escape(title)
     );
-    response(StatusCode::OK, "text/html; charset=utf-8", body)
+    response(status, "text/html; charset=utf-8", body)
 }
 
 /// A redirect with the given status to `location`, setting `cookie` if any.
@@ -60,6 +98,31 @@ pub(super) fn redirect(
         response.headers_mut().append(SET_COOKIE, cookie);
     }
     Some(response)
+}
+
+/// `uri` with `pairs` appended to its query (form-encoded), before any fragment.
+pub(super) fn with_query<'a>(
+    uri: &str,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> String {
+    let (base, fragment) = match uri.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (uri, None),
+    };
+    let mut added = form_urlencoded::Serializer::new(String::new());
+    added.extend_pairs(pairs);
+    let separator = match base.split_once('?') {
+        None => "?",
+        Some((_, "")) => "",
+        Some((_, query)) if query.ends_with('&') => "",
+        Some(_) => "&",
+    };
+    let mut location = format!("{base}{separator}{}", added.finish());
+    if let Some(fragment) = fragment {
+        location.push('#');
+        location.push_str(fragment);
+    }
+    location
 }
 
 pub(super) fn html_escape(text: &str) -> String {

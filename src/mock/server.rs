@@ -5,24 +5,53 @@ use std::{
     fmt, io,
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
+    time::{SystemTime, UNIX_EPOCH},
 };
 
-use axum::{Router, routing::get};
+use axum::{
+    Router,
+    middleware::map_response,
+    routing::{get, post},
+};
 use tokio::{
     net::{TcpListener, ToSocketAddrs},
     sync::watch,
     task::JoinHandle,
 };
+use url::Url;
 
-use super::{endsession, hosted::HostedSessions, pages};
+use super::{
+    authorize,
+    client::MockClient,
+    codes::AuthorizationCodes,
+    discovery, endsession,
+    hosted::{HostedSession, HostedSessions},
+    jws::Signer,
+    pages, reply, token,
+};
+
+/// The time source: the system clock unless a test injects its own.
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Registers clients, then starts a [`MockProvider`].
 ///
 /// Start with [`MockProvider::builder`].
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 #[must_use]
 pub struct MockProviderBuilder {
-    clients: HashMap<String, Vec<String>>,
+    clients: HashMap<String, MockClient>,
+    issuer: Option<String>,
+    clock: Option<Clock>,
+}
+
+impl fmt::Debug for MockProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockProviderBuilder")
+            .field("clients", &self.clients)
+            .field("issuer", &self.issuer)
+            .field("clock", &self.clock.as_ref().map(|_| "injected"))
+            .finish()
+    }
 }
 
 impl MockProviderBuilder {
@@ -31,7 +60,8 @@ impl MockProviderBuilder {
     /// The URIs are compared with `post_logout_redirect_uri` as exact strings,
     /// as Next Identity does: `https://app.example/cb` and
     /// `https://app.example/cb/` are different. Registering the same client
-    /// again adds to its allow-list.
+    /// again adds to its allow-list. The client is public and has no
+    /// redirect URIs for `/authorize`; use [`register`](Self::register) for more.
     pub fn client<I, U>(
         mut self,
         client_id: impl Into<String>,
@@ -41,10 +71,34 @@ impl MockProviderBuilder {
         I: IntoIterator<Item = U>,
         U: Into<String>,
     {
+        let client_id = client_id.into();
         self.clients
-            .entry(client_id.into())
-            .or_default()
-            .extend(post_logout_redirect_uris.into_iter().map(Into::into));
+            .entry(client_id.clone())
+            .or_insert_with(|| MockClient::new(client_id))
+            .add_post_logout_redirect_uris(post_logout_redirect_uris.into_iter().map(Into::into));
+        self
+    }
+
+    /// Registers `client`, replacing any client registered with the same ID.
+    pub fn register(mut self, client: MockClient) -> Self {
+        self.clients.insert(client.id().to_owned(), client);
+        self
+    }
+
+    /// The issuer identifier, when the mock is reached at another base URL
+    /// than `http://<addr>` (e.g. `http://localhost:3001` behind a bind on
+    /// `127.0.0.1:3001`). It must be an `http` or `https` URL without query,
+    /// fragment or trailing slash; every endpoint in the discovery document
+    /// is under it.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The clock for code and token lifetimes (`iat`, `exp`, `auth_time`),
+    /// e.g. one a test moves by hand. The system clock by default.
+    pub fn clock(mut self, now: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(now));
         self
     }
 
@@ -57,16 +111,29 @@ impl MockProviderBuilder {
     /// Starts serving on a listener the caller bound.
     pub async fn serve_on(self, listener: TcpListener) -> Result<MockProvider, MockError> {
         let addr = listener.local_addr().map_err(MockError::Bind)?;
+        let issuer = match self.issuer {
+            Some(issuer) => checked_issuer(issuer)?,
+            None => format!("http://{addr}"),
+        };
         let provider = Arc::new(Provider {
+            issuer,
             clients: self.clients,
             sessions: HostedSessions::default(),
+            codes: AuthorizationCodes::default(),
             calls: Mutex::default(),
+            signer: Signer::generate().ok_or(MockError::Randomness)?,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
         });
         let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery::configuration))
+            .route("/jwks", get(discovery::jwks))
+            .route("/authorize", get(authorize::authorize).post(authorize::sign_in))
+            .route("/token", post(token::token))
             .route("/endsession", get(endsession::end_session))
-            .route("/authorize", get(pages::authorize))
             .route("/login", get(pages::login))
-            .with_state(provider.clone());
+            .with_state(provider.clone())
+            // Every answer, axum's own 404 and 405 included.
+            .layer(map_response(reply::no_store));
         let (stop, mut stopped) = watch::channel(false);
         let server = tokio::spawn(async move {
             let shutdown = async move {
@@ -99,6 +166,7 @@ impl fmt::Debug for MockProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MockProvider")
             .field("addr", &self.addr)
+            .field("issuer", &self.provider.issuer)
             .field("clients", &self.provider.clients)
             .field("hosted_sessions", &self.provider.sessions.count())
             .finish_non_exhaustive()
@@ -123,16 +191,61 @@ impl MockProvider {
         format!("http://{}", self.addr)
     }
 
-    /// The end-session endpoint, `<url>/endsession`.
+    /// The issuer identifier: [`url`](Self::url) unless the builder set
+    /// another; no trailing slash. The `iss` of its ID tokens and the
+    /// `issuer` of its discovery document, exactly.
     #[must_use]
-    pub fn end_session_url(&self) -> String {
-        format!("{}/endsession", self.url())
+    pub fn issuer(&self) -> &str {
+        &self.provider.issuer
     }
 
-    /// The page showing whether the browser has a hosted session, `<url>/authorize`.
+    /// The discovery document, `<issuer>/.well-known/openid-configuration`.
+    #[must_use]
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer())
+    }
+
+    /// The end-session endpoint, `<issuer>/endsession`.
+    #[must_use]
+    pub fn end_session_url(&self) -> String {
+        format!("{}/endsession", self.issuer())
+    }
+
+    /// The authorization endpoint, `<issuer>/authorize`; without OAuth
+    /// parameters, the page showing whether the browser has a hosted session.
     #[must_use]
     pub fn authorize_url(&self) -> String {
-        format!("{}/authorize", self.url())
+        format!("{}/authorize", self.issuer())
+    }
+
+    /// The token endpoint, `<issuer>/token`.
+    #[must_use]
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.issuer())
+    }
+
+    /// The JWK Set endpoint, `<issuer>/jwks`.
+    #[must_use]
+    pub fn jwks_url(&self) -> String {
+        format!("{}/jwks", self.issuer())
+    }
+
+    /// The JWK Set `/jwks` serves (the public key of the ID tokens), as JSON text.
+    #[must_use]
+    pub fn jwks(&self) -> String {
+        self.provider.signer.jwks().to_string()
+    }
+
+    /// The `kid` of the signing key, in the JWK Set and in every ID token's header.
+    #[must_use]
+    pub fn signing_key_id(&self) -> &str {
+        self.provider.signer.kid()
+    }
+
+    /// The registered client `client_id`, if any.
+    #[must_use]
+    pub fn client(&self, client_id: &str) -> Option<&MockClient> {
+        self.provider.clients.get(client_id)
     }
 
     /// How many hosted sessions exist right now.
@@ -141,16 +254,29 @@ impl MockProvider {
         self.provider.sessions.count()
     }
 
-    /// Whether `user` has a hosted session (started through `/login`).
+    /// Whether `user` has a hosted session (started through `/login` or `/authorize`).
     #[must_use]
     pub fn has_session(&self, user: &str) -> bool {
         self.provider.sessions.has_user(user)
+    }
+
+    /// Every hosted session right now, with its `sid` and the clients that
+    /// received tokens for it; sorted by user, then sign-in time.
+    #[must_use]
+    pub fn hosted_sessions(&self) -> Vec<HostedSession> {
+        self.provider.sessions.all()
     }
 
     /// Every request `/endsession` received so far, oldest first.
     #[must_use]
     pub fn end_session_calls(&self) -> Vec<EndSessionCall> {
         self.provider.calls.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The latest request `/endsession` received, if any.
+    #[must_use]
+    pub fn last_end_session_call(&self) -> Option<EndSessionCall> {
+        self.provider.calls.lock().unwrap_or_else(PoisonError::into_inner).last().cloned()
     }
 
     /// Stops accepting connections and waits for the open ones to finish.
@@ -170,6 +296,27 @@ pub enum MockError {
     /// The address could not be bound.
     #[error("the mock provider could not listen: {0}")]
     Bind(#[source] io::Error),
+    /// The issuer given to the builder is not an `http(s)` URL without
+    /// query, fragment or trailing slash.
+    #[error(
+        "the mock provider's issuer `{0}` must be an http(s) URL without query, fragment or trailing slash"
+    )]
+    Issuer(String),
+    /// The operating system gave no randomness for the signing key.
+    #[error("the mock provider could not generate its signing key: no randomness")]
+    Randomness,
+}
+
+/// `issuer` if it is a usable issuer identifier (OpenID Connect Discovery 1.0, section 2).
+fn checked_issuer(issuer: String) -> Result<String, MockError> {
+    let usable = Url::parse(&issuer).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host().is_some()
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && !issuer.ends_with('/')
+    });
+    if usable { Ok(issuer) } else { Err(MockError::Issuer(issuer)) }
 }
 
 /// One request the mock's `/endsession` received, and what it answered.
@@ -182,6 +329,11 @@ pub struct EndSessionCall {
     pub status: u16,
     /// Whether a hosted session was ended.
     pub ended_hosted_session: bool,
+    /// The `id_token_hint` parameter, as received (also in `params`).
+    pub id_token_hint: Option<String>,
+    /// The `sid` claim of the `id_token_hint`, if the mock accepted the hint
+    /// (signed by its key, issued to the `client_id`).
+    pub id_token_hint_sid: Option<String>,
 }
 
 impl EndSessionCall {
@@ -193,17 +345,34 @@ impl EndSessionCall {
 }
 
 /// What the handlers share: one per running server.
-#[derive(Debug)]
 pub(super) struct Provider {
-    /// Client ID to its allow-listed post-logout redirect URIs.
-    pub(super) clients: HashMap<String, Vec<String>>,
+    pub(super) issuer: String,
+    pub(super) clients: HashMap<String, MockClient>,
     pub(super) sessions: HostedSessions,
+    pub(super) codes: AuthorizationCodes,
     pub(super) calls: Mutex<Vec<EndSessionCall>>,
+    pub(super) signer: Signer,
+    clock: Clock,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.issuer)
+            .field("clients", &self.clients)
+            .field("signer", &self.signer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Provider {
     pub(super) fn record(&self, call: EndSessionCall) {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(call);
+    }
+
+    /// Now, in seconds since the Unix epoch (0 for a clock set before it).
+    pub(super) fn now(&self) -> u64 {
+        (self.clock)().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
     }
 }
 

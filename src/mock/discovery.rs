@@ -1,0 +1,69 @@
+//! `GET /.well-known/openid-configuration` and `GET /jwks`.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::State,
+    http::{Response, StatusCode},
+};
+use serde_json::{Value, json};
+
+use super::{jws::ALG, reply, server::Provider};
+
+pub(super) async fn configuration(State(provider): State<Arc<Provider>>) -> Response<Body> {
+    reply::json(StatusCode::OK, &metadata(&provider.issuer))
+}
+
+pub(super) async fn jwks(State(provider): State<Arc<Provider>>) -> Response<Body> {
+    let mut response = reply::json(StatusCode::OK, &provider.signer.jwks());
+    if let Ok(value) = "application/jwk-set+json".parse() {
+        response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// The provider metadata (OpenID Connect Discovery 1.0, section 3).
+fn metadata(issuer: &str) -> Value {
+    json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "jwks_uri": format!("{issuer}/jwks"),
+        "end_session_endpoint": format!("{issuer}/endsession"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [ALG],
+        "scopes_supported": ["openid"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "prompt_values_supported": ["none", "login"],
+        "authorization_response_iss_parameter_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_is_under_the_issuer() {
+        let metadata = metadata("http://localhost:3001");
+        assert_eq!(metadata["issuer"], "http://localhost:3001");
+        for endpoint in
+            ["authorization_endpoint", "token_endpoint", "jwks_uri", "end_session_endpoint"]
+        {
+            assert!(
+                metadata[endpoint].as_str().unwrap().starts_with("http://localhost:3001/"),
+                "{endpoint}"
+            );
+        }
+    }
+}
