@@ -159,7 +159,11 @@ pub(crate) fn check<B>(
 /// The answer to a refused callback: the refusal (the app's page, if it has
 /// one) with the removals of the state cookies it names.
 #[inline(never)]
-fn refuse<B>(config: &Config, request: Request<B>, (rejection, removals): Refusal) -> Response<ReplyBody> {
+fn refuse<B>(
+    config: &Config,
+    request: Request<B>,
+    (rejection, removals): Refusal,
+) -> Response<ReplyBody> {
     let (parts, _) = request.into_parts();
     let allow = (rejection == Rejection::MethodNotAllowed).then_some(ALLOW_GET);
     let mut response = reply::rejection(config.refusal_page.as_ref(), &parts, rejection, allow);

@@ -4,13 +4,14 @@ use std::{fmt, sync::Arc, time::Duration, time::SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, request::Parts};
-use url::{Host, Url};
+use url::Url;
 
 use crate::{
     ConfigError, DEFAULT_MAX_END_SESSION_URL_LEN, DEFAULT_STATE_TTL, EndSessionHook,
     NoServerSession, OidcLogoutLayer, Rejection, SessionCookie, StateKey,
     cookies::StateCookies,
     end_session::{self, EndSessionUrl},
+    https_url,
     reply::RefusalPage,
     same_origin::SameOrigin,
     state::{self, Clock, KeyRing},
@@ -98,6 +99,8 @@ pub struct OidcLogoutBuilder<H = NoServerSession> {
 /// apart from the hook so that changing the hook's type moves them whole.
 struct Settings {
     end_session_endpoint: Option<String>,
+    /// From discovery: the issuer, and its end-session endpoint if it has one.
+    discovered: Option<(String, Option<String>)>,
     client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
     logout_path: String,
@@ -133,6 +136,7 @@ impl Default for OidcLogoutBuilder {
     fn default() -> Self {
         let settings = Settings {
             end_session_endpoint: None,
+            discovered: None,
             client_id: None,
             post_logout_redirect_uri: None,
             logout_path: "/logout".to_owned(),
@@ -162,6 +166,37 @@ impl<H> OidcLogoutBuilder<H> {
     /// on loopback hosts for development.
     pub fn end_session_endpoint(mut self, url: impl Into<String>) -> Self {
         self.settings.end_session_endpoint = Some(url.into());
+        self
+    }
+
+    /// Takes the end-session endpoint from the provider's discovered metadata.
+    ///
+    /// An endpoint set by hand with
+    /// [`end_session_endpoint`](Self::end_session_endpoint) (or
+    /// [`next_identity`](Self::next_identity)) wins. Without either, a
+    /// provider whose document has no `end_session_endpoint` is refused by
+    /// [`build`](Self::build) with [`ConfigError::NoEndSessionEndpoint`].
+    ///
+    /// ```no_run
+    /// use tower_oidc_logout::{OidcLogoutLayer, ProviderMetadata, StateKey};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Fetched once, at start-up; nothing is fetched per request.
+    /// let provider = ProviderMetadata::discover("https://id.eu.nextreason.com").await?;
+    /// let layer = OidcLogoutLayer::builder()
+    ///     .provider(&provider)
+    ///     .client_id("my-client-id")
+    ///     .post_logout_redirect_uri("https://app.example/logout/callback")
+    ///     .state_key(StateKey::generate()?)
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "discovery")]
+    pub fn provider(mut self, metadata: &crate::ProviderMetadata) -> Self {
+        let endpoint = metadata.end_session_endpoint().map(str::to_owned);
+        self.settings.discovered = Some((metadata.issuer().to_owned(), endpoint));
         self
     }
 
@@ -381,8 +416,14 @@ impl<H> OidcLogoutBuilder<H> {
 impl Settings {
     /// Every check of [`OidcLogoutBuilder::build`], in the order a user fixes them.
     fn into_config(self) -> Result<Config, ConfigError> {
-        let endpoint_text =
-            self.end_session_endpoint.ok_or(ConfigError::MissingEndSessionEndpoint)?;
+        let endpoint_text = match (self.end_session_endpoint, self.discovered) {
+            (Some(by_hand), _) => by_hand,
+            (None, Some((_, Some(discovered)))) => discovered,
+            (None, Some((issuer, None))) => {
+                return Err(ConfigError::NoEndSessionEndpoint { issuer });
+            }
+            (None, None) => return Err(ConfigError::MissingEndSessionEndpoint),
+        };
         let endpoint = parse_url("end-session endpoint", &endpoint_text)?;
         let client_id =
             self.client_id.filter(|id| !id.is_empty()).ok_or(ConfigError::MissingClientId)?;
@@ -460,43 +501,13 @@ fn is_route_path(path: &str) -> bool {
         && path.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'?' && b != b'#')
 }
 
-/// Parses an absolute URL that must be `https`, or `http` on loopback.
+/// Parses a configured URL by the crate's URL rule (`https_url`).
 fn parse_url(what: &'static str, text: &str) -> Result<Url, ConfigError> {
-    let invalid = |reason| ConfigError::InvalidUrl { what, value: text.to_owned(), reason };
-    if text.trim() != text || text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err(invalid(
-            "it holds spaces or control characters; it must be sent exactly as registered",
-        ));
-    }
-    let url = Url::parse(text).map_err(|_| invalid("it is not an absolute URL"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(invalid(
-                "use `https` (plain `http` is accepted on localhost, 127.0.0.1 and [::1] only)",
-            ));
-        }
-        _ => return Err(invalid("the scheme must be `https`")),
-    }
-    if url.fragment().is_some() {
-        return Err(invalid(
-            "a URL with a `#fragment` cannot carry query parameters reliably: remove it",
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(invalid("it must not hold credentials"));
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain == "localhost",
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    https_url::parse(text).map_err(|reason| ConfigError::InvalidUrl {
+        what,
+        value: text.to_owned(),
+        reason,
+    })
 }
 
 fn origin_of(what: &'static str, text: &str) -> Result<String, ConfigError> {

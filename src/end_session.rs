@@ -98,7 +98,11 @@ impl EndSessionUrl {
 mod tests {
     use super::*;
 
-    fn url(endpoint: &str, locales: Option<&str>, max_len: usize) -> Result<EndSessionUrl, ConfigError> {
+    fn url(
+        endpoint: &str,
+        locales: Option<&str>,
+        max_len: usize,
+    ) -> Result<EndSessionUrl, ConfigError> {
         let endpoint = Url::parse(endpoint).unwrap();
         EndSessionUrl::new(endpoint, "client", "https://app.example/cb?a=1&b", locales, max_len)
     }
@@ -117,7 +121,10 @@ mod tests {
         let pairs: Vec<_> = sent.query_pairs().collect();
         assert_eq!(pairs[0], ("tenant".into(), "t1".into()));
         assert_eq!(pairs[1], ("client_id".into(), "client".into()));
-        assert_eq!(pairs[2], ("post_logout_redirect_uri".into(), "https://app.example/cb?a=1&b".into()));
+        assert_eq!(
+            pairs[2],
+            ("post_logout_redirect_uri".into(), "https://app.example/cb?a=1&b".into())
+        );
         assert_eq!(pairs[3], ("ui_locales".into(), "fr-CA fr".into()));
     }
 

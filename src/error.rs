@@ -18,6 +18,14 @@ pub enum ConfigError {
         "no end-session endpoint: call `end_session_endpoint(url)` with the provider's `end_session_endpoint`, or `next_identity(base_domain)`"
     )]
     MissingEndSessionEndpoint,
+    /// The discovered provider has no `end_session_endpoint`, and none was set by hand.
+    #[error(
+        "the provider `{issuer}` publishes no `end_session_endpoint` in its discovery document: set one by hand with `end_session_endpoint(url)` if it has one, or check the issuer"
+    )]
+    NoEndSessionEndpoint {
+        /// The issuer whose document lacks it.
+        issuer: String,
+    },
     /// No `client_id` was configured, or it is empty.
     #[error(
         "`client_id` is missing or empty: set it to the client ID the provider issued for this app"

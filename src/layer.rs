@@ -12,8 +12,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    BoxError, EndSessionHook, LogoutService, NoServerSession, OidcLogoutBuilder,
-    CallbackService, body::FromReply, callback, config::Config, future::ResponseFuture, logout,
+    BoxError, CallbackService, EndSessionHook, LogoutService, NoServerSession, OidcLogoutBuilder,
+    body::FromReply, callback, config::Config, future::ResponseFuture, logout,
 };
 
 /// Adds OpenID Connect sign-out to a service.

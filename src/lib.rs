@@ -151,6 +151,7 @@ mod end_session;
 mod error;
 mod future;
 mod hook;
+mod https_url;
 mod layer;
 mod logout;
 mod reply;

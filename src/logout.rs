@@ -10,7 +10,9 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{HeaderName, HeaderValue, Method, Request, Response, header::CONTENT_TYPE, request::Parts};
+use http::{
+    HeaderName, HeaderValue, Method, Request, Response, header::CONTENT_TYPE, request::Parts,
+};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use url::form_urlencoded;

@@ -36,9 +36,10 @@ impl SameOrigin {
     /// Whether a request with these headers may sign the user out.
     pub(crate) fn allows(&self, headers: &HeaderMap) -> bool {
         let trusted_origin = || {
-            headers.get(ORIGIN).and_then(|origin| origin.to_str().ok()).is_some_and(|origin| {
-                self.trusted.iter().any(|t| t.eq_ignore_ascii_case(origin))
-            })
+            headers
+                .get(ORIGIN)
+                .and_then(|origin| origin.to_str().ok())
+                .is_some_and(|origin| self.trusted.iter().any(|t| t.eq_ignore_ascii_case(origin)))
         };
         match headers.get(SEC_FETCH_SITE).map(HeaderValue::as_bytes) {
             Some(b"same-origin" | b"none") => true,
@@ -55,15 +56,14 @@ mod tests {
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs
             .iter()
-            .map(|(name, value)| {
-                (HeaderName::from_static(name), HeaderValue::from_static(value))
-            })
+            .map(|(name, value)| (HeaderName::from_static(name), HeaderValue::from_static(value)))
             .collect()
     }
 
     #[test]
     fn follows_fetch_metadata_then_origin() {
-        let rule = SameOrigin::new(vec!["https://app.example".into(), "https://www.app.example".into()]);
+        let rule =
+            SameOrigin::new(vec!["https://app.example".into(), "https://www.app.example".into()]);
         let cases: [(&[(&str, &str)], bool); 11] = [
             (&[("sec-fetch-site", "same-origin")], true),
             (&[("sec-fetch-site", "none")], true),

@@ -463,3 +463,66 @@ async fn a_trusted_certificate_works_and_its_host_name_is_checked() {
     let err = trusting.discover(&format!("https://127.0.0.1:{port}")).await.unwrap_err();
     assert!(matches!(err, DiscoveryError::UntrustedCertificate { .. }), "{err}");
 }
+
+/// The layer configured from the mock provider's discovery document sends
+/// the browser to the end-session endpoint the document names.
+#[tokio::test]
+async fn the_layer_takes_its_end_session_endpoint_from_the_mock_providers_document() {
+    use tower::{Layer, ServiceExt};
+    use tower_oidc_logout::{OidcLogoutLayer, ProviderMetadata, StateKey, mock::MockProvider};
+
+    let provider = MockProvider::builder()
+        .client("rp", ["https://app.example/logout/callback"])
+        .serve("127.0.0.1:0")
+        .await
+        .unwrap();
+    let metadata = ProviderMetadata::discover(provider.issuer()).await.unwrap();
+    assert_eq!(metadata.end_session_endpoint(), Some(provider.end_session_url().as_str()));
+    let builder = || {
+        OidcLogoutLayer::builder()
+            .provider(&metadata)
+            .client_id("rp")
+            .post_logout_redirect_uri("https://app.example/logout/callback")
+            .state_key(StateKey::generate().unwrap())
+    };
+    let app = tower::service_fn(|_: http::Request<axum::body::Body>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
+    });
+    let sign_out = || {
+        http::Request::post("/logout")
+            .header("sec-fetch-site", "same-origin")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let response = builder().build().unwrap().layer(app).oneshot(sign_out()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with(&format!("{}?client_id=rp&", provider.end_session_url())));
+
+    // An endpoint set by hand wins over the discovered one.
+    let by_hand = builder().end_session_endpoint("https://op.example/bye").build().unwrap();
+    let response = by_hand.layer(app).oneshot(sign_out()).await.unwrap();
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with("https://op.example/bye?"), "{location}");
+    provider.shutdown().await;
+}
+
+#[test]
+fn a_provider_without_end_session_endpoint_is_a_build_error_naming_the_issuer() {
+    use tower_oidc_logout::{ConfigError, OidcLogoutLayer, ProviderMetadata, StateKey};
+
+    let issuer = "https://backchannel-only.example";
+    let metadata =
+        ProviderMetadata::from_json(issuer, format!(r#"{{"issuer":"{issuer}"}}"#).as_bytes())
+            .unwrap();
+    let error = OidcLogoutLayer::builder()
+        .provider(&metadata)
+        .client_id("rp")
+        .post_logout_redirect_uri("https://app.example/logout/callback")
+        .state_key(StateKey::generate().unwrap())
+        .build()
+        .unwrap_err();
+    assert_eq!(error, ConfigError::NoEndSessionEndpoint { issuer: issuer.to_owned() });
+    assert!(error.to_string().contains(issuer), "{error}");
+    assert!(error.to_string().contains("end_session_endpoint(url)"), "{error}");
+}

@@ -1,7 +1,6 @@
 //! The provider metadata this crate uses, and every rule a document must pass.
 
 use serde_json::{Map, Value};
-use url::{Host, Url};
 
 use super::{Discovery, DiscoveryError};
 
@@ -162,47 +161,12 @@ impl ProviderMetadata {
 /// ```
 pub fn configuration_url(issuer: &str) -> Result<String, DiscoveryError> {
     let invalid = |reason| DiscoveryError::InvalidIssuer { issuer: issuer.to_owned(), reason };
-    let url = checked_url(issuer).map_err(invalid)?;
+    let url = crate::https_url::parse(issuer).map_err(invalid)?;
     if url.query().is_some() || issuer.contains('?') {
         return Err(invalid("an issuer has no query: remove the `?...` part"));
     }
     let base = issuer.strip_suffix('/').unwrap_or(issuer);
     Ok(format!("{base}{WELL_KNOWN}"))
-}
-
-/// Parses an absolute URL that is `https`, or `http` on a loopback host.
-fn checked_url(text: &str) -> Result<Url, &'static str> {
-    if text.trim() != text || text.bytes().any(|b| b.is_ascii_control() || b == b' ') {
-        return Err("it holds spaces or control characters");
-    }
-    let url = Url::parse(text).map_err(|_| "it is not an absolute URL")?;
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&url) => {}
-        "http" => {
-            return Err(
-                "use `https` (plain `http` is accepted on localhost, 127.0.0.1 and [::1] only)",
-            );
-        }
-        _ => return Err("the scheme must be `https`"),
-    }
-    if url.fragment().is_some() || text.contains('#') {
-        return Err("it must have no `#fragment`");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("it must not hold credentials");
-    }
-    Ok(url)
-}
-
-/// `localhost`, `127.0.0.0/8` or `::1`: where plain `http` is allowed, for development.
-pub(crate) fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain == "localhost",
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// Typed access to the document's members, each error naming the issuer.
@@ -226,7 +190,7 @@ impl<'a> Document<'a> {
 
     fn endpoint(&self, field: &'static str) -> Result<Option<String>, DiscoveryError> {
         let Some(value) = self.string(field)? else { return Ok(None) };
-        checked_url(value).map_err(|reason| DiscoveryError::InvalidEndpoint {
+        crate::https_url::parse(value).map_err(|reason| DiscoveryError::InvalidEndpoint {
             issuer: self.issuer.to_owned(),
             field,
             value: value.to_owned(),
