@@ -3,8 +3,7 @@
 //! `cargo bench --bench middleware`; figures and method in BENCHMARKS.md.
 
 use std::{
-    convert::Infallible,
-    future::{Future, Ready, ready},
+    future::Future,
     hint::black_box,
     pin::pin,
     task::{Context, Poll, Waker},
@@ -17,23 +16,9 @@ use http_body_util::Full;
 use tower::{Layer, Service};
 use tower_oidc_logout::{OidcLogoutLayer, SessionCookie, StateKey};
 
-/// The app behind the layer: answers at once, allocates nothing.
-#[derive(Clone)]
-struct Hello;
-
-impl Service<Request<Full<Bytes>>> for Hello {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<Full<Bytes>>) -> Self::Future {
-        ready(Ok(Response::new(Full::new(Bytes::from_static(b"hello")))))
-    }
-}
+#[path = "../tests/layer_fixtures/hello.rs"]
+mod hello;
+use hello::Hello;
 
 /// Polls a future that completes without waiting (every one here does).
 fn run<F: Future>(future: F) -> F::Output {

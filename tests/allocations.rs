@@ -4,15 +4,12 @@
 
 use std::{
     alloc::System,
-    convert::Infallible,
-    future::{Ready, ready},
     pin::pin,
     sync::Mutex,
     task::{Context, Poll, Waker},
 };
 
-use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::Full;
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 use tower::{Layer, Service};
@@ -34,28 +31,14 @@ fn layer() -> OidcLogoutLayer {
         .unwrap()
 }
 
-/// An inner service that allocates nothing either.
-#[derive(Clone)]
-struct Static;
-
-impl Service<Request<Full<Bytes>>> for Static {
-    type Response = Response<Full<Bytes>>;
-    type Error = Infallible;
-    type Future = Ready<Result<Self::Response, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<Full<Bytes>>) -> Self::Future {
-        ready(Ok(Response::new(Full::new(Bytes::from_static(b"hello")))))
-    }
-}
+#[path = "layer_fixtures/hello.rs"]
+mod hello;
+use hello::Hello;
 
 #[test]
 fn pass_through_allocates_nothing() {
     let _counting = COUNTING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mut service = layer().layer(Static);
+    let mut service = layer().layer(Hello);
     let requests: Vec<_> = ["/", "/api/items?page=2", "/logout/x", "/logout/callback/x"]
         .into_iter()
         .map(|uri| Request::get(uri).header("cookie", "sid=1").body(Full::default()).unwrap())

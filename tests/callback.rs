@@ -1,11 +1,11 @@
 //! The post-logout callback: state validation, then the inner service.
 
-mod common;
+mod layer_fixtures;
 
 use std::time::Duration;
 
-use common::*;
 use http::{Request, StatusCode, header};
+use layer_fixtures::*;
 use tower::Layer;
 use tower_oidc_logout::{Rejection, StateKey};
 

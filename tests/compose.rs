@@ -1,15 +1,15 @@
 //! The layer composes with axum, hyper and tonic as users wire it.
 
-mod common;
+mod layer_fixtures;
 
 use std::convert::Infallible;
 
 use axum::{Extension, Router, body::Body, routing::get};
 use bytes::Bytes;
-use common::*;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use layer_fixtures::*;
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, WrapBodyLayer};

@@ -4,12 +4,12 @@
 #[allow(dead_code)]
 #[path = "../examples/demo/app.rs"]
 mod app;
-mod support;
+mod http_client;
 
 use std::str::FromStr;
 
 use http::{Method, StatusCode};
-use support::Browser;
+use http_client::CookieClient;
 use tokio::net::TcpListener;
 use tower_sessions::{SessionStore, session::Id};
 
@@ -36,7 +36,7 @@ async fn demo() -> app::Demo {
 }
 
 /// Signs in at `/login` (locally, then at the mock); returns the server-side session ID.
-async fn sign_in(browser: &mut Browser, demo: &app::Demo) -> Id {
+async fn sign_in(browser: &mut CookieClient, demo: &app::Demo) -> Id {
     let home = browser.get(&format!("{}/login", demo.rp_url)).await;
     assert_eq!(home.status, StatusCode::OK);
     assert_eq!(home.url.path(), "/", "back home after signing in at the mock");
@@ -61,7 +61,7 @@ async fn sign_in(browser: &mut Browser, demo: &app::Demo) -> Id {
 async fn sign_out_ends_the_local_server_and_hosted_sessions() {
     let demo = demo().await;
     let (mock, _) = demo.mock.clone().unwrap();
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
 
     let home = browser.get(&format!("{}/", demo.rp_url)).await;
     assert!(home.body.contains("Not signed in"), "{}", home.body);
@@ -108,7 +108,7 @@ async fn sign_out_ends_the_local_server_and_hosted_sessions() {
 #[tokio::test]
 async fn a_tampered_state_is_refused_with_a_readable_page() {
     let demo = demo().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     sign_in(&mut browser, &demo).await;
 
     let to_provider =
@@ -152,7 +152,7 @@ async fn a_tampered_state_is_refused_with_a_readable_page() {
 #[tokio::test]
 async fn a_cross_site_sign_out_is_refused_readably() {
     let demo = demo().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     let id = sign_in(&mut browser, &demo).await;
     // A form on another site posting to /logout with the user's cookies.
     browser.extra_headers = vec![
@@ -182,7 +182,7 @@ async fn an_external_provider_replaces_the_mock() {
     let demo = app::start(settings, Some(rp), None).await.unwrap();
     assert!(demo.mock.is_none());
 
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     let home = browser.get(&format!("{rp_url}/login")).await;
     assert!(home.body.contains("<strong>Signed in</strong>"), "{}", home.body);
     let page = browser.send(Method::POST, &format!("{rp_url}/logout"), Some(&[])).await;

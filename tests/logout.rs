@@ -1,6 +1,6 @@
 //! The logout route: rules, hook, redirect, cookies.
 
-mod common;
+mod layer_fixtures;
 
 use std::{
     convert::Infallible,
@@ -8,8 +8,8 @@ use std::{
     sync::{Arc, Mutex, atomic::Ordering},
 };
 
-use common::*;
 use http::{Request, StatusCode, header};
+use layer_fixtures::*;
 use tower::Layer;
 use tower_oidc_logout::{
     EndSessionFailed, EndSessionHook, LogoutHints, MAX_PENDING_STATES, OidcLogout, Rejection,

@@ -1,9 +1,9 @@
 //! The mock Next Identity provider, over real sockets, against its documentation.
 
-mod support;
+mod http_client;
 
 use http::{Method, StatusCode};
-use support::Browser;
+use http_client::CookieClient;
 use tower_oidc_logout::mock::{HOSTED_SESSION_COOKIE, LOGOUT_PARAM_VALUE, MockProvider};
 
 const CALLBACK: &str = "http://127.0.0.1:3000/logout/callback";
@@ -25,7 +25,7 @@ fn end_session(provider: &MockProvider, query: &[(&str, &str)]) -> String {
 }
 
 /// Signs `user` in at the provider in `browser`.
-async fn sign_in(browser: &mut Browser, provider: &MockProvider, user: &str) {
+async fn sign_in(browser: &mut CookieClient, provider: &MockProvider, user: &str) {
     let page = browser.get(&format!("{}/login?user={user}", provider.url())).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.url.path().ends_with("/authorize"), "{}", page.url);
@@ -33,7 +33,7 @@ async fn sign_in(browser: &mut Browser, provider: &MockProvider, user: &str) {
     assert!(provider.has_session(user));
 }
 
-fn assert_json_error(page: &support::Page, status: StatusCode) {
+fn assert_json_error(page: &http_client::Page, status: StatusCode) {
     assert_eq!(page.status, status, "{}", page.body);
     assert_eq!(page.header("content-type"), Some("application/json"));
     assert_eq!(page.header("location"), None, "an error must not redirect");
@@ -43,7 +43,7 @@ fn assert_json_error(page: &support::Page, status: StatusCode) {
 #[tokio::test]
 async fn unknown_or_missing_client_id_is_forbidden_with_the_documented_body() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     for query in [
         &[("client_id", "nobody"), ("post_logout_redirect_uri", CALLBACK)][..],
         &[("post_logout_redirect_uri", CALLBACK)][..],
@@ -60,7 +60,7 @@ async fn unknown_or_missing_client_id_is_forbidden_with_the_documented_body() {
 #[tokio::test]
 async fn missing_or_unlisted_redirect_uri_is_a_json_error_without_redirect() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     sign_in(&mut browser, &provider, "alice").await;
     for query in [
         &[("client_id", "demo-client")][..],
@@ -93,7 +93,7 @@ async fn missing_or_unlisted_redirect_uri_is_a_json_error_without_redirect() {
 #[tokio::test]
 async fn repeated_parameters_are_refused() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     let query = [
         ("client_id", "demo-client"),
         ("post_logout_redirect_uri", CALLBACK),
@@ -107,7 +107,7 @@ async fn repeated_parameters_are_refused() {
 #[tokio::test]
 async fn success_ends_the_hosted_session_and_returns_state_unchanged() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     sign_in(&mut browser, &provider, "alice").await;
     assert_eq!(provider.hosted_session_count(), 1);
 
@@ -142,7 +142,7 @@ async fn success_ends_the_hosted_session_and_returns_state_unchanged() {
 #[tokio::test]
 async fn without_state_no_state_comes_back_and_the_uris_query_is_kept() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     let query = [
         ("client_id", "demo-client"),
         ("post_logout_redirect_uri", "https://app.example/cb?tenant=a%20b"),
@@ -160,7 +160,7 @@ async fn without_state_no_state_comes_back_and_the_uris_query_is_kept() {
 #[tokio::test]
 async fn only_the_browsers_own_hosted_session_ends() {
     let provider = provider().await;
-    let (mut alice, mut bob) = (Browser::new(), Browser::new());
+    let (mut alice, mut bob) = (CookieClient::new(), CookieClient::new());
     sign_in(&mut alice, &provider, "alice").await;
     sign_in(&mut bob, &provider, "bob").await;
     let query = [("client_id", "demo-client"), ("post_logout_redirect_uri", CALLBACK)];
@@ -176,7 +176,7 @@ async fn only_the_browsers_own_hosted_session_ends() {
 #[tokio::test]
 async fn login_redirects_only_to_the_clients_origins() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     let login = |query: &str| format!("{}/login?user=carol&{query}", provider.url());
 
     let page = browser
@@ -214,7 +214,7 @@ async fn login_redirects_only_to_the_clients_origins() {
 #[tokio::test]
 async fn authorize_escapes_the_user_name() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     let page = browser.get(&format!("{}/login?user=%3Cscript%3E", provider.url())).await;
     assert!(page.body.contains("&lt;script&gt;"));
     assert!(!page.body.contains("<script>"));
@@ -225,7 +225,7 @@ async fn instances_share_nothing() {
     let (one, two) =
         (provider().await, MockProvider::builder().serve("127.0.0.1:0").await.unwrap());
     assert_ne!(one.addr(), two.addr());
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     sign_in(&mut browser, &one, "alice").await;
     assert_eq!(two.hosted_session_count(), 0);
     // `two` has no clients registered at all.
@@ -268,7 +268,7 @@ async fn raw_get(provider: &MockProvider, path_and_query: &str, cookie: &[u8]) -
 #[tokio::test]
 async fn a_utf8_or_binary_cookie_beside_the_hosted_one_does_not_hide_it() {
     let provider = provider().await;
-    let mut browser = Browser::new();
+    let mut browser = CookieClient::new();
     sign_in(&mut browser, &provider, "alice").await;
     let id = browser.cookie(&provider.url(), HOSTED_SESSION_COOKIE).unwrap();
     // As a browser sends it: every cookie of the host in one header, UTF-8 as is.
@@ -315,7 +315,7 @@ mod oidc {
         MockError, MockProvider,
     };
 
-    use super::support::{Browser, Page};
+    use super::http_client::{CookieClient, Page};
 
     const SPA: &str = "spa";
     const SPA_CALLBACK: &str = "http://127.0.0.1:3000/auth/callback";
@@ -413,7 +413,7 @@ mod oidc {
 
     /// Signs in through the form of `/authorize` as `user` (`prompt=login`:
     /// the form even if the browser has a hosted session); the redirect to the client.
-    async fn sign_in(browser: &mut Browser, provider: &MockProvider, user: &str) -> Page {
+    async fn sign_in(browser: &mut CookieClient, provider: &MockProvider, user: &str) -> Page {
         let mut request = spa_request();
         request.push(("prompt", "login"));
         request.push(("user", user));
@@ -429,7 +429,11 @@ mod oidc {
         browser.send(Method::POST, &provider.authorize_url(), Some(&fields)).await
     }
 
-    async fn token(browser: &mut Browser, provider: &MockProvider, form: &[(&str, &str)]) -> Page {
+    async fn token(
+        browser: &mut CookieClient,
+        provider: &MockProvider,
+        form: &[(&str, &str)],
+    ) -> Page {
         browser.send(Method::POST, &provider.token_url(), Some(form)).await
     }
 
@@ -477,8 +481,8 @@ mod oidc {
     }
 
     /// A signed-in browser and an ID token of the public client.
-    async fn id_token_for(provider: &MockProvider, user: &str) -> (Browser, String) {
-        let mut browser = Browser::new();
+    async fn id_token_for(provider: &MockProvider, user: &str) -> (CookieClient, String) {
+        let mut browser = CookieClient::new();
         let redirect = sign_in(&mut browser, provider, user).await;
         let code = param(&redirect, "code").unwrap();
         let page = token(&mut browser, provider, &spa_exchange(&code)).await;
@@ -489,7 +493,7 @@ mod oidc {
     #[tokio::test]
     async fn discovery_lists_the_endpoints_and_the_logout_capabilities() {
         let provider = provider().await;
-        let page = Browser::new().get(&provider.discovery_url()).await;
+        let page = CookieClient::new().get(&provider.discovery_url()).await;
         assert_eq!(page.status, StatusCode::OK);
         assert_eq!(page.header("cache-control"), Some("no-store"));
         assert_eq!(page.header("content-type"), Some("application/json"));
@@ -528,7 +532,7 @@ mod oidc {
             MockProvider::builder().issuer(issuer.clone()).serve_on(listener).await.unwrap();
         assert_eq!(provider.issuer(), issuer);
         assert_eq!(provider.end_session_url(), format!("{issuer}/endsession"));
-        let page = Browser::new()
+        let page = CookieClient::new()
             .get(&format!("{}/.well-known/openid-configuration", provider.url()))
             .await;
         assert_eq!(json_of(&page)["issuer"], issuer);
@@ -548,7 +552,7 @@ mod oidc {
     #[tokio::test]
     async fn jwks_serves_the_public_signing_key() {
         let provider = provider().await;
-        let page = Browser::new().get(&provider.jwks_url()).await;
+        let page = CookieClient::new().get(&provider.jwks_url()).await;
         assert_eq!(page.status, StatusCode::OK);
         assert_eq!(page.header("cache-control"), Some("no-store"));
         assert_eq!(page.header("content-type"), Some("application/jwk-set+json"));
@@ -571,7 +575,7 @@ mod oidc {
     #[tokio::test]
     async fn code_flow_with_pkce_signs_in_and_issues_a_signed_id_token() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let redirect = sign_in(&mut browser, &provider, "alice").await;
 
         // Back to the registered redirect URI, with the code, the state unchanged and iss.
@@ -620,7 +624,7 @@ mod oidc {
     #[tokio::test]
     async fn a_hosted_session_gets_a_code_at_once_unless_prompt_asks() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         sign_in(&mut browser, &provider, "alice").await;
 
         // Signed in already: a code without the form, as real providers do.
@@ -641,7 +645,7 @@ mod oidc {
         let mut request = spa_request();
         request.push(("prompt", "none"));
         let page =
-            Browser::new().send(Method::GET, &authorize_url(&provider, &request), None).await;
+            CookieClient::new().send(Method::GET, &authorize_url(&provider, &request), None).await;
         assert_eq!(page.status, StatusCode::FOUND);
         assert_eq!(param(&page, "error").as_deref(), Some("login_required"));
         assert_eq!(param(&page, "state").as_deref(), Some("st&te"));
@@ -656,7 +660,7 @@ mod oidc {
     #[tokio::test]
     async fn signing_in_again_replaces_the_browsers_hosted_session() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         sign_in(&mut browser, &provider, "alice").await;
         sign_in(&mut browser, &provider, "bob").await;
         assert_eq!(provider.hosted_session_count(), 1);
@@ -666,7 +670,7 @@ mod oidc {
     #[tokio::test]
     async fn an_untrusted_client_or_redirect_uri_is_shown_never_redirected() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let without = |name: &str| -> Vec<(&str, &str)> {
             spa_request().into_iter().filter(|(n, _)| *n != name).collect()
         };
@@ -702,7 +706,7 @@ mod oidc {
     #[tokio::test]
     async fn other_authorization_errors_are_redirected_with_the_state() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let replaced = |name: &'static str, value: Option<&'static str>| -> Vec<(&str, &str)> {
             spa_request()
                 .into_iter()
@@ -757,7 +761,7 @@ mod oidc {
     #[tokio::test]
     async fn the_code_must_come_back_with_its_verifier_redirect_uri_and_client() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let other_verifier = "A".repeat(43);
         let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
             ("wrong verifier", vec![("code_verifier", other_verifier.as_str())]),
@@ -797,7 +801,7 @@ mod oidc {
     #[tokio::test]
     async fn codes_expire() {
         let (provider, clock) = provider_with_clock().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let code = param(&sign_in(&mut browser, &provider, "alice").await, "code").unwrap();
         clock.advance(AUTHORIZATION_CODE_LIFETIME);
         let page = token(&mut browser, &provider, &spa_exchange(&code)).await;
@@ -812,7 +816,7 @@ mod oidc {
     #[tokio::test]
     async fn a_code_of_an_ended_hosted_session_is_refused() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let code = param(&sign_in(&mut browser, &provider, "alice").await, "code").unwrap();
         let end = format!(
             "{}?client_id={SPA}&post_logout_redirect_uri={}",
@@ -827,7 +831,7 @@ mod oidc {
     #[tokio::test]
     async fn malformed_token_requests_are_invalid_request_or_unsupported_grant_type() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let code = param(&sign_in(&mut browser, &provider, "alice").await, "code").unwrap();
         let exchange = spa_exchange(&code);
         let without = |name: &str| -> Vec<(&str, &str)> {
@@ -878,7 +882,7 @@ mod oidc {
     }
 
     /// A code for the confidential client, without PKCE.
-    async fn web_code(browser: &mut Browser, provider: &MockProvider) -> String {
+    async fn web_code(browser: &mut CookieClient, provider: &MockProvider) -> String {
         let request = [
             ("client_id", WEB),
             ("redirect_uri", WEB_CALLBACK),
@@ -898,7 +902,7 @@ mod oidc {
     #[tokio::test]
     async fn a_confidential_client_authenticates_by_basic_or_post() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let code = web_code(&mut browser, &provider).await;
         browser.extra_headers = vec![("authorization", basic(WEB, WEB_SECRET))];
         let form = [
@@ -950,7 +954,7 @@ mod oidc {
     #[tokio::test]
     async fn bad_client_authentication_is_invalid_client_with_a_challenge() {
         let provider = provider().await;
-        let mut browser = Browser::new();
+        let mut browser = CookieClient::new();
         let code = web_code(&mut browser, &provider).await;
         let base = [
             ("grant_type", "authorization_code"),

@@ -1,15 +1,15 @@
 //! With the `tracing` feature: a failed storage hook is a `warn` event with
 //! its cause, a refusal a `debug` event with its code.
 
-mod common;
+mod layer_fixtures;
 
 use std::{
     io,
     sync::{Arc, Mutex},
 };
 
-use common::*;
 use http::{Request, StatusCode};
+use layer_fixtures::*;
 use tower::Layer;
 use tracing::{
     Event, Level, Metadata, Subscriber,

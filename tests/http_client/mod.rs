@@ -1,4 +1,5 @@
-//! A small browser for the integration tests: keeps cookies per host, follows redirects.
+//! An HTTP client for the integration tests that keeps cookies per host and follows
+//! redirects, as a browser would (not a browser: tests/browser.rs drives a real one).
 
 #![allow(dead_code, unreachable_pub)]
 
@@ -43,14 +44,14 @@ impl Page {
 
 /// Cookies keyed by host name, as a browser keeps host-only cookies
 /// (`127.0.0.1` and `localhost` are different hosts).
-pub struct Browser {
+pub struct CookieClient {
     client: Client<HttpConnector, Full<Bytes>>,
     jar: HashMap<String, BTreeMap<String, String>>,
     /// Headers sent with every request (e.g. `Origin`, to play a forged cross-site post).
     pub extra_headers: Vec<(&'static str, String)>,
 }
 
-impl Browser {
+impl CookieClient {
     pub fn new() -> Self {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
