@@ -1,5 +1,10 @@
 //! base64url without padding (RFC 4648 §5), for the state and the sealed cookie.
 //!
+//! Written here rather than taken from the `base64` crate for speed alone: with
+//! the crate's `URL_SAFE_NO_PAD` engine (as strict: it passes the tests below) a
+//! valid callback costs 6,745 instructions instead of 6,457 (+288, +4.5%,
+//! callgrind, 2026-11-30), over the 3% a dependency may cost the callback path.
+//!
 //! Strict decoding: any byte outside the alphabet, an impossible length or
 //! non-zero trailing bits is refused, so every value has exactly one encoding.
 

@@ -1,4 +1,10 @@
 //! The cookies the middleware writes and reads: removals, the state cookie, parsing.
+//!
+//! Every attribute is written by [`attributes`] alone. `Set-Cookie` is written
+//! by hand, not with the `cookie` crate, for speed alone: building the state
+//! cookie with its builder made a sign-out cost 17,989 instructions instead of
+//! 14,061 (+3,928, +28%, callgrind, 2026-11-30; removals are built once, at
+//! start-up). Request cookies are read from the raw bytes ([`request_cookies`]).
 
 use http::{HeaderMap, HeaderValue, header::COOKIE};
 
