@@ -105,9 +105,12 @@
 //!
 //! None is on by default.
 //!
-//! - **`tower-sessions`**: `FlushSession`, an [`EndSessionHook`] that
-//!   flushes the [tower-sessions](https://docs.rs/tower-sessions) session
-//!   (data, store record and ID) at sign-out.
+//! - **`tower-sessions-0-14`**, **`tower-sessions-0-15`**: `FlushSession`,
+//!   an [`EndSessionHook`] that flushes the
+//!   [tower-sessions](https://docs.rs/tower-sessions) session (data, store
+//!   record and ID) at sign-out, for tower-sessions 0.14 (the version the
+//!   Redis, SQLx and Moka stores build on) and 0.15. Both may be on at once.
+//!   **`tower-sessions`** is an alias of `tower-sessions-0-15`.
 //! - **`mock-provider`**: the `mock` module, a mock Next Identity provider (an axum
 //!   server on an ephemeral port) to test a relying party against.
 //!
@@ -133,13 +136,13 @@ mod logout;
 mod reply;
 mod state;
 mod target;
-#[cfg(feature = "tower-sessions")]
+#[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
 mod tower_sessions;
 
 #[cfg(feature = "mock-provider")]
 pub mod mock;
 
-#[cfg(feature = "tower-sessions")]
+#[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
 pub use body::{FromReply, ReplyBody, ResponseBody, WrapBody, WrapBodyFuture, WrapBodyLayer};
 pub use callback::{LoggedOut, PostLogoutCallback};
