@@ -6,6 +6,9 @@
 
 #[path = "redis/app.rs"]
 mod app;
+#[allow(dead_code)]
+#[path = "../examples/demo/app.rs"]
+mod demo;
 #[path = "redis/server.rs"]
 mod server;
 
@@ -152,4 +155,45 @@ async fn two_hundred_concurrent_sign_outs_over_both_instances() {
     if redis.is_own() {
         assert_eq!(client.dbsize::<u32>().await.unwrap(), 0, "records left in Redis");
     }
+}
+
+/// Two demo processes' worth of app (examples/demo) with the same `STATE_KEY`
+/// and `SESSION_STORE`: signed in through one, signed out through the other.
+#[tokio::test]
+async fn two_demos_on_one_redis_serve_one_user() {
+    let redis = Redis::shared_or_own();
+    let client = redis.client().await;
+    let start = |url: String| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rp_url = format!("http://{}", listener.local_addr().unwrap());
+        let settings = demo::Settings::from_lookup(|name| match name {
+            "RP_URL" => Some(rp_url.clone()),
+            "PROVIDER_END_SESSION_URL" => Some(END_SESSION.to_owned()),
+            "STATE_KEY" => Some("cGxlYXNlIHVzZSBhIHJlYWwgcmFuZG9tIGtleSBoZXJlIQ==".to_owned()),
+            "SESSION_STORE" => Some(url.clone()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(settings.session_store, demo::SessionBackend::Redis { url });
+        demo::start(settings, Some(listener), None).await.unwrap()
+    };
+    let (one, other) = (start(redis.url.clone()).await, start(redis.url.clone()).await);
+    let http = Http::new();
+    let server_session = |page: &str| page.contains("id=\"server\"><strong>present</strong>");
+
+    let signed_in = http.send(http::Method::GET, &format!("{}/login", one.rp_url), &[]).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    let session = signed_in.cookie_set("demo_session=").expect("a session cookie");
+    assert!(stored(&client, &session).await, "no record in Redis");
+    let home = http.send(http::Method::GET, &format!("{}/", other.rp_url), &[&session]).await;
+    assert!(server_session(&home.body), "the other demo does not see it: {}", home.body);
+
+    let signed_out = http.sign_out_at(&other.rp_url, &session).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "{}", signed_out.body);
+    assert!(!stored(&client, &session).await, "the record is still in Redis");
+    let back = http.come_back_to(&other.rp_url, &signed_out).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+
+    let home = http.send(http::Method::GET, &format!("{}/", one.rp_url), &[&session]).await;
+    assert!(!server_session(&home.body), "still signed in on the first: {}", home.body);
 }

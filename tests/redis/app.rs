@@ -179,27 +179,40 @@ impl Http {
 
     /// `POST /logout` on `instance` with the session cookie.
     pub(crate) async fn sign_out(&self, instance: &Instance, session_cookie: &str) -> Reply {
-        self.send(Method::POST, &format!("{}/logout", instance.base), &[session_cookie]).await
+        self.sign_out_at(&instance.base, session_cookie).await
+    }
+
+    /// `POST /logout` on the app at `base` with the session cookie.
+    pub(crate) async fn sign_out_at(&self, base: &str, session_cookie: &str) -> Reply {
+        self.send(Method::POST, &format!("{base}/logout"), &[session_cookie]).await
     }
 
     /// What the provider makes the browser do after its own sign-out: the
     /// callback with the state it was given and `logout=success`, carrying
     /// the state cookie the sign-out set.
     pub(crate) async fn come_back(&self, instance: &Instance, signed_out: &Reply) -> Reply {
+        self.come_back_to(&instance.base, signed_out).await
+    }
+
+    /// [`come_back`](Self::come_back) to the app at `base`.
+    pub(crate) async fn come_back_to(&self, base: &str, signed_out: &Reply) -> Reply {
         let location = signed_out.location().expect("a redirect to the provider");
         let state = location
             .query_pairs()
             .find(|(name, _)| name == "state")
             .map(|(_, value)| value.into_owned())
             .expect("a state for the provider to echo");
-        let state_cookie =
-            signed_out.cookie_set("__Host-oidc-logout-").expect("a state cookie with the redirect");
-        let url = format!("{}{CALLBACK}?state={state}&logout=success", instance.base);
+        // `__Host-` on an https callback URI, without the prefix on http.
+        let state_cookie = signed_out
+            .cookie_set("__Host-oidc-logout-")
+            .or_else(|| signed_out.cookie_set("oidc-logout-"))
+            .expect("a state cookie with the redirect");
+        let url = format!("{base}{CALLBACK}?state={state}&logout=success");
         self.send(Method::GET, &url, &[&state_cookie]).await
     }
 }
 
-/// The session ID in a session cookie `id=<ID>`: the record's key in Redis.
+/// The session ID in a session cookie `name=<ID>`: the record's key in Redis.
 pub(crate) fn session_key(session_cookie: &str) -> String {
-    session_cookie.trim_start_matches(&format!("{SESSION_COOKIE}=")).to_owned()
+    session_cookie.split_once('=').map_or("", |(_, id)| id).to_owned()
 }
