@@ -295,7 +295,7 @@ mod tests {
         let message = error.to_string();
         assert!(!VERSIONS.is_empty());
         for version in VERSIONS {
-            assert!(message.contains(&format!("{version}")), "{version} not named: {message}");
+            assert!(message.contains(version), "{version} not named: {message}");
         }
         assert!(message.contains("SessionManagerLayer"), "{message}");
         assert!(message.contains("after `.layer(logout)`"), "{message}");
