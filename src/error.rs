@@ -215,7 +215,7 @@ impl EndSessionFailed {
     /// Whether the hook found no session in the request: the session layer
     /// is missing or sits inside the logout layer, so retrying never helps.
     pub(crate) fn is_layer_order(&self) -> bool {
-        #[cfg(feature = "tower-sessions")]
+        #[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
         if let Some(crate::FlushSessionError::NoSession) = self.0.downcast_ref() {
             return true;
         }

@@ -122,9 +122,12 @@
 //! - **`tracing`**: [tracing](https://docs.rs/tracing) events: a failed
 //!   storage hook at `warn` with its cause, each refusal at `debug` with its
 //!   code.
-//! - **`tower-sessions`**: `FlushSession`, an [`EndSessionHook`] that
-//!   flushes the [tower-sessions](https://docs.rs/tower-sessions) session
-//!   (data, store record and ID) at sign-out.
+//! - **`tower-sessions-0-14`**, **`tower-sessions-0-15`**: `FlushSession`,
+//!   an [`EndSessionHook`] that flushes the
+//!   [tower-sessions](https://docs.rs/tower-sessions) session (data, store
+//!   record and ID) at sign-out, for tower-sessions 0.14 (the version the
+//!   Redis, SQLx and Moka stores build on) and 0.15. Both may be on at once.
+//!   **`tower-sessions`** is an alias of `tower-sessions-0-15`.
 //! - **`mock-provider`**: the `mock` module, a mock Next Identity provider (an axum
 //!   server on an ephemeral port) to test a relying party against.
 //! - **`discovery`**: the `discovery` module, OpenID Connect Discovery:
@@ -158,7 +161,7 @@ mod reply;
 mod same_origin;
 mod state;
 mod target;
-#[cfg(feature = "tower-sessions")]
+#[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
 mod tower_sessions;
 
 #[cfg(feature = "discovery")]
@@ -166,7 +169,7 @@ pub mod discovery;
 #[cfg(feature = "mock-provider")]
 pub mod mock;
 
-#[cfg(feature = "tower-sessions")]
+#[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
 pub use body::WrapBodyLayer;
 pub use callback::{CallbackService, LoggedOut};

@@ -26,7 +26,7 @@ use fantoccini::Locator;
 use harness::Browser;
 use tokio::net::TcpListener;
 use tower_oidc_logout::mock::HOSTED_SESSION_COOKIE;
-use tower_sessions::{SessionStore, session::Id};
+use tower_sessions_0_14::session::Id;
 
 use app::{DEMO_USER, LOCAL_COOKIE, SESSION_COOKIE};
 

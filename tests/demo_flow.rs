@@ -11,7 +11,7 @@ use std::str::FromStr;
 use http::{Method, StatusCode};
 use http_client::CookieClient;
 use tokio::net::TcpListener;
-use tower_sessions::{SessionStore, session::Id};
+use tower_sessions_0_14::session::Id;
 
 use app::{DEMO_USER, LOCAL_COOKIE, SESSION_COOKIE};
 
@@ -219,6 +219,8 @@ fn bad_settings_name_the_setting() {
     assert_eq!(error("PROVIDER_END_SESSION_URL", "not a url").name, "PROVIDER_END_SESSION_URL");
     assert_eq!(error("STATE_KEY", "c2hvcnQ=").name, "STATE_KEY");
     assert_eq!(error("LOGOUT_STATE_TTL_SECS", "five").name, "LOGOUT_STATE_TTL_SECS");
+    assert_eq!(error("SESSION_STORE", "mongodb://127.0.0.1/0").name, "SESSION_STORE");
+    assert_eq!(error("SESSION_STORE", "redis://127.0.0.1:port/0").name, "SESSION_STORE");
     let message = error("STATE_KEY", "c2hvcnQ=").to_string();
     assert!(message.starts_with("STATE_KEY: "), "{message}");
 }

@@ -2,7 +2,7 @@
 //!
 //! Shared by `main.rs` and the full-flow test (`tests/demo_flow.rs`).
 
-use std::{fmt, net::SocketAddr, time::Duration};
+use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 #[path = "../shared/html.rs"]
 mod html;
@@ -24,7 +24,13 @@ use tower_oidc_logout::{
     ConfigError, EndSessionFailed, FlushSession, LoggedOut, OidcLogoutLayer, Rejection,
     SessionCookie, StateKey, mock::MockProvider,
 };
-use tower_sessions::{MemoryStore, Session, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_0_14::{
+    MemoryStore, Session, SessionManagerLayer, SessionStore, cookie::SameSite,
+};
+use tower_sessions_redis_store::{
+    RedisStore,
+    fred::prelude::{Builder, ClientLike, Config as RedisConfig, Pool, ReconnectPolicy},
+};
 use url::{Url, form_urlencoded};
 
 /// The user every sign-in of the demo is for.
@@ -52,6 +58,18 @@ pub(crate) struct Settings {
     /// `None`: a key generated at start.
     pub(crate) state_key: Option<StateKey>,
     pub(crate) state_ttl: Option<Duration>,
+    /// Where the server-side sessions live (`SESSION_STORE`).
+    pub(crate) session_store: SessionBackend,
+}
+
+/// Where the server-side sessions live: two demo processes with the same
+/// `STATE_KEY` and one Redis serve one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SessionBackend {
+    /// In this process only (tower-sessions' `MemoryStore`).
+    Memory,
+    /// In Redis at this `redis://host:port/db` URL (tower-sessions-redis-store).
+    Redis { url: String },
 }
 
 /// Which provider the app signs out of.
@@ -135,7 +153,25 @@ impl Settings {
                 })
             })
             .transpose()?;
-        Ok(Self { rp_url, client_id, provider, state_key, state_ttl })
+        let session_store = match var("SESSION_STORE") {
+            None => SessionBackend::Memory,
+            Some(value) if value.trim() == "memory" => SessionBackend::Memory,
+            Some(url) if url.starts_with("redis://") => {
+                RedisConfig::from_url(&url).map_err(|e| {
+                    bad("SESSION_STORE", format!("`{url}` is not a usable Redis URL ({e})"))
+                })?;
+                SessionBackend::Redis { url }
+            }
+            Some(value) => {
+                return Err(bad(
+                    "SESSION_STORE",
+                    format!(
+                        "`{value}` is neither `memory` nor a Redis URL like redis://127.0.0.1:6379/0"
+                    ),
+                ));
+            }
+        };
+        Ok(Self { rp_url, client_id, provider, state_key, state_ttl, session_store })
     }
 
     /// The callback URL registered with the provider.
@@ -189,7 +225,7 @@ pub(crate) struct Demo {
     pub(crate) mock: Option<(MockProvider, String)>,
     /// The server-side session store (the full-flow test looks in it).
     #[allow(dead_code)]
-    pub(crate) store: MemoryStore,
+    pub(crate) store: Arc<dyn SessionStore>,
     /// Whether the state key was generated at start.
     pub(crate) key_generated: bool,
     pub(crate) server: JoinHandle<std::io::Result<()>>,
@@ -247,13 +283,6 @@ pub(crate) async fn start(
         .build()
         .map_err(|e| bad(setting_of(&e), e.to_string()))?;
 
-    let store = MemoryStore::default();
-    let sessions = SessionManagerLayer::new(store.clone())
-        .with_name(SESSION_COOKIE)
-        .with_secure(settings.rp_url.starts_with("https:"))
-        // Lax, not the default Strict: the browser comes back from the provider cross-site.
-        .with_same_site(SameSite::Lax);
-
     let state = AppState {
         rp_url: settings.rp_url.clone(),
         client_id: settings.client_id.clone(),
@@ -267,8 +296,18 @@ pub(crate) async fn start(
         .route("/help", get(help))
         .with_state(state)
         .layer(logout)
-        .layer(map_response(html_errors))
-        .layer(sessions);
+        .layer(map_response(html_errors));
+    let secure = settings.rp_url.starts_with("https:");
+    let (app, store): (Router, Arc<dyn SessionStore>) = match &settings.session_store {
+        SessionBackend::Memory => {
+            let store = MemoryStore::default();
+            (app.layer(session_layer(store.clone(), secure)), Arc::new(store))
+        }
+        SessionBackend::Redis { url } => {
+            let store = RedisStore::new(redis_pool(url).await?);
+            (app.layer(session_layer(store.clone(), secure)), Arc::new(store))
+        }
+    };
 
     let rp_listener = match rp_listener {
         Some(listener) => listener,
@@ -277,6 +316,33 @@ pub(crate) async fn start(
     let rp_addr = rp_listener.local_addr().map_err(|e| bad("RP_URL", e.to_string()))?;
     let server = tokio::spawn(async move { axum::serve(rp_listener, app).await });
     Ok(Demo { rp_url: settings.rp_url, rp_addr, mock, store, key_generated, server })
+}
+
+/// The session manager, outside the logout layer so that `FlushSession` finds the session.
+fn session_layer<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {
+    SessionManagerLayer::new(store)
+        .with_name(SESSION_COOKIE)
+        .with_secure(secure)
+        // Lax, not the default Strict: the browser comes back from the provider cross-site.
+        .with_same_site(SameSite::Lax)
+}
+
+/// Connects to the Redis of `SESSION_STORE`; a Redis that does not answer stops the demo.
+async fn redis_pool(url: &str) -> Result<Pool, SettingsError> {
+    let cannot = |e: &dyn fmt::Display| bad("SESSION_STORE", format!("Redis at `{url}`: {e}"));
+    let config = RedisConfig::from_url(url).map_err(|e| cannot(&e))?;
+    let pool = Builder::from_config(config)
+        // A Redis that stops answering fails a sign-out in a second, rather than hanging it.
+        .with_connection_config(|c| c.connection_timeout = Duration::from_secs(1))
+        .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(1))
+        .set_policy(ReconnectPolicy::new_constant(0, 200))
+        .build_pool(2)
+        .map_err(|e| cannot(&e))?;
+    match tokio::time::timeout(Duration::from_secs(3), pool.init()).await {
+        Ok(Ok(_)) => Ok(pool),
+        Ok(Err(e)) => Err(cannot(&e)),
+        Err(_) => Err(cannot(&"no answer within 3 s")),
+    }
 }
 
 /// The setting behind a configuration error of the layer.

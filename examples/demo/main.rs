@@ -11,6 +11,9 @@
 //! - `PROVIDER_END_SESSION_URL`: an external provider's end-session endpoint; the mock is then not started
 //! - `STATE_KEY`: base64 key sealing the logout state (default: generated at start)
 //! - `LOGOUT_STATE_TTL_SECS`: how long a sign-out may take at the provider (default 300)
+//! - `SESSION_STORE`: where server-side sessions live: `memory` (default) or a Redis URL
+//!   `redis://host:port/db`; two demos on other `RP_URL` ports with the same `STATE_KEY` and
+//!   Redis serve one user (signed in through one, signed out through the other)
 
 // Loaded by path, as the tests load it, so its own `#[path]` resolves the same.
 #[path = "app.rs"]
@@ -50,6 +53,12 @@ async fn main() -> ExitCode {
                 );
             }
         }
+    }
+    match &settings.session_store {
+        app::SessionBackend::Memory => {
+            println!("  sessions: in this process (SESSION_STORE=memory)")
+        }
+        app::SessionBackend::Redis { url } => println!("  sessions: in Redis at {url}"),
     }
     if demo.key_generated {
         println!(

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Many app instances on a real Redis (tests/redis.rs): installs Debian's
+# redis-server when missing, then runs them. The tests start their own
+# redis-server on free loopback ports (no persistence) and stop it; set
+# REDIS_URL to use another Redis instead (the test that stops Redis still
+# starts its own). Extra arguments go to the test binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "==> installing redis-server (Debian package)"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y redis-server
+fi
+redis-server --version
+
+exec cargo test --features redis-tests --test redis -- "$@"

@@ -1,0 +1,326 @@
+//! Storage hook for [tower-sessions](https://docs.rs/tower-sessions): sign-out flushes the session.
+//!
+//! One hook for every supported tower-sessions version, each behind its own
+//! feature (`tower-sessions-0-14`, `tower-sessions-0-15`). The logic lives
+//! here once; each version's file only names its `Session` type.
+
+use std::{fmt, future::Future, pin::Pin};
+
+use http::request::Parts;
+
+use crate::{BoxError, EndSessionHook, LogoutHints};
+
+/// Implements [`VersionedSession`] for one version's `Session`: the same calls on another type.
+macro_rules! versioned_session {
+    ($tower_sessions:ident) => {
+        pub(super) use $tower_sessions::Session;
+
+        impl super::VersionedSession for Session {
+            async fn id_token(&self, key: &str) -> Option<String> {
+                // The hint is a nicety: a value that cannot be read is not sent.
+                self.get::<String>(key).await.ok().flatten()
+            }
+
+            async fn end(&self) -> Result<(), crate::BoxError> {
+                Session::flush(self).await.map_err(crate::BoxError::from)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "tower-sessions-0-14")]
+mod v0_14;
+#[cfg(feature = "tower-sessions-0-15")]
+mod v0_15;
+
+/// The tower-sessions versions whose `Session` this build looks for.
+const VERSIONS: &[&str] = &[
+    #[cfg(feature = "tower-sessions-0-14")]
+    "0.14",
+    #[cfg(feature = "tower-sessions-0-15")]
+    "0.15",
+];
+
+/// What the hook needs from one version's `Session`.
+trait VersionedSession: Clone + Send + Sync + 'static {
+    /// The string stored under `key`, if there is one.
+    fn id_token(&self, key: &str) -> impl Future<Output = Option<String>> + Send;
+    /// `Session::flush`: data cleared, store record deleted, ID dropped.
+    fn end(&self) -> impl Future<Output = Result<(), BoxError>> + Send;
+}
+
+/// Ends a [tower-sessions](https://docs.rs/tower-sessions) session at sign-out.
+///
+/// Takes the `Session` that `SessionManagerLayer` put in the request
+/// extensions and calls `Session::flush`: the data is cleared, the record is
+/// deleted from the store and the session ID is dropped, so the session
+/// manager expires its cookie on the way out. The `SessionManagerLayer` must
+/// therefore sit *outside* the logout layer (in axum: added with `.layer`
+/// after it).
+///
+/// Works with tower-sessions 0.14 (feature `tower-sessions-0-14`, the version
+/// the Redis, SQLx and Moka stores build on) and 0.15 (feature
+/// `tower-sessions-0-15`, alias `tower-sessions`). With both features on (an
+/// app mid-upgrade), the session of whichever version the request carries is
+/// flushed, and both if it carries both. A request that carries none is an
+/// error ([`FlushSessionError::NoSession`]), so the user is not told they
+/// are signed out.
+///
+/// Optionally, an ID token kept in the session under
+/// [`id_token_key`](Self::id_token_key) is read first and sent to the
+/// provider as `id_token_hint`.
+///
+/// ```
+/// # extern crate tower_sessions_0_14 as tower_sessions;
+/// // tower-sessions 0.14, with the feature `tower-sessions-0-14`.
+/// use axum::Router;
+/// use tower_oidc_logout::{FlushSession, OidcLogoutLayer, SessionCookie, StateKey};
+/// use tower_sessions::{MemoryStore, SessionManagerLayer};
+///
+/// # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
+/// let logout = OidcLogoutLayer::builder()
+///     .next_identity("id.eu.nextreason.com")
+///     .client_id("my-client-id")
+///     .post_logout_redirect_uri("https://app.example/logout/callback")
+///     .state_key(StateKey::generate()?)
+///     .expire_cookie(SessionCookie::new("id")) // the session manager's cookie
+///     .end_session_hook(FlushSession::new().id_token_key("id_token"))
+///     .build()?;
+///
+/// let app: Router = Router::new()
+///     .layer(logout)
+///     .layer(SessionManagerLayer::new(MemoryStore::default())); // outside: added after
+/// # let _ = app;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FlushSession {
+    id_token_key: Option<String>,
+}
+
+impl FlushSession {
+    /// A hook that flushes the session and sends no hints.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Read a string stored in the session under `key` before flushing it,
+    /// and send it to the provider as `id_token_hint`.
+    ///
+    /// A missing value, or one that is not a string, sends no hint.
+    #[must_use]
+    pub fn id_token_key(mut self, key: impl Into<String>) -> Self {
+        self.id_token_key = Some(key.into());
+        self
+    }
+}
+
+/// Why [`FlushSession`] could not end the session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushSessionError {
+    /// The request carries no `Session` of a tower-sessions version this build looks for.
+    #[error(
+        "no tower-sessions {} `Session` in the request extensions: add `SessionManagerLayer` \
+         outside the logout layer (in axum: `.layer(session_manager)` after `.layer(logout)`); \
+         an app on another tower-sessions version needs this crate's feature for it \
+         (`tower-sessions-0-14` or `tower-sessions-0-15`)",
+        looked_for()
+    )]
+    NoSession,
+    /// The session store failed to delete the session; the source is that
+    /// tower-sessions version's `session::Error`.
+    #[error("the session store could not delete the session: {0}")]
+    Store(#[source] BoxError),
+}
+
+/// "0.14 or 0.15": the versions this build looks for.
+fn looked_for() -> String {
+    VERSIONS.join(" or ")
+}
+
+/// The future returned by [`FlushSession`].
+pub struct FlushSessionFuture(
+    Pin<Box<dyn Future<Output = Result<LogoutHints, FlushSessionError>> + Send>>,
+);
+
+impl fmt::Debug for FlushSessionFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlushSessionFuture").finish_non_exhaustive()
+    }
+}
+
+impl Future for FlushSessionFuture {
+    type Output = Result<LogoutHints, FlushSessionError>;
+
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl EndSessionHook for FlushSession {
+    type Hints = LogoutHints;
+    type Error = FlushSessionError;
+    type Future = FlushSessionFuture;
+
+    fn end_session(&self, request: &Parts) -> FlushSessionFuture {
+        #[cfg(feature = "tower-sessions-0-14")]
+        let v0_14 = request.extensions.get::<v0_14::Session>().cloned();
+        #[cfg(feature = "tower-sessions-0-15")]
+        let v0_15 = request.extensions.get::<v0_15::Session>().cloned();
+        let id_token_key = self.id_token_key.clone();
+        FlushSessionFuture(Box::pin(async move {
+            let key = id_token_key.as_deref();
+            let mut hints = None;
+            #[cfg(feature = "tower-sessions-0-14")]
+            end(v0_14, key, &mut hints).await?;
+            #[cfg(feature = "tower-sessions-0-15")]
+            end(v0_15, key, &mut hints).await?;
+            hints.ok_or(FlushSessionError::NoSession)
+        }))
+    }
+}
+
+/// Flushes `session` if the request carries one, and notes the hints it gave.
+async fn end<S: VersionedSession>(
+    session: Option<S>,
+    id_token_key: Option<&str>,
+    hints: &mut Option<LogoutHints>,
+) -> Result<(), FlushSessionError> {
+    let Some(session) = session else { return Ok(()) };
+    let id_token = match id_token_key {
+        Some(key) => session.id_token(key).await,
+        None => None,
+    };
+    session.end().await.map_err(FlushSessionError::Store)?;
+    let hints = hints.get_or_insert_with(LogoutHints::new);
+    // Sessions of two versions (mid-upgrade): the first ID token found is sent.
+    if hints.id_token_hint.is_none() {
+        hints.id_token_hint = id_token;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The shared logic, on tower-sessions 0.15; `tests/tower_sessions.rs`
+    //! runs each version through axum.
+
+    use std::{str::FromStr, sync::Arc};
+
+    use http::Request;
+    use tower_sessions_0_15::{MemoryStore, Session, SessionStore, session::Id};
+
+    use super::*;
+
+    fn parts_with(session: Option<Session>) -> Parts {
+        let mut request = Request::new(());
+        if let Some(session) = session {
+            request.extensions_mut().insert(session);
+        }
+        request.into_parts().0
+    }
+
+    async fn saved_session(store: &Arc<MemoryStore>) -> (Session, Id) {
+        let session = Session::new(None, store.clone(), None);
+        session.insert("user", "alice").await.unwrap();
+        session.insert("id_token", "eyJ.token.sig").await.unwrap();
+        session.save().await.unwrap();
+        let id = session.id().unwrap();
+        assert!(store.load(&id).await.unwrap().is_some());
+        (session, id)
+    }
+
+    #[tokio::test]
+    async fn flush_deletes_the_record_from_the_store() {
+        let store = Arc::new(MemoryStore::default());
+        let (session, id) = saved_session(&store).await;
+        // The hook sees the session as a later request would: loaded by its ID.
+        let incoming =
+            Session::new(Some(Id::from_str(&id.to_string()).unwrap()), store.clone(), None);
+
+        let hints =
+            FlushSession::new().end_session(&parts_with(Some(incoming.clone()))).await.unwrap();
+
+        assert_eq!(hints, LogoutHints::new());
+        assert!(store.load(&id).await.unwrap().is_none(), "record still in the store");
+        assert!(incoming.id().is_none(), "session ID kept");
+        assert!(incoming.is_empty().await, "session data kept");
+        drop(session);
+    }
+
+    #[tokio::test]
+    async fn id_token_is_sent_as_hint_when_configured() {
+        let store = Arc::new(MemoryStore::default());
+        let (session, id) = saved_session(&store).await;
+        let hints = FlushSession::new()
+            .id_token_key("id_token")
+            .end_session(&parts_with(Some(session)))
+            .await
+            .unwrap();
+        assert_eq!(hints.id_token_hint.as_deref(), Some("eyJ.token.sig"));
+        assert!(store.load(&id).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn missing_or_non_string_token_sends_no_hint() {
+        let store = Arc::new(MemoryStore::default());
+        let (session, _) = saved_session(&store).await;
+        let hints = FlushSession::new()
+            .id_token_key("nothing-here")
+            .end_session(&parts_with(Some(session)))
+            .await
+            .unwrap();
+        assert!(hints.id_token_hint.is_none());
+
+        let (session, _) = saved_session(&store).await;
+        session.insert("number", 7).await.unwrap();
+        let hints = FlushSession::new()
+            .id_token_key("number")
+            .end_session(&parts_with(Some(session)))
+            .await
+            .unwrap();
+        assert!(hints.id_token_hint.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_session_is_an_error_naming_versions_and_layer_order() {
+        let error = FlushSession::new().end_session(&parts_with(None)).await.unwrap_err();
+        assert!(matches!(error, FlushSessionError::NoSession));
+        let message = error.to_string();
+        assert!(!VERSIONS.is_empty());
+        for version in VERSIONS {
+            assert!(message.contains(version), "{version} not named: {message}");
+        }
+        assert!(message.contains("SessionManagerLayer"), "{message}");
+        assert!(message.contains("after `.layer(logout)`"), "{message}");
+    }
+
+    #[cfg(feature = "tower-sessions-0-14")]
+    #[tokio::test]
+    async fn a_session_of_each_version_is_flushed_and_the_first_id_token_sent() {
+        use tower_sessions_0_14 as old;
+
+        let store_0_15 = Arc::new(MemoryStore::default());
+        let (new_session, new_id) = saved_session(&store_0_15).await;
+        let store_0_14 = Arc::new(old::MemoryStore::default());
+        let old_session = old::Session::new(None, store_0_14.clone(), None);
+        old_session.insert("id_token", "old.token.sig").await.unwrap();
+        old_session.save().await.unwrap();
+        let old_id = old_session.id().unwrap();
+
+        let mut parts = parts_with(Some(new_session));
+        parts.extensions.insert(old_session);
+        let hints = FlushSession::new().id_token_key("id_token").end_session(&parts).await.unwrap();
+
+        assert_eq!(hints.id_token_hint.as_deref(), Some("old.token.sig"));
+        assert!(store_0_15.load(&new_id).await.unwrap().is_none(), "0.15 record kept");
+        use old::SessionStore as _;
+        assert!(store_0_14.load(&old_id).await.unwrap().is_none(), "0.14 record kept");
+    }
+}

@@ -1,0 +1,199 @@
+//! Many instances on a real Redis: two app instances (tower-sessions 0.14,
+//! tower-sessions-redis-store) share sessions in Redis and one `StateKey`.
+//!
+//! Needs `redis-server` (Debian's package) or `REDIS_URL`; run with
+//! `scripts/redis-tests.sh`, or `cargo test --features redis-tests --test redis`.
+
+#[path = "redis/app.rs"]
+mod app;
+#[allow(dead_code)]
+#[path = "../examples/demo/app.rs"]
+mod demo;
+#[path = "redis/server.rs"]
+mod server;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use app::{END_SESSION, Http, ID_TOKEN, Instance, SESSION_COOKIE, session_key};
+use http::{StatusCode, header};
+use server::Redis;
+use tokio::task::JoinSet;
+use tower_oidc_logout::StateKey;
+use tower_sessions_redis_store::fred::prelude::{Client, KeysInterface, ServerInterface};
+
+/// Two instances on the same Redis with the same state key.
+async fn two_instances(redis: &Redis) -> (Instance, Instance) {
+    let key = StateKey::generate().unwrap();
+    let a = Instance::start(redis.app_pool().await, key.clone()).await;
+    let b = Instance::start(redis.app_pool().await, key).await;
+    (a, b)
+}
+
+/// Whether Redis holds the session record, asked directly (not through an app).
+async fn stored(client: &Client, session_cookie: &str) -> bool {
+    client.exists::<u32, _>(session_key(session_cookie)).await.unwrap() == 1
+}
+
+#[tokio::test]
+async fn signed_in_on_a_signed_out_on_b_back_on_a() {
+    let redis = Redis::shared_or_own();
+    let client = redis.client().await;
+    let (a, b) = two_instances(&redis).await;
+    let http = Http::new();
+
+    let session = http.sign_in(&a).await;
+    assert!(stored(&client, &session).await, "no record in Redis after sign-in on A");
+    assert_eq!(http.me(&b, &session).await, "alice", "B does not see A's session");
+
+    let signed_out = http.sign_out(&b, &session).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "{}", signed_out.body);
+    let to_provider = signed_out.location().unwrap();
+    assert!(to_provider.as_str().starts_with(END_SESSION), "{to_provider}");
+    let hint = to_provider.query_pairs().find(|(n, _)| n == "id_token_hint").map(|(_, v)| v);
+    assert_eq!(hint.as_deref(), Some(ID_TOKEN), "B read the ID token A stored");
+    assert!(signed_out.removes(SESSION_COOKIE), "{:?}", signed_out.set_cookies());
+    assert!(!stored(&client, &session).await, "the record is still in Redis");
+
+    let back = http.come_back(&a, &signed_out).await;
+    assert_eq!(back.status, StatusCode::OK, "A refused B's state: {}", back.body);
+    assert_eq!(back.body, "signed out");
+
+    // The old session cookie, replayed: no session on either instance.
+    assert_eq!(http.me(&a, &session).await, "nobody");
+    assert_eq!(http.me(&b, &session).await, "nobody");
+    assert!(!stored(&client, &session).await, "replaying the cookie brought the record back");
+}
+
+#[tokio::test]
+async fn redis_stopped_during_sign_out_fails_it_then_the_next_one_completes() {
+    // This test stops its Redis, so it always starts its own.
+    let mut redis = Redis::own();
+    let (a, b) = two_instances(&redis).await;
+    let http = Http::new();
+    let session = http.sign_in(&a).await;
+
+    redis.stop();
+    let started = Instant::now();
+    let failed = http.sign_out(&b, &session).await;
+    let took = started.elapsed();
+
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", failed.body);
+    assert!(failed.body.contains("end_session_failed"), "{}", failed.body);
+    let cause = failed.headers.get(app::HOOK_ERROR).map(|v| v.to_str().unwrap());
+    assert!(
+        cause.is_some_and(|c| c.starts_with("the session store could not delete the session")),
+        "not the store's failure: {cause:?}"
+    );
+    assert!(failed.headers.get(header::LOCATION).is_none(), "sent to the provider anyway");
+    assert!(failed.cookie_set("__Host-oidc-logout-").is_none(), "a state to complete with");
+    assert!(failed.removes(SESSION_COOKIE), "local cookie kept: {:?}", failed.set_cookies());
+    assert!(took < Duration::from_secs(2), "the failing sign-out took {took:?}");
+    // Without a state cookie, no callback can report this sign-out as done.
+    let forged = http
+        .send(
+            http::Method::GET,
+            &format!("{}{}?state=x&logout=success", a.base, app::CALLBACK),
+            &[],
+        )
+        .await;
+    assert!(forged.status.is_client_error(), "{} {}", forged.status, forged.body);
+
+    redis.start();
+    let client = redis.client().await;
+    let session = http.sign_in(&a).await;
+    let done = http.sign_out(&b, &session).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(!stored(&client, &session).await);
+    assert_eq!(http.come_back(&a, &done).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_sign_outs_over_both_instances() {
+    const USERS: usize = 200;
+    let redis = Redis::shared_or_own();
+    let client = redis.client().await;
+    let (a, b) = two_instances(&redis).await;
+    let instances = Arc::new([a, b]);
+    let http = Http::new();
+
+    // User i signs in on instance i % 2 ...
+    let mut sign_ins = JoinSet::new();
+    for i in 0..USERS {
+        let (http, instances) = (http.clone(), instances.clone());
+        sign_ins.spawn(async move { (i, http.sign_in(&instances[i % 2]).await) });
+    }
+    let mut sessions = sign_ins.join_all().await;
+    sessions.sort();
+    for (_, session) in &sessions {
+        assert!(stored(&client, session).await);
+    }
+
+    // ... all sign out at once, each on the other instance, and come back to the first.
+    let mut flows = JoinSet::new();
+    for (i, session) in sessions.clone() {
+        let (http, instances) = (http.clone(), instances.clone());
+        flows.spawn(async move {
+            let signed_out = http.sign_out(&instances[(i + 1) % 2], &session).await;
+            let back = match signed_out.status {
+                StatusCode::SEE_OTHER => http.come_back(&instances[i % 2], &signed_out).await,
+                _ => signed_out,
+            };
+            (back.status, back.body)
+        });
+    }
+    let outcomes = flows.join_all().await;
+    assert_eq!(outcomes.len(), USERS);
+    for (status, body) in &outcomes {
+        assert_eq!((*status, body.as_str()), (StatusCode::OK, "signed out"));
+    }
+
+    let keys: Vec<String> = sessions.iter().map(|(_, s)| session_key(s)).collect();
+    assert_eq!(client.exists::<u32, _>(keys).await.unwrap(), 0, "session records left in Redis");
+    if redis.is_own() {
+        assert_eq!(client.dbsize::<u32>().await.unwrap(), 0, "records left in Redis");
+    }
+}
+
+/// Two demo processes' worth of app (examples/demo) with the same `STATE_KEY`
+/// and `SESSION_STORE`: signed in through one, signed out through the other.
+#[tokio::test]
+async fn two_demos_on_one_redis_serve_one_user() {
+    let redis = Redis::shared_or_own();
+    let client = redis.client().await;
+    let start = |url: String| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let rp_url = format!("http://{}", listener.local_addr().unwrap());
+        let settings = demo::Settings::from_lookup(|name| match name {
+            "RP_URL" => Some(rp_url.clone()),
+            "PROVIDER_END_SESSION_URL" => Some(END_SESSION.to_owned()),
+            "STATE_KEY" => Some("cGxlYXNlIHVzZSBhIHJlYWwgcmFuZG9tIGtleSBoZXJlIQ==".to_owned()),
+            "SESSION_STORE" => Some(url.clone()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(settings.session_store, demo::SessionBackend::Redis { url });
+        demo::start(settings, Some(listener), None).await.unwrap()
+    };
+    let (one, other) = (start(redis.url.clone()).await, start(redis.url.clone()).await);
+    let http = Http::new();
+    let server_session = |page: &str| page.contains("id=\"server\"><strong>present</strong>");
+
+    let signed_in = http.send(http::Method::GET, &format!("{}/login", one.rp_url), &[]).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
+    let session = signed_in.cookie_set("demo_session=").expect("a session cookie");
+    assert!(stored(&client, &session).await, "no record in Redis");
+    let home = http.send(http::Method::GET, &format!("{}/", other.rp_url), &[&session]).await;
+    assert!(server_session(&home.body), "the other demo does not see it: {}", home.body);
+
+    let signed_out = http.sign_out_at(&other.rp_url, &session).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "{}", signed_out.body);
+    assert!(!stored(&client, &session).await, "the record is still in Redis");
+    let back = http.come_back_to(&other.rp_url, &signed_out).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+
+    let home = http.send(http::Method::GET, &format!("{}/", one.rp_url), &[&session]).await;
+    assert!(!server_session(&home.body), "still signed in on the first: {}", home.body);
+}
