@@ -142,12 +142,15 @@
 //! code's lifetime without waiting.
 
 mod authorize;
+mod backchannel;
 mod client;
 mod codes;
 mod discovery;
 mod endsession;
+mod frontchannel;
 mod hosted;
 mod jws;
+mod logout_token;
 mod pages;
 mod reply;
 mod server;
@@ -155,15 +158,27 @@ mod token;
 
 use std::time::Duration;
 
+pub use backchannel::BackchannelDelivery;
 pub use client::MockClient;
+pub use frontchannel::{FRONTCHANNEL_CONTINUE_AFTER, FrontchannelLogout};
 pub use hosted::{HOSTED_SESSION_COOKIE, HostedSession};
-pub use server::{EndSessionCall, MockError, MockProvider, MockProviderBuilder};
+pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYPE, LogoutTokenClaims};
+pub use server::{EndSessionCall, EndedSessions, MockError, MockProvider, MockProviderBuilder};
 
 /// How long an authorization code can be exchanged at `/token` after `/authorize` issued it.
 pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
 
 /// How long an ID token is valid (`exp - iat`).
 pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// How long a Logout Token is valid (`exp - iat`): short, as a logout
+/// notification is used at once (*our choice*; Back-Channel Logout 1.0 only
+/// requires `exp`).
+pub const LOGOUT_TOKEN_LIFETIME: Duration = Duration::from_secs(120);
+
+/// How long one Back-Channel Logout delivery may take unless
+/// [`MockProviderBuilder::backchannel_timeout`] says otherwise.
+pub const DEFAULT_BACKCHANNEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `expires_in` of the access tokens (opaque: nothing at the mock accepts them).
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
