@@ -28,7 +28,7 @@ pub(super) async fn end_session(
     let mut outcome = Outcome::default();
     let response = match check(&provider, &params, &mut outcome) {
         Ok(location) => end(&provider, &headers, &location, &mut outcome).await,
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     };
     let id_token_hint =
         params.iter().find(|(name, _)| name == "id_token_hint").map(|(_, value)| value.clone());
@@ -47,6 +47,28 @@ pub(super) async fn end_session(
 struct Outcome {
     ended_hosted_session: bool,
     hint_sid: Option<String>,
+}
+
+/// Why a request ends nothing.
+#[derive(Debug)]
+enum Refusal {
+    /// `client_id` missing or unknown: the documented `403`.
+    Forbidden,
+    /// Anything else: `400` in the documented shape.
+    InvalidRequest(String),
+}
+
+impl Refusal {
+    fn invalid_request(message: impl Into<String>) -> Self {
+        Self::InvalidRequest(message.into())
+    }
+
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Self::Forbidden => reply::forbidden(),
+            Self::InvalidRequest(message) => reply::invalid_request(&message),
+        }
+    }
 }
 
 /// Ends the browser's hosted session, tells its clients (back-channel first,
@@ -79,14 +101,14 @@ fn check(
     provider: &Provider,
     params: &[(String, String)],
     outcome: &mut Outcome,
-) -> Result<String, Response<Body>> {
+) -> Result<String, Refusal> {
     let count = |name: &str| params.iter().filter(|(n, _)| n == name).count();
     let first = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     if let Some(name) = ["client_id", "post_logout_redirect_uri", "state", "id_token_hint"]
         .into_iter()
         .find(|name| count(name) > 1)
     {
-        return Err(reply::invalid_request(&format!("{name} is given more than once")));
+        return Err(Refusal::invalid_request(format!("{name} is given more than once")));
     }
     let (client_id, redirect_uri, state) =
         (first("client_id"), first("post_logout_redirect_uri"), first("state"));
@@ -94,27 +116,27 @@ fn check(
     let Some((client_id, client)) =
         client_id.and_then(|id| provider.clients.get(id).map(|client| (id, client)))
     else {
-        return Err(reply::forbidden());
+        return Err(Refusal::Forbidden);
     };
     let Some(redirect_uri) = redirect_uri else {
-        return Err(reply::invalid_request("post_logout_redirect_uri is required"));
+        return Err(Refusal::invalid_request("post_logout_redirect_uri is required"));
     };
     if !client.post_logout_redirect_uris().iter().any(|uri| uri == redirect_uri) {
-        return Err(reply::invalid_request(
+        return Err(Refusal::invalid_request(
             "post_logout_redirect_uri is not on this client's allow-list",
         ));
     }
     if let Some(hint) = first("id_token_hint") {
         match hinted_sid(provider, hint, client_id) {
             Ok(sid) => outcome.hint_sid = sid,
-            Err(message) => return Err(reply::invalid_request(message)),
+            Err(message) => return Err(Refusal::invalid_request(message)),
         }
     }
 
     let location = post_logout_location(redirect_uri, state);
     // Checked before the session ends: a URI that cannot be a Location ends nothing.
     if HeaderValue::try_from(location.as_str()).is_err() {
-        return Err(reply::invalid_request("post_logout_redirect_uri cannot be redirected to"));
+        return Err(Refusal::invalid_request("post_logout_redirect_uri cannot be redirected to"));
     }
     Ok(location)
 }

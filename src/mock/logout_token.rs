@@ -130,6 +130,7 @@ impl LogoutTokenClaims {
     }
 
     /// Sets `sub`.
+    #[allow(clippy::should_implement_trait, reason = "named after the claim, as the other setters")]
     pub fn sub(self, sub: impl Into<String>) -> Self {
         self.claim("sub", sub.into())
     }
