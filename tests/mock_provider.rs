@@ -1445,6 +1445,36 @@ mod logout_senders {
     }
 
     #[tokio::test]
+    async fn a_sign_in_that_replaces_the_session_tells_its_clients() {
+        let rp = receiver(200, Duration::ZERO).await;
+        let provider = builder()
+            .register(client("a").backchannel_logout_uri(format!("{}/a", rp.url)))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let mut browser = Browser::new();
+        let sid = sign_in(&mut browser, &provider, "alice").await;
+        tokens_for(&mut browser, &provider, "a").await;
+        // The sign-in form of /authorize, posted by the same browser as bob.
+        let form = [
+            ("client_id", "a"),
+            ("redirect_uri", "http://127.0.0.1:3000/a/callback"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("user", "bob"),
+        ];
+        let page = browser.send(Method::POST, &provider.authorize_url(), Some(&form)).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        assert!(provider.has_session("bob") && !provider.has_session("alice"));
+        let received = rp.received();
+        assert_eq!(received.len(), 1);
+        let token = logout_token_of(&received[0].body);
+        assert_logout_token(&fetch_jwks(&provider).await, &provider, &token, "a", &sid, "alice");
+    }
+
+    #[tokio::test]
     async fn the_api_ends_a_session_by_sid_or_every_session_of_a_user() {
         let rp = receiver(200, Duration::ZERO).await;
         let provider = builder()
