@@ -1096,3 +1096,734 @@ mod oidc {
         assert!(provider.has_session("alice"), "a refused request must not end the session");
     }
 }
+
+// ---------------------------------------------------------------------------
+// The mock as the sender of Back-Channel and Front-Channel Logout: a relying
+// party's endpoint is a small axum receiver on an ephemeral loopback port;
+// tokens are checked with p256 against /jwks, independently of the mock's code.
+// ---------------------------------------------------------------------------
+
+mod logout_senders {
+    use std::{
+        sync::{Arc, Mutex},
+        time::{Duration, Instant, UNIX_EPOCH},
+    };
+
+    use axum::{Router, body::Bytes, http::HeaderMap};
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    use hmac::{Hmac, KeyInit as _, Mac as _};
+    use http::{Method, StatusCode};
+    use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier as _};
+    use serde_json::{Map, Value, json};
+    use sha2::Sha256;
+    use tower_oidc_logout::mock::{
+        BACKCHANNEL_LOGOUT_EVENT, FRONTCHANNEL_CONTINUE_AFTER, HOSTED_SESSION_COOKIE,
+        LOGOUT_PARAM_VALUE, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, MockClient, MockProvider,
+        MockProviderBuilder,
+    };
+
+    use super::http_client::CookieClient;
+
+    const START: u64 = 1_800_000_000;
+    const CALLBACK: &str = "http://127.0.0.1:3000/logout/callback";
+    /// RFC 7636, appendix B.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    /// One request a receiver got.
+    #[derive(Debug, Clone)]
+    struct Received {
+        method: String,
+        path_and_query: String,
+        content_type: Option<String>,
+        body: String,
+    }
+
+    /// A relying party's logout endpoint: records every request and answers `status` after `delay`.
+    struct Receiver {
+        url: String,
+        received: Arc<Mutex<Vec<Received>>>,
+    }
+
+    impl Receiver {
+        fn received(&self) -> Vec<Received> {
+            self.received.lock().unwrap().clone()
+        }
+    }
+
+    async fn receiver(status: u16, delay: Duration) -> Receiver {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let record = received.clone();
+        let app = Router::new().fallback(
+            move |method: http::Method, uri: http::Uri, headers: HeaderMap, body: Bytes| {
+                let record = record.clone();
+                async move {
+                    record.lock().unwrap().push(Received {
+                        method: method.to_string(),
+                        path_and_query: uri.path_and_query().unwrap().to_string(),
+                        content_type: headers
+                            .get("content-type")
+                            .map(|v| v.to_str().unwrap().to_owned()),
+                        body: String::from_utf8(body.to_vec()).unwrap(),
+                    });
+                    tokio::time::sleep(delay).await;
+                    StatusCode::from_u16(status).unwrap()
+                }
+            },
+        );
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, received }
+    }
+
+    /// A client that can get tokens (public, PKCE) and end the session with `CALLBACK`.
+    fn client(id: &str) -> MockClient {
+        MockClient::new(id)
+            .redirect_uri(format!("http://127.0.0.1:3000/{id}/callback"))
+            .post_logout_redirect_uri(CALLBACK)
+    }
+
+    fn builder() -> MockProviderBuilder {
+        MockProvider::builder().clock(|| UNIX_EPOCH + Duration::from_secs(START))
+    }
+
+    /// Signs `user` in at the provider (a new hosted session) in `browser`; its `sid`.
+    async fn sign_in(browser: &mut CookieClient, provider: &MockProvider, user: &str) -> String {
+        let page = browser.get(&format!("{}/login?user={user}", provider.url())).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let cookie = browser.cookie(&provider.url(), HOSTED_SESSION_COOKIE).unwrap();
+        assert!(!cookie.is_empty());
+        let sessions = provider.hosted_sessions();
+        let newest = sessions.iter().filter(|s| s.user == user).max_by_key(|s| s.auth_time);
+        // The clock stands still: the session without clients is the new one.
+        let fresh = sessions.iter().find(|s| s.user == user && s.clients.is_empty());
+        fresh.or(newest).unwrap().sid.clone()
+    }
+
+    /// Gets an ID token for `client_id` with the browser's hosted session (single sign-on).
+    async fn tokens_for(browser: &mut CookieClient, provider: &MockProvider, client_id: &str) {
+        let redirect_uri = format!("http://127.0.0.1:3000/{client_id}/callback");
+        let mut url = url::Url::parse(&provider.authorize_url()).unwrap();
+        url.query_pairs_mut().extend_pairs([
+            ("client_id", client_id),
+            ("redirect_uri", &redirect_uri),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ]);
+        let page = browser.send(Method::GET, url.as_str(), None).await;
+        assert_eq!(page.status, StatusCode::FOUND, "{}", page.body);
+        let code = page
+            .location()
+            .unwrap()
+            .query_pairs()
+            .find(|(n, _)| n == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri),
+            ("client_id", client_id),
+            ("code_verifier", VERIFIER),
+        ];
+        let page = browser.send(Method::POST, &provider.token_url(), Some(&form)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    }
+
+    fn end_session_url(provider: &MockProvider, client_id: &str, state: &str) -> String {
+        let mut url = url::Url::parse(&provider.end_session_url()).unwrap();
+        url.query_pairs_mut()
+            .append_pair("client_id", client_id)
+            .append_pair("post_logout_redirect_uri", CALLBACK)
+            .append_pair("state", state);
+        url.into()
+    }
+
+    async fn fetch_jwks(provider: &MockProvider) -> Value {
+        serde_json::from_str(&CookieClient::new().get(&provider.jwks_url()).await.body).unwrap()
+    }
+
+    fn decode(part: &str) -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    /// The header and claims of a compact JWS, unverified.
+    fn parts(token: &str) -> (Value, Value, Vec<u8>) {
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3, "{token}");
+        (decode(parts[0]), decode(parts[1]), URL_SAFE_NO_PAD.decode(parts[2]).unwrap())
+    }
+
+    fn verifying_key(jwk: &Value) -> VerifyingKey {
+        VerifyingKey::from_sec1_bytes(&sec1(jwk)).unwrap()
+    }
+
+    /// `04 || x || y` of a P-256 JWK.
+    fn sec1(jwk: &Value) -> Vec<u8> {
+        let coordinate = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+        let mut sec1 = vec![4u8];
+        sec1.extend(coordinate("x"));
+        sec1.extend(coordinate("y"));
+        sec1
+    }
+
+    fn es256_verifies(jwk: &Value, token: &str) -> bool {
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let Ok(signature) = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).unwrap())
+        else {
+            return false;
+        };
+        verifying_key(jwk).verify(signed.as_bytes(), &signature).is_ok()
+    }
+
+    /// Verifies `token` as a relying party would: ES256, by the JWKS key its `kid` names.
+    fn verify(jwks: &Value, token: &str) -> Result<(Value, Value), String> {
+        let (header, claims, _) = parts(token);
+        if header["alg"] != "ES256" {
+            return Err(format!("alg {}", header["alg"]));
+        }
+        let key = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|key| key["kid"] == header["kid"])
+            .ok_or("kid not in the JWKS")?;
+        if !es256_verifies(key, token) {
+            return Err("bad signature".to_owned());
+        }
+        Ok((header, claims))
+    }
+
+    /// The `logout_token` of a form body that has exactly that one field.
+    fn logout_token_of(body: &str) -> String {
+        let fields: Vec<(String, String)> =
+            url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+        assert_eq!(fields.len(), 1, "{body}");
+        assert_eq!(fields[0].0, "logout_token");
+        fields[0].1.clone()
+    }
+
+    /// Checks every claim and header member a Logout Token must (and must not) have.
+    fn assert_logout_token(
+        jwks: &Value,
+        provider: &MockProvider,
+        token: &str,
+        client_id: &str,
+        sid: &str,
+        sub: &str,
+    ) -> Value {
+        let (header, claims) = verify(jwks, token).unwrap();
+        assert_eq!(header["typ"], LOGOUT_TOKEN_TYPE);
+        assert_eq!(header["typ"], "logout+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["kid"], provider.signing_key_id());
+        assert_eq!(claims["iss"], provider.issuer());
+        assert_eq!(claims["aud"], client_id);
+        assert_eq!(claims["iat"], START);
+        assert_eq!(claims["exp"], START + LOGOUT_TOKEN_LIFETIME.as_secs());
+        assert!(LOGOUT_TOKEN_LIFETIME <= Duration::from_secs(120));
+        assert!(claims["jti"].as_str().is_some_and(|jti| jti.len() >= 16), "{claims}");
+        assert_eq!(
+            claims["events"],
+            json!({ "http://schemas.openid.net/event/backchannel-logout": {} })
+        );
+        assert_eq!(BACKCHANNEL_LOGOUT_EVENT, "http://schemas.openid.net/event/backchannel-logout");
+        assert_eq!(claims["sid"], sid);
+        assert_eq!(claims["sub"], sub);
+        assert!(claims.get("nonce").is_none(), "a Logout Token has no nonce: {claims}");
+        let names: Vec<&String> = claims.as_object().unwrap().keys().collect();
+        assert_eq!(names.len(), 8, "nothing else: {names:?}");
+        claims
+    }
+
+    #[tokio::test]
+    async fn end_session_posts_one_logout_token_to_each_client_that_had_the_session() {
+        let rp = receiver(200, Duration::ZERO).await;
+        let provider = builder()
+            .register(client("a").backchannel_logout_uri(format!("{}/a", rp.url)))
+            .register(client("b").backchannel_logout_uri(format!("{}/b?tenant=1", rp.url)))
+            .register(client("c").backchannel_logout_uri(format!("{}/c", rp.url)))
+            .register(client("d"))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let (mut alice, mut bob) = (CookieClient::new(), CookieClient::new());
+        let sid = sign_in(&mut alice, &provider, "alice").await;
+        for client_id in ["a", "b", "d"] {
+            tokens_for(&mut alice, &provider, client_id).await;
+        }
+        // Bob's session had "c": it does not end, "c" hears nothing.
+        sign_in(&mut bob, &provider, "bob").await;
+        tokens_for(&mut bob, &provider, "c").await;
+
+        let page = alice.send(Method::GET, &end_session_url(&provider, "a", "xyz"), None).await;
+        // No front-channel client: the redirect is exactly as before.
+        assert_eq!(page.status, StatusCode::FOUND);
+        assert_eq!(
+            page.header("location"),
+            Some(format!("{CALLBACK}?logout={LOGOUT_PARAM_VALUE}&state=xyz").as_str())
+        );
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert!(!provider.has_session("alice") && provider.has_session("bob"));
+
+        let mut received = rp.received();
+        received.sort_by(|x, y| x.path_and_query.cmp(&y.path_and_query));
+        let paths: Vec<&str> = received.iter().map(|r| r.path_and_query.as_str()).collect();
+        assert_eq!(paths, ["/a", "/b?tenant=1"], "one per client that had the session");
+        let jwks = fetch_jwks(&provider).await;
+        let mut jtis = Vec::new();
+        for (request, client_id) in received.iter().zip(["a", "b"]) {
+            assert_eq!(request.method, "POST");
+            assert_eq!(request.content_type.as_deref(), Some("application/x-www-form-urlencoded"));
+            let token = logout_token_of(&request.body);
+            let claims = assert_logout_token(&jwks, &provider, &token, client_id, &sid, "alice");
+            jtis.push(claims["jti"].clone());
+        }
+        assert_ne!(jtis[0], jtis[1], "a jti per token");
+
+        let deliveries = provider.backchannel_deliveries();
+        assert_eq!(deliveries.len(), 2);
+        for (delivery, request) in deliveries.iter().zip(&received) {
+            assert!(delivery.succeeded(), "{delivery:?}");
+            assert_eq!(delivery.status, Some(200));
+            assert_eq!(delivery.error, None);
+            assert_eq!(delivery.sid, sid);
+            assert_eq!(delivery.sub, "alice");
+            assert_eq!(delivery.logout_token, logout_token_of(&request.body));
+            assert_eq!(delivery.uri, format!("{}{}", rp.url, request.path_and_query));
+        }
+        assert_eq!(deliveries[0].client_id, "a");
+        assert_eq!(deliveries[1].client_id, "b");
+        assert!(provider.frontchannel_logouts().is_empty());
+        assert_eq!(provider.last_end_session_call().unwrap().status, 302);
+    }
+
+    #[tokio::test]
+    async fn the_sign_out_everywhere_button_ends_the_session_and_tells_its_clients() {
+        let rp = receiver(204, Duration::ZERO).await;
+        let provider = builder()
+            .register(client("a").backchannel_logout_uri(format!("{}/a", rp.url)))
+            .register(client("b").backchannel_logout_uri(format!("{}/b", rp.url)))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let nobody = CookieClient::new().get(&provider.authorize_url()).await;
+        assert!(!nobody.body.contains("sign-out-everywhere"), "no button without a session");
+
+        let mut browser = CookieClient::new();
+        let sid = sign_in(&mut browser, &provider, "alice").await;
+        tokens_for(&mut browser, &provider, "a").await;
+        let page = browser.get(&provider.authorize_url()).await;
+        assert!(
+            page.body
+                .contains("<form id=\"sign-out-everywhere\" method=\"post\" action=\"/logout\">"),
+            "{}",
+            page.body
+        );
+
+        let page = browser.send(Method::POST, &format!("{}/logout", provider.url()), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert!(page.body.contains("<strong>ended</strong>"), "{}", page.body);
+        assert_eq!(browser.cookie(&provider.url(), HOSTED_SESSION_COOKIE), None);
+        assert_eq!(provider.hosted_session_count(), 0);
+
+        let received = rp.received();
+        assert_eq!(received.len(), 1, "only the client that had the session");
+        assert_eq!(received[0].path_and_query, "/a");
+        let token = logout_token_of(&received[0].body);
+        assert_logout_token(&fetch_jwks(&provider).await, &provider, &token, "a", &sid, "alice");
+        let deliveries = provider.backchannel_deliveries();
+        assert!(deliveries[0].succeeded(), "204 counts as success: {deliveries:?}");
+
+        let page = browser.get(&provider.authorize_url()).await;
+        assert!(!page.body.contains("sign-out-everywhere"));
+        // Again, signed out: a page that says so, nothing sent.
+        let page = browser.send(Method::POST, &format!("{}/logout", provider.url()), None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("<strong>none</strong>"));
+        assert_eq!(rp.received().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_sign_in_that_replaces_the_session_tells_its_clients() {
+        let rp = receiver(200, Duration::ZERO).await;
+        let provider = builder()
+            .register(client("a").backchannel_logout_uri(format!("{}/a", rp.url)))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let mut browser = CookieClient::new();
+        let sid = sign_in(&mut browser, &provider, "alice").await;
+        tokens_for(&mut browser, &provider, "a").await;
+        // The sign-in form of /authorize, posted by the same browser as bob.
+        let form = [
+            ("client_id", "a"),
+            ("redirect_uri", "http://127.0.0.1:3000/a/callback"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("user", "bob"),
+        ];
+        let page = browser.send(Method::POST, &provider.authorize_url(), Some(&form)).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+        assert!(provider.has_session("bob") && !provider.has_session("alice"));
+        let received = rp.received();
+        assert_eq!(received.len(), 1);
+        let token = logout_token_of(&received[0].body);
+        assert_logout_token(&fetch_jwks(&provider).await, &provider, &token, "a", &sid, "alice");
+    }
+
+    #[tokio::test]
+    async fn the_api_ends_a_session_by_sid_or_every_session_of_a_user() {
+        let rp = receiver(200, Duration::ZERO).await;
+        let provider = builder()
+            .register(client("a").backchannel_logout_uri(format!("{}/a", rp.url)))
+            .register(client("b"))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let (mut laptop, mut phone, mut bob) = (CookieClient::new(), CookieClient::new(), CookieClient::new());
+        let laptop_sid = sign_in(&mut laptop, &provider, "alice").await;
+        tokens_for(&mut laptop, &provider, "a").await;
+        let phone_sid = sign_in(&mut phone, &provider, "alice").await;
+        tokens_for(&mut phone, &provider, "a").await;
+        tokens_for(&mut phone, &provider, "b").await;
+        sign_in(&mut bob, &provider, "bob").await;
+        tokens_for(&mut bob, &provider, "a").await;
+        assert_ne!(laptop_sid, phone_sid);
+
+        let unknown = provider.end_session_by_sid("no-such-sid").await;
+        assert!(unknown.sessions.is_empty() && unknown.backchannel.is_empty());
+        assert_eq!(provider.hosted_session_count(), 3);
+
+        let ended = provider.end_session_by_sid(&laptop_sid).await;
+        assert_eq!(ended.sessions.len(), 1);
+        assert_eq!(ended.sessions[0].sid, laptop_sid);
+        assert_eq!(ended.backchannel.len(), 1);
+        assert_eq!(ended.backchannel[0].sid, laptop_sid);
+        assert!(ended.backchannel[0].succeeded());
+        assert!(provider.has_session("alice"), "the phone's session is another one");
+
+        let ended = provider.end_sessions_of("alice").await;
+        assert_eq!(ended.sessions.len(), 1);
+        assert_eq!(ended.sessions[0].clients, ["a", "b"]);
+        assert_eq!(ended.backchannel.len(), 1, "b has no backchannel_logout_uri");
+        assert_eq!(ended.backchannel[0].client_id, "a");
+        assert!(!provider.has_session("alice") && provider.has_session("bob"));
+
+        let jwks = fetch_jwks(&provider).await;
+        let received = rp.received();
+        assert_eq!(received.len(), 2);
+        for (request, sid) in received.iter().zip([&laptop_sid, &phone_sid]) {
+            let token = logout_token_of(&request.body);
+            assert_logout_token(&jwks, &provider, &token, "a", sid, "alice");
+        }
+        assert_eq!(provider.backchannel_deliveries().len(), 2);
+        assert!(provider.end_sessions_of("alice").await.sessions.is_empty());
+    }
+
+    #[tokio::test]
+    async fn failed_deliveries_are_recorded_and_do_not_break_the_sign_out() {
+        let failing = receiver(500, Duration::ZERO).await;
+        let slow = receiver(200, Duration::from_secs(30)).await;
+        let closed = {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            format!("http://{}/gone", listener.local_addr().unwrap())
+        };
+        let provider = builder()
+            .backchannel_timeout(Duration::from_millis(300))
+            .register(client("failing").backchannel_logout_uri(format!("{}/bc", failing.url)))
+            .register(client("closed").backchannel_logout_uri(closed.clone()))
+            .register(client("slow").backchannel_logout_uri(format!("{}/bc", slow.url)))
+            .register(client("tls").backchannel_logout_uri("https://rp.example/bc"))
+            .register(client("junk").backchannel_logout_uri("not a uri"))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let mut browser = CookieClient::new();
+        sign_in(&mut browser, &provider, "alice").await;
+        for client_id in ["failing", "closed", "slow", "tls", "junk"] {
+            tokens_for(&mut browser, &provider, client_id).await;
+        }
+
+        let started = Instant::now();
+        let page =
+            browser.send(Method::GET, &end_session_url(&provider, "failing", "s"), None).await;
+        assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+        assert_eq!(page.status, StatusCode::FOUND, "{}", page.body);
+        assert_eq!(
+            page.header("location"),
+            Some(format!("{CALLBACK}?logout={LOGOUT_PARAM_VALUE}&state=s").as_str())
+        );
+        assert_eq!(provider.hosted_session_count(), 0);
+
+        let deliveries = provider.backchannel_deliveries();
+        let by_client = |id: &str| deliveries.iter().find(|d| d.client_id == id).unwrap();
+        assert_eq!(deliveries.len(), 5);
+        assert_eq!(by_client("failing").status, Some(500));
+        assert!(!by_client("failing").succeeded());
+        assert_eq!(failing.received().len(), 1);
+        for id in ["closed", "slow", "tls", "junk"] {
+            let delivery = by_client(id);
+            assert_eq!(delivery.status, None, "{delivery:?}");
+            assert!(delivery.error.is_some(), "{delivery:?}");
+            assert!(!delivery.succeeded());
+            assert!(!delivery.logout_token.is_empty(), "the token is recorded all the same");
+        }
+        assert!(by_client("slow").error.as_deref().unwrap().contains("300 ms"));
+        assert_eq!(by_client("closed").uri, closed);
+    }
+
+    #[tokio::test]
+    async fn front_channel_clients_get_escaped_iframes_before_the_redirect() {
+        let rp = receiver(200, Duration::ZERO).await;
+        let weird = "http://127.0.0.1:9/fc?tenant=a&b=\"<x>\"";
+        let provider = builder()
+            .register(client("fc1").frontchannel_logout_uri(weird))
+            .register(
+                client("fc2")
+                    .frontchannel_logout_uri("https://rp2.example/logout")
+                    .backchannel_logout_uri(format!("{}/fc2", rp.url)),
+            )
+            .register(client("fc3").frontchannel_logout_uri("https://rp3.example/logout"))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let mut browser = CookieClient::new();
+        let sid = sign_in(&mut browser, &provider, "alice").await;
+        tokens_for(&mut browser, &provider, "fc1").await;
+        tokens_for(&mut browser, &provider, "fc2").await;
+
+        let state = "a\"<b>&c";
+        let page = browser.send(Method::GET, &end_session_url(&provider, "fc1", state), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.header("location"), None);
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+        assert_eq!(browser.cookie(&provider.url(), HOSTED_SESSION_COOKIE), None);
+        assert!(!provider.has_session("alice"));
+        assert_eq!(provider.last_end_session_call().unwrap().status, 200);
+        assert!(provider.last_end_session_call().unwrap().ended_hosted_session);
+        // Back-channel too, for the client that has both.
+        assert_eq!(rp.received().len(), 1);
+
+        let iss =
+            url::form_urlencoded::byte_serialize(provider.issuer().as_bytes()).collect::<String>();
+        let expected = [
+            format!(
+                "http://127.0.0.1:9/fc?tenant=a&amp;b=&quot;&lt;x&gt;&quot;&amp;iss={iss}&amp;sid={sid}"
+            ),
+            format!("https://rp2.example/logout?iss={iss}&amp;sid={sid}"),
+        ];
+        let srcs: Vec<&str> = page
+            .body
+            .split("<iframe ")
+            .skip(1)
+            .map(|iframe| {
+                let start = iframe.find("src=\"").unwrap() + 5;
+                &iframe[start..start + iframe[start..].find('"').unwrap()]
+            })
+            .collect();
+        assert_eq!(srcs, expected, "{}", page.body);
+        assert!(!page.body.contains("<x>") && !page.body.contains("\"<"), "{}", page.body);
+
+        let recorded = provider.frontchannel_logouts();
+        assert_eq!(recorded.len(), 2, "fc3 had no tokens for the session");
+        for (logout, src) in recorded.iter().zip(&srcs) {
+            assert_eq!(logout.sid, sid);
+            assert_eq!(
+                logout.uri,
+                src.replace("&quot;", "\"")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            );
+            let url = url::Url::parse(&logout.uri).unwrap();
+            let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            let n = pairs.len();
+            assert_eq!(pairs[n - 2], ("iss".to_owned(), provider.issuer().to_owned()));
+            assert_eq!(pairs[n - 1], ("sid".to_owned(), sid.clone()));
+        }
+        assert_eq!(recorded[0].client_id, "fc1");
+        assert_eq!(recorded[0].uri, format!("{weird}&iss={iss}&sid={sid}"));
+
+        // Then on to the post-logout redirect URI, without script: a meta refresh and a link.
+        let location = format!("{CALLBACK}?logout={LOGOUT_PARAM_VALUE}&amp;state=a%22%3Cb%3E%26c");
+        assert!(
+            page.body.contains(&format!(
+                "<meta http-equiv=\"refresh\" content=\"{}; url={location}\">",
+                FRONTCHANNEL_CONTINUE_AFTER.as_secs()
+            )),
+            "{}",
+            page.body
+        );
+        assert!(page.body.contains(&format!("<a id=\"continue\" href=\"{location}\">")));
+        assert!(!page.body.contains("<script"));
+
+        // The button renders the same iframes.
+        let mut again = CookieClient::new();
+        let sid = sign_in(&mut again, &provider, "bob").await;
+        tokens_for(&mut again, &provider, "fc2").await;
+        let page = again.send(Method::POST, &format!("{}/logout", provider.url()), None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.body
+                .contains(&format!("src=\"https://rp2.example/logout?iss={iss}&amp;sid={sid}\"")),
+            "{}",
+            page.body
+        );
+        assert_eq!(page.body.matches("<iframe ").count(), 1);
+        assert_eq!(provider.frontchannel_logouts().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn the_logout_token_builder_produces_what_it_says() {
+        let provider = builder().serve("127.0.0.1:0").await.unwrap();
+        let jwks = fetch_jwks(&provider).await;
+        let jwk = &jwks["keys"][0];
+        let valid = provider.logout_token_claims("rp", "sid-1", "alice");
+        let token = provider.logout_token(&valid);
+        let baseline = assert_logout_token(&jwks, &provider, &token, "rp", "sid-1", "alice");
+        let baseline = baseline.as_object().unwrap().clone();
+
+        // Each claim setter changes that claim and nothing else (the jti aside, new per builder).
+        let changed = |claims: Value| -> Map<String, Value> {
+            let mut claims = claims.as_object().unwrap().clone();
+            assert_eq!(claims["jti"], baseline["jti"], "the same builder, the same jti");
+            claims.retain(|name, value| baseline.get(name) != Some(value));
+            claims
+        };
+        let dropped = |claims: &Value| -> Vec<String> {
+            baseline.keys().filter(|name| claims.get(name.as_str()).is_none()).cloned().collect()
+        };
+        for (claims, expected_changes, expected_dropped) in [
+            (valid.clone().without("iss"), json!({}), vec!["iss"]),
+            (
+                valid.clone().iss("https://evil.example"),
+                json!({"iss": "https://evil.example"}),
+                vec![],
+            ),
+            (valid.clone().aud("other"), json!({"aud": "other"}), vec![]),
+            (valid.clone().claim("aud", json!(["rp", "x"])), json!({"aud": ["rp", "x"]}), vec![]),
+            (valid.clone().iat(START + 3600), json!({"iat": START + 3600}), vec![]),
+            (valid.clone().exp(START - 1), json!({"exp": START - 1}), vec![]),
+            (valid.clone().without("exp"), json!({}), vec!["exp"]),
+            (valid.clone().claim("events", json!({})), json!({"events": {}}), vec![]),
+            (valid.clone().without("events"), json!({}), vec!["events"]),
+            (valid.clone().sid("other-sid"), json!({"sid": "other-sid"}), vec![]),
+            (valid.clone().without("sid").without("sub"), json!({}), vec!["sid", "sub"]),
+            (valid.clone().sub("bob"), json!({"sub": "bob"}), vec![]),
+            (valid.clone().nonce("n-1"), json!({"nonce": "n-1"}), vec![]),
+        ] {
+            let token = provider.logout_token(&claims);
+            let (header, claims) = verify(&jwks, &token).expect("still signed by the provider");
+            assert_eq!(header["typ"], "logout+jwt");
+            if !expected_dropped.contains(&"jti") {
+                let mut with_jti = claims.clone();
+                with_jti["jti"] = baseline["jti"].clone();
+                assert_eq!(Value::Object(changed(with_jti)), expected_changes, "{claims}");
+            }
+            assert_eq!(dropped(&claims), expected_dropped, "{claims}");
+        }
+        let replayed =
+            provider.logout_token(&provider.logout_token_claims("rp", "s", "u").jti("same"));
+        assert_eq!(parts(&replayed).1["jti"], "same");
+        assert_ne!(
+            parts(&provider.logout_token(&provider.logout_token_claims("rp", "s", "u"))).1["jti"],
+            baseline["jti"],
+            "each new builder has a new jti"
+        );
+
+        // typ.
+        let (header, _) = verify(&jwks, &provider.logout_token(&valid.clone().typ("JWT"))).unwrap();
+        assert_eq!(header["typ"], "JWT");
+        let (header, _) =
+            verify(&jwks, &provider.logout_token(&valid.clone().without_header("typ"))).unwrap();
+        assert!(header.get("typ").is_none());
+
+        // alg none: no kid, an empty signature.
+        let unsigned = provider.logout_token(&valid.clone().unsigned());
+        assert!(unsigned.ends_with('.'));
+        let (header, claims, signature) = parts(&unsigned);
+        assert_eq!(header, json!({"alg": "none", "typ": "logout+jwt"}));
+        assert!(signature.is_empty());
+        assert_eq!(claims["sid"], "sid-1");
+        assert!(verify(&jwks, &unsigned).is_err());
+
+        // Key confusion: HS256 keyed with the public key's SEC1 bytes, under the real kid.
+        let confused = provider.logout_token(&valid.clone().hmac_with_public_key());
+        let (header, _, mac) = parts(&confused);
+        assert_eq!(header, json!({"alg": "HS256", "typ": "logout+jwt", "kid": jwk["kid"]}));
+        let signed = confused.rsplit_once('.').unwrap().0;
+        let mut expected = Hmac::<Sha256>::new_from_slice(&sec1(jwk)).unwrap();
+        expected.update(signed.as_bytes());
+        assert_eq!(mac, expected.finalize().into_bytes().to_vec());
+        assert!(verify(&jwks, &confused).is_err());
+        let with_secret = provider.logout_token(&valid.clone().hmac_with_secret(b"k".to_vec()));
+        let mut expected = Hmac::<Sha256>::new_from_slice(b"k").unwrap();
+        expected.update(with_secret.rsplit_once('.').unwrap().0.as_bytes());
+        assert_eq!(parts(&with_secret).2, expected.finalize().into_bytes().to_vec());
+
+        // An unknown kid, signed with the published key.
+        let unknown_kid = provider.logout_token(&valid.clone().kid("no-such-kid"));
+        assert_eq!(parts(&unknown_kid).0["kid"], "no-such-kid");
+        assert_eq!(verify(&jwks, &unknown_kid), Err("kid not in the JWKS".to_owned()));
+        assert!(es256_verifies(jwk, &unknown_kid), "the signature is the provider's");
+
+        // Another key altogether, not in the JWKS.
+        let unpublished = provider.logout_token(&valid.clone().signed_with_unpublished_key());
+        let (header, _, _) = parts(&unpublished);
+        assert_eq!(header["alg"], "ES256");
+        assert_ne!(header["kid"], jwk["kid"]);
+        assert!(header["kid"].is_string());
+        assert_eq!(verify(&jwks, &unpublished), Err("kid not in the JWKS".to_owned()));
+        assert!(!es256_verifies(jwk, &unpublished));
+
+        // alg in the header changed, the signature still ES256.
+        let lying = provider.logout_token(&valid.header("alg", "ES512"));
+        assert_eq!(parts(&lying).0["alg"], "ES512");
+        assert!(es256_verifies(jwk, &lying));
+    }
+
+    #[tokio::test]
+    async fn rotated_keys_sign_from_then_on_and_the_old_one_stays_if_asked() {
+        let rp = receiver(200, Duration::ZERO).await;
+        let provider = builder()
+            .register(client("a").backchannel_logout_uri(format!("{}/a", rp.url)))
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let first = provider.signing_key_id();
+        let before = provider.logout_token(&provider.logout_token_claims("a", "s", "u"));
+
+        let second = provider.rotate_signing_key(true).unwrap();
+        assert_ne!(second, first);
+        assert_eq!(provider.signing_key_id(), second);
+        let jwks = fetch_jwks(&provider).await;
+        let kids: Vec<&Value> =
+            jwks["keys"].as_array().unwrap().iter().map(|k| &k["kid"]).collect();
+        assert_eq!(kids, [&json!(second), &json!(first)]);
+        assert!(verify(&jwks, &before).is_ok(), "the old key is still published");
+
+        // Deliveries are signed with the new key.
+        let mut browser = CookieClient::new();
+        let sid = sign_in(&mut browser, &provider, "alice").await;
+        tokens_for(&mut browser, &provider, "a").await;
+        let ended = provider.end_sessions_of("alice").await;
+        let token = &ended.backchannel[0].logout_token;
+        assert_eq!(parts(token).0["kid"], second.as_str());
+        assert_logout_token(&jwks, &provider, token, "a", &sid, "alice");
+
+        let third = provider.rotate_signing_key(false).unwrap();
+        let jwks = fetch_jwks(&provider).await;
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(jwks["keys"][0]["kid"], third.as_str());
+        assert_eq!(verify(&jwks, &before), Err("kid not in the JWKS".to_owned()));
+        assert_eq!(verify(&jwks, token), Err("kid not in the JWKS".to_owned()));
+    }
+}

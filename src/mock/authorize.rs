@@ -11,6 +11,7 @@ use axum::{
 use url::form_urlencoded;
 
 use super::{
+    backchannel,
     client::MockClient,
     codes::Grant,
     hosted::set_cookie,
@@ -96,7 +97,9 @@ pub(super) async fn sign_in(
         *page.status_mut() = StatusCode::BAD_REQUEST;
         return page;
     };
-    provider.sessions.end(&headers);
+    // The session this one replaces has ended: its clients are told (back-channel only).
+    let replaced = provider.sessions.end(&headers);
+    backchannel::notify(&provider, &replaced).await;
     let Some(session) = provider.sessions.start(user, provider.now()) else {
         return error_page("The hosted session could not be started.");
     };

@@ -72,13 +72,16 @@ impl MockClient {
         self
     }
 
-    /// Its Back-Channel Logout endpoint (stored and shown; the mock sends nothing to it yet).
+    /// Its Back-Channel Logout endpoint: when a hosted session it received
+    /// tokens for ends, the mock POSTs a Logout Token there (plain `http` only).
     pub fn backchannel_logout_uri(mut self, uri: impl Into<String>) -> Self {
         self.backchannel_logout_uri = Some(uri.into());
         self
     }
 
-    /// Its Front-Channel Logout endpoint (stored and shown; the mock loads nothing from it yet).
+    /// Its Front-Channel Logout endpoint: when a hosted session it received
+    /// tokens for ends in a browser, the mock's logged-out page loads it in
+    /// an iframe, with `iss` and `sid`.
     pub fn frontchannel_logout_uri(mut self, uri: impl Into<String>) -> Self {
         self.frontchannel_logout_uri = Some(uri.into());
         self

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use axum::{
     body::Body,
     extract::State,
-    http::{HeaderMap, Response, StatusCode, Uri},
+    http::{HeaderMap, HeaderValue, Response, StatusCode, Uri},
 };
 use url::form_urlencoded;
 
 use super::{
-    LOGOUT_PARAM_VALUE,
+    LOGOUT_PARAM_VALUE, backchannel, frontchannel,
     hosted::removal_cookie,
     reply,
     server::{EndSessionCall, Provider},
@@ -26,7 +26,10 @@ pub(super) async fn end_session(
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect();
     let mut outcome = Outcome::default();
-    let response = answer(&provider, &params, &headers, &mut outcome);
+    let response = match check(&provider, &params, &mut outcome) {
+        Ok(location) => end(&provider, &headers, &location, &mut outcome).await,
+        Err(refusal) => refusal.into_response(),
+    };
     let id_token_hint =
         params.iter().find(|(name, _)| name == "id_token_hint").map(|(_, value)| value.clone());
     provider.record(EndSessionCall {
@@ -46,19 +49,66 @@ struct Outcome {
     hint_sid: Option<String>,
 }
 
-fn answer(
-    provider: &Provider,
-    params: &[(String, String)],
+/// Why a request ends nothing.
+#[derive(Debug)]
+enum Refusal {
+    /// `client_id` missing or unknown: the documented `403`.
+    Forbidden,
+    /// Anything else: `400` in the documented shape.
+    InvalidRequest(String),
+}
+
+impl Refusal {
+    fn invalid_request(message: impl Into<String>) -> Self {
+        Self::InvalidRequest(message.into())
+    }
+
+    fn into_response(self) -> Response<Body> {
+        match self {
+            Self::Forbidden => reply::forbidden(),
+            Self::InvalidRequest(message) => reply::invalid_request(&message),
+        }
+    }
+}
+
+/// Ends the browser's hosted session, tells its clients (back-channel first,
+/// so that they are told even if the browser never loads the page), and
+/// answers: `302` to `location`, or the logged-out page with the
+/// front-channel iframes when a client of the session has a
+/// `frontchannel_logout_uri`.
+async fn end(
+    provider: &Arc<Provider>,
     headers: &HeaderMap,
+    location: &str,
     outcome: &mut Outcome,
 ) -> Response<Body> {
+    let ended = provider.sessions.end(headers);
+    outcome.ended_hosted_session = !ended.is_empty();
+    backchannel::notify(provider, &ended).await;
+    let logouts = frontchannel::logouts(provider, &ended);
+    provider.record_frontchannel(&logouts);
+    if logouts.is_empty() {
+        reply::redirect(StatusCode::FOUND, location, Some(removal_cookie())).unwrap_or_else(|| {
+            reply::invalid_request("post_logout_redirect_uri cannot be redirected to")
+        })
+    } else {
+        frontchannel::logged_out_page(&logouts, location, removal_cookie())
+    }
+}
+
+/// Checks the request; the post-logout location (a valid header value), or the refusal.
+fn check(
+    provider: &Provider,
+    params: &[(String, String)],
+    outcome: &mut Outcome,
+) -> Result<String, Refusal> {
     let count = |name: &str| params.iter().filter(|(n, _)| n == name).count();
     let first = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     if let Some(name) = ["client_id", "post_logout_redirect_uri", "state", "id_token_hint"]
         .into_iter()
         .find(|name| count(name) > 1)
     {
-        return reply::invalid_request(&format!("{name} is given more than once"));
+        return Err(Refusal::invalid_request(format!("{name} is given more than once")));
     }
     let (client_id, redirect_uri, state) =
         (first("client_id"), first("post_logout_redirect_uri"), first("state"));
@@ -66,28 +116,29 @@ fn answer(
     let Some((client_id, client)) =
         client_id.and_then(|id| provider.clients.get(id).map(|client| (id, client)))
     else {
-        return reply::forbidden();
+        return Err(Refusal::Forbidden);
     };
     let Some(redirect_uri) = redirect_uri else {
-        return reply::invalid_request("post_logout_redirect_uri is required");
+        return Err(Refusal::invalid_request("post_logout_redirect_uri is required"));
     };
     if !client.post_logout_redirect_uris().iter().any(|uri| uri == redirect_uri) {
-        return reply::invalid_request(
+        return Err(Refusal::invalid_request(
             "post_logout_redirect_uri is not on this client's allow-list",
-        );
+        ));
     }
     if let Some(hint) = first("id_token_hint") {
         match hinted_sid(provider, hint, client_id) {
             Ok(sid) => outcome.hint_sid = sid,
-            Err(message) => return reply::invalid_request(message),
+            Err(message) => return Err(Refusal::invalid_request(message)),
         }
     }
 
-    outcome.ended_hosted_session = provider.sessions.end(headers);
     let location = post_logout_location(redirect_uri, state);
-    reply::redirect(StatusCode::FOUND, &location, Some(removal_cookie())).unwrap_or_else(|| {
-        reply::invalid_request("post_logout_redirect_uri cannot be redirected to")
-    })
+    // Checked before the session ends: a URI that cannot be a Location ends nothing.
+    if HeaderValue::try_from(location.as_str()).is_err() {
+        return Err(Refusal::invalid_request("post_logout_redirect_uri cannot be redirected to"));
+    }
+    Ok(location)
 }
 
 /// Checks an `id_token_hint` (RP-Initiated Logout 1.0, section 2): an ID

@@ -87,13 +87,29 @@ impl HostedSessions {
         Some(entry.public())
     }
 
-    /// Ends every hosted session the request's cookie names; whether one existed.
-    pub(super) fn end(&self, headers: &HeaderMap) -> bool {
+    /// Ends every hosted session the request's cookie names; the ended ones.
+    pub(super) fn end(&self, headers: &HeaderMap) -> Vec<HostedSession> {
         let mut map = self.map();
-        let mut ended = false;
-        for id in session_ids(headers) {
-            ended |= map.remove(id).is_some();
-        }
+        session_ids(headers).filter_map(|id| map.remove(id)).map(|entry| entry.public()).collect()
+    }
+
+    /// Ends the hosted session whose public ID is `sid`; the ended ones (none or one).
+    pub(super) fn end_by_sid(&self, sid: &str) -> Vec<HostedSession> {
+        self.end_where(|entry| entry.sid == sid)
+    }
+
+    /// Ends every hosted session of `user`; the ended ones.
+    pub(super) fn end_of_user(&self, user: &str) -> Vec<HostedSession> {
+        self.end_where(|entry| entry.user == user)
+    }
+
+    fn end_where(&self, ends: impl Fn(&Entry) -> bool) -> Vec<HostedSession> {
+        let mut map = self.map();
+        let ids: Vec<String> =
+            map.iter().filter(|(_, entry)| ends(entry)).map(|(id, _)| id.clone()).collect();
+        let mut ended: Vec<HostedSession> =
+            ids.iter().filter_map(|id| map.remove(id)).map(|entry| entry.public()).collect();
+        ended.sort_by(|a, b| (a.auth_time, &a.sid).cmp(&(b.auth_time, &b.sid)));
         ended
     }
 
@@ -181,8 +197,8 @@ mod tests {
         let headers = cookie_header(&format!("other=1; {HOSTED_SESSION_COOKIE}={id}"));
         assert_eq!(sessions.user(&headers).as_deref(), Some("alice"));
         assert!(sessions.has_user("alice"));
-        assert!(sessions.end(&headers));
-        assert!(!sessions.end(&headers), "ending twice is a no-op");
+        assert_eq!(sessions.end(&headers).len(), 1);
+        assert!(sessions.end(&headers).is_empty(), "ending twice is a no-op");
         assert_eq!(sessions.count(), 0);
         assert_eq!(sessions.user(&headers), None);
     }
@@ -213,7 +229,7 @@ mod tests {
         assert_eq!(sessions.user(&HeaderMap::new()), None);
         let forged = cookie_header(&format!("{HOSTED_SESSION_COOKIE}=00"));
         assert_eq!(sessions.user(&forged), None);
-        assert!(!sessions.end(&forged));
+        assert!(sessions.end(&forged).is_empty());
         assert_eq!(sessions.count(), 1);
     }
 
@@ -228,8 +244,24 @@ mod tests {
         headers.insert(COOKIE, HeaderValue::from_bytes(&line).unwrap());
         assert!(headers[COOKIE].to_str().is_err(), "the header is not visible ASCII");
         assert_eq!(sessions.user(&headers).as_deref(), Some("alice"));
-        assert!(sessions.end(&headers));
+        assert_eq!(sessions.end(&headers)[0].user, "alice");
         assert_eq!(sessions.count(), 0);
+    }
+
+    #[test]
+    fn sessions_end_by_sid_or_by_user() {
+        let sessions = HostedSessions::default();
+        let a1 = sessions.start("alice", 1).unwrap();
+        sessions.start("alice", 2).unwrap();
+        sessions.start("bob", 3).unwrap();
+        let sid = sessions.add_client(&a1, "web").unwrap().sid;
+        assert!(sessions.end_by_sid("no-such-sid").is_empty());
+        let ended = sessions.end_by_sid(&sid);
+        assert_eq!((ended.len(), ended[0].clients.as_slice()), (1, ["web".to_owned()].as_slice()));
+        assert!(sessions.end_by_sid(&sid).is_empty());
+        let ended = sessions.end_of_user("alice");
+        assert_eq!(ended.iter().map(|s| s.auth_time).collect::<Vec<_>>(), [2]);
+        assert!(sessions.has_user("bob") && !sessions.has_user("alice"));
     }
 
     #[test]

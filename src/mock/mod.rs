@@ -3,7 +3,8 @@
 //! It is a small HTTP server (axum on tokio) that behaves as Next Identity's
 //! hosted screens document their end-session endpoint, and as a small
 //! OpenID provider (authorization code flow with PKCE, ID tokens signed with
-//! its own ES256 key, discovery, JWKS) where Next Identity follows the
+//! its own ES256 key, discovery, JWKS, and the sender side of Back-Channel
+//! and Front-Channel Logout) where Next Identity follows the
 //! OpenID Connect and OAuth 2.0 specifications. It shares no code with the
 //! relying-party side of this crate, so tests against it check the
 //! middleware against an independent reading of the documentation and specs.
@@ -66,27 +67,39 @@
 //!     ends is the browser's (by its cookie), whatever the hint names.
 //!     `logout_hint` and `ui_locales` are accepted and ignored.
 //!   - Otherwise the hosted session of the browser (the mock's own
-//!     [`HOSTED_SESSION_COOKIE`]) ends, if there is one, and the answer is
+//!     [`HOSTED_SESSION_COOKIE`]) ends, if there is one, its clients are
+//!     told (see *Sessions that end* below), and the answer is
 //!     `302 Found` to `post_logout_redirect_uri` with `logout` and, if the
 //!     request had one, `state` (returned unchanged) appended to any query
 //!     the URI already has. *Our assumption*: the documentation says a
 //!     `logout` parameter is sent but not its value; the mock sends
 //!     [`LOGOUT_PARAM_VALUE`]. Relying parties must not depend on it.
+//!   - Unless a client that received tokens for the ended session has a
+//!     `frontchannel_logout_uri`: then the answer is `200` with the
+//!     logged-out page (Front-Channel Logout 1.0, section 4): one iframe per
+//!     such client, and the way on to that same redirect URI without
+//!     script, a `<meta http-equiv="refresh">` after
+//!     [`FRONTCHANNEL_CONTINUE_AFTER`] (time for the iframes to load) and a
+//!     "Continue" link. *Our choice*: the spec leaves how the OP continues
+//!     open; a refresh keeps the page free of script, and the link serves
+//!     browsers that block refreshes. The hosted-session cookie is removed
+//!     either way.
 //! - **`GET /.well-known/openid-configuration`** (OpenID Connect Discovery
 //!   1.0): `issuer` is [`MockProvider::issuer`] exactly (`http://<addr>`, or
 //!   what [`MockProviderBuilder::issuer`] set; no trailing slash) and every
 //!   endpoint is under it; `code` only, `S256` only, `ES256` only,
 //!   `client_secret_basic`, `client_secret_post` and `none`, and the four
-//!   Back-/Front-Channel Logout capability flags, all `true`.
-//!   *Our assumption*: the flags announce the next step of this mock; it
-//!   stores each client's `backchannel_logout_uri` and
-//!   `frontchannel_logout_uri` but sends nothing to them yet.
+//!   Back-/Front-Channel Logout capability flags, all `true` (the mock sends
+//!   `sid` to both, see below).
 //! - **`GET /jwks`**: the JWK Set of the signing key (`kty` `EC`, `crv`
 //!   `P-256`, `x`, `y`, `kid`, `alg` `ES256`, `use` `sig`). A new key is
 //!   generated at each start; the `kid` is its RFC 7638 thumbprint.
+//!   [`MockProvider::rotate_signing_key`] replaces it with a new one (new
+//!   `kid`), keeping the old one in the set, after the new, or not.
 //! - **`GET /authorize`** without `client_id`, `response_type` or
 //!   `redirect_uri`: a minimal HTML page that says whether the browser has a
-//!   hosted session, with a form to sign in (through `/login`).
+//!   hosted session, with a form to sign in (through `/login`) and, when it
+//!   has one, a "Sign out everywhere" button (`POST /logout`).
 //! - **`GET /authorize`** with them: an authorization request (RFC 6749 4.1,
 //!   RFC 7636, OpenID Connect Core 3.1.2).
 //!   - `client_id` missing, unknown or repeated, or `redirect_uri` missing,
@@ -133,21 +146,66 @@
 //!   `user` and sets its cookie, then redirects to `redirect_uri`, which must
 //!   be on the origin of one of the client's registered redirect or
 //!   post-logout redirect URIs, or to `/authorize` when none is given.
+//! - **`POST /logout`**: mock-only, the "Sign out everywhere" button: ends
+//!   the browser's hosted session, tells its clients (back-channel, and the
+//!   front-channel iframes of the `200` page it answers), removes the
+//!   cookie, and links back to `/authorize`. *Our assumption*: like the
+//!   sign-in form, it has no CSRF protection; "everywhere" means every app
+//!   of this browser's session ([`MockProvider::end_sessions_of`] ends every
+//!   browser's).
+//!
+//! # Sessions that end (Back-Channel and Front-Channel Logout 1.0)
+//!
+//! A hosted session ends through `/endsession`, `POST /logout`, a new
+//! sign-in at `POST /authorize` replacing the browser's session, or
+//! [`MockProvider::end_session_by_sid`] / [`MockProvider::end_sessions_of`].
+//! Then, for each client that received tokens for it (at `/token`):
+//!
+//! - **Back-channel** (Back-Channel Logout 1.0, sections 2.4 and 2.5), if
+//!   the client has a `backchannel_logout_uri`: a Logout Token, ES256 with
+//!   the current key, header `typ` [`LOGOUT_TOKEN_TYPE`] and `kid`; claims
+//!   `iss`, `aud` (the client ID), `iat`, `exp` (`iat` +
+//!   [`LOGOUT_TOKEN_LIFETIME`]), `jti` (128 random bits), `events`
+//!   (`{`[`BACKCHANNEL_LOGOUT_EVENT`]`: {}}`), `sid` and `sub`, never
+//!   `nonce`; POSTed as `application/x-www-form-urlencoded`
+//!   `logout_token=<JWT>`. Every delivery runs at once, each bounded by
+//!   [`MockProviderBuilder::backchannel_timeout`] (connect, request, status
+//!   line), and is recorded ([`MockProvider::backchannel_deliveries`]) with
+//!   the status or the error; `200` and `204` count as success (section
+//!   2.8). A failed delivery is not retried and never fails the sign-out.
+//!   *Our assumptions*: the sign-out waits for its deliveries before it
+//!   answers (so a test sees them once its request returns); delivery is
+//!   plain `http` only (an `https` URI is recorded as failed: the mock is
+//!   for loopback tests); both `sid` and `sub` are always sent.
+//! - **Front-channel** (Front-Channel Logout 1.0, section 2), if the client
+//!   has a `frontchannel_logout_uri` and the sign-out has a page to show
+//!   (`/endsession`, `POST /logout`; not the API, which has no browser): an
+//!   iframe whose `src` is that URI with `iss` and `sid` appended to its
+//!   query, recorded ([`MockProvider::frontchannel_logouts`]).
+//!
+//! For a relying party's negative tests, [`MockProvider::logout_token`]
+//! signs any [`LogoutTokenClaims`]: a valid token altered one way at a time
+//! (claims dropped or changed, a `nonce`, another `typ`, `alg: none`, HS256
+//! keyed with the public key, an unknown `kid`, a key not in the JWK Set).
 //!
 //! Tests inspect the mock through [`MockProvider`]: the hosted sessions with
 //! their `sid` and the clients that received tokens for them
 //! ([`MockProvider::hosted_sessions`]), every `/endsession` call
-//! ([`MockProvider::end_session_calls`]), the JWKS and the clients. Times
-//! come from [`MockProviderBuilder::clock`], so a test can move past a
-//! code's lifetime without waiting.
+//! ([`MockProvider::end_session_calls`]), every logout sent, the JWKS and
+//! the clients. Times in codes and tokens come from
+//! [`MockProviderBuilder::clock`], so a test can move past a code's lifetime
+//! without waiting.
 
 mod authorize;
+mod backchannel;
 mod client;
 mod codes;
 mod discovery;
 mod endsession;
+mod frontchannel;
 mod hosted;
 mod jws;
+mod logout_token;
 mod pages;
 mod reply;
 mod server;
@@ -155,15 +213,27 @@ mod token;
 
 use std::time::Duration;
 
+pub use backchannel::BackchannelDelivery;
 pub use client::MockClient;
+pub use frontchannel::{FRONTCHANNEL_CONTINUE_AFTER, FrontchannelLogout};
 pub use hosted::{HOSTED_SESSION_COOKIE, HostedSession};
-pub use server::{EndSessionCall, MockError, MockProvider, MockProviderBuilder};
+pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYPE, LogoutTokenClaims};
+pub use server::{EndSessionCall, EndedSessions, MockError, MockProvider, MockProviderBuilder};
 
 /// How long an authorization code can be exchanged at `/token` after `/authorize` issued it.
 pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
 
 /// How long an ID token is valid (`exp - iat`).
 pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// How long a Logout Token is valid (`exp - iat`): short, as a logout
+/// notification is used at once (*our choice*; Back-Channel Logout 1.0 only
+/// requires `exp`).
+pub const LOGOUT_TOKEN_LIFETIME: Duration = Duration::from_secs(120);
+
+/// How long one Back-Channel Logout delivery may take unless
+/// [`MockProviderBuilder::backchannel_timeout`] says otherwise.
+pub const DEFAULT_BACKCHANNEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `expires_in` of the access tokens (opaque: nothing at the mock accepts them).
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);

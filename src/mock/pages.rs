@@ -10,7 +10,8 @@ use axum::{
 use url::{Url, form_urlencoded};
 
 use super::{
-    hosted::set_cookie,
+    backchannel, frontchannel,
+    hosted::{removal_cookie, set_cookie},
     reply::{self, html_escape},
     server::Provider,
 };
@@ -39,15 +40,36 @@ fn hosted_session_status(provider: &Provider, headers: &HeaderMap) -> String {
     }
 }
 
-/// `GET /authorize` without OAuth parameters: whether the browser has a hosted session.
+/// `GET /authorize` without OAuth parameters: whether the browser has a
+/// hosted session; the "sign out everywhere" button when it has one.
 pub(super) fn hosted_session_page(provider: &Provider, headers: &HeaderMap) -> Response<Body> {
     let status = hosted_session_status(provider, headers);
+    let sign_out = if provider.sessions.user(headers).is_some() {
+        "<form id=\"sign-out-everywhere\" method=\"post\" action=\"/logout\">\n\
+         <button type=\"submit\">Sign out everywhere</button>\n</form>\n"
+    } else {
+        ""
+    };
     let body = format!(
-        "{status}\n<form method=\"get\" action=\"/login\">\n\
+        "{status}\n{sign_out}<form method=\"get\" action=\"/login\">\n\
          <label>User name <input name=\"user\" value=\"{DEFAULT_USER}\" maxlength=\"{MAX_USER_LEN}\"></label>\n\
          <button type=\"submit\">Sign in at the provider</button>\n</form>"
     );
     reply::page("Hosted session", &body)
+}
+
+/// `POST /logout` (mock-only), the "sign out everywhere" button: ends the
+/// browser's hosted session and tells every client that had it, by
+/// back-channel and by the front-channel iframes of the page it answers.
+pub(super) async fn sign_out_everywhere(
+    State(provider): State<Arc<Provider>>,
+    headers: HeaderMap,
+) -> Response<Body> {
+    let ended = provider.sessions.end(&headers);
+    backchannel::notify(&provider, &ended).await;
+    let logouts = frontchannel::logouts(&provider, &ended);
+    provider.record_frontchannel(&logouts);
+    frontchannel::signed_out_everywhere_page(!ended.is_empty(), &logouts, removal_cookie())
 }
 
 /// The sign-in form of an authorization request: it posts the request's

@@ -5,7 +5,7 @@ use std::{
     fmt, io,
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use axum::{
@@ -21,12 +21,15 @@ use tokio::{
 use url::Url;
 
 use super::{
-    authorize,
+    DEFAULT_BACKCHANNEL_TIMEOUT, authorize,
+    backchannel::{self, BackchannelDelivery},
     client::MockClient,
     codes::AuthorizationCodes,
     discovery, endsession,
+    frontchannel::FrontchannelLogout,
     hosted::{HostedSession, HostedSessions},
     jws::Signer,
+    logout_token::LogoutTokenClaims,
     pages, reply, token,
 };
 
@@ -42,6 +45,7 @@ pub struct MockProviderBuilder {
     clients: HashMap<String, MockClient>,
     issuer: Option<String>,
     clock: Option<Clock>,
+    backchannel_timeout: Option<Duration>,
 }
 
 impl fmt::Debug for MockProviderBuilder {
@@ -50,6 +54,7 @@ impl fmt::Debug for MockProviderBuilder {
             .field("clients", &self.clients)
             .field("issuer", &self.issuer)
             .field("clock", &self.clock.as_ref().map(|_| "injected"))
+            .field("backchannel_timeout", &self.backchannel_timeout)
             .finish()
     }
 }
@@ -102,6 +107,16 @@ impl MockProviderBuilder {
         self
     }
 
+    /// How long one Back-Channel Logout delivery may take (connect, request
+    /// and the answer's status line) before it is recorded as failed;
+    /// [`DEFAULT_BACKCHANNEL_TIMEOUT`] by default. The sign-out that
+    /// triggered it waits for its deliveries, all sent at once, so this
+    /// bounds how long it waits.
+    pub fn backchannel_timeout(mut self, timeout: Duration) -> Self {
+        self.backchannel_timeout = Some(timeout);
+        self
+    }
+
     /// Binds `addr` (use port `0` for an ephemeral port) and starts serving.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> Result<MockProvider, MockError> {
         let listener = TcpListener::bind(addr).await.map_err(MockError::Bind)?;
@@ -121,8 +136,11 @@ impl MockProviderBuilder {
             sessions: HostedSessions::default(),
             codes: AuthorizationCodes::default(),
             calls: Mutex::default(),
+            deliveries: Mutex::default(),
+            frontchannel: Mutex::default(),
             signer: Signer::generate().ok_or(MockError::Randomness)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+            backchannel_timeout: self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
         });
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery::configuration))
@@ -131,6 +149,7 @@ impl MockProviderBuilder {
             .route("/token", post(token::token))
             .route("/endsession", get(endsession::end_session))
             .route("/login", get(pages::login))
+            .route("/logout", post(pages::sign_out_everywhere))
             .with_state(provider.clone())
             // Every answer, axum's own 404 and 405 included.
             .layer(map_response(reply::no_store));
@@ -230,16 +249,78 @@ impl MockProvider {
         format!("{}/jwks", self.issuer())
     }
 
-    /// The JWK Set `/jwks` serves (the public key of the ID tokens), as JSON text.
+    /// The JWK Set `/jwks` serves, as JSON text: the current signing key
+    /// first, then the earlier ones [`rotate_signing_key`](Self::rotate_signing_key) kept.
     #[must_use]
     pub fn jwks(&self) -> String {
         self.provider.signer.jwks().to_string()
     }
 
-    /// The `kid` of the signing key, in the JWK Set and in every ID token's header.
+    /// The `kid` of the current signing key, in the JWK Set and in the header
+    /// of every ID token and Logout Token signed from now on.
     #[must_use]
-    pub fn signing_key_id(&self) -> &str {
+    pub fn signing_key_id(&self) -> String {
         self.provider.signer.kid()
+    }
+
+    /// Generates a new signing key with a new `kid` and signs with it from
+    /// now on. With `keep_previous`, the key it replaces stays in the JWK
+    /// Set (and still verifies an `id_token_hint`), after the new one; without
+    /// it, the JWK Set holds the new key alone. For a relying party's "unknown
+    /// `kid` → fetch the JWK Set again". The new `kid`.
+    pub fn rotate_signing_key(&self, keep_previous: bool) -> Result<String, MockError> {
+        self.provider.signer.rotate(keep_previous).ok_or(MockError::Randomness)
+    }
+
+    /// A valid Logout Token's claims for `client_id` about the session `sid`
+    /// of `sub`, as the mock sends them (issued now by its clock), to alter
+    /// with [`LogoutTokenClaims`]' setters and sign with
+    /// [`logout_token`](Self::logout_token). Neither the client nor the
+    /// session needs to exist.
+    pub fn logout_token_claims(&self, client_id: &str, sid: &str, sub: &str) -> LogoutTokenClaims {
+        LogoutTokenClaims::valid(&self.provider.issuer, client_id, sid, sub, self.provider.now())
+    }
+
+    /// `claims` signed as they say (by default ES256 with the current key),
+    /// as a compact JWS; nothing is sent.
+    #[must_use]
+    pub fn logout_token(&self, claims: &LogoutTokenClaims) -> String {
+        claims.sign(&self.provider.signer)
+    }
+
+    /// Ends the hosted session whose public ID is `sid`, as an administrator
+    /// would, and sends a Logout Token to each of its clients with a
+    /// `backchannel_logout_uri` (no browser, so no front-channel). Nothing is
+    /// ended or sent for an unknown `sid`.
+    pub async fn end_session_by_sid(&self, sid: &str) -> EndedSessions {
+        let sessions = self.provider.sessions.end_by_sid(sid);
+        self.announce(sessions).await
+    }
+
+    /// Ends every hosted session of `user` (every browser), and sends a
+    /// Logout Token for each to each of its clients with a `backchannel_logout_uri`.
+    pub async fn end_sessions_of(&self, user: &str) -> EndedSessions {
+        let sessions = self.provider.sessions.end_of_user(user);
+        self.announce(sessions).await
+    }
+
+    async fn announce(&self, sessions: Vec<HostedSession>) -> EndedSessions {
+        let backchannel = backchannel::notify(&self.provider, &sessions).await;
+        EndedSessions { sessions, backchannel }
+    }
+
+    /// Every Back-Channel Logout delivery so far (from `/endsession`, the
+    /// "sign out everywhere" button, a new sign-in replacing a session, and the
+    /// `end_session*` methods), oldest sign-out first.
+    #[must_use]
+    pub fn backchannel_deliveries(&self) -> Vec<BackchannelDelivery> {
+        self.provider.deliveries.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Every Front-Channel Logout iframe the mock's logged-out pages rendered so far, oldest first.
+    #[must_use]
+    pub fn frontchannel_logouts(&self) -> Vec<FrontchannelLogout> {
+        self.provider.frontchannel.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The registered client `client_id`, if any.
@@ -319,13 +400,24 @@ fn checked_issuer(issuer: String) -> Result<String, MockError> {
     if usable { Ok(issuer) } else { Err(MockError::Issuer(issuer)) }
 }
 
+/// What [`MockProvider::end_session_by_sid`] and [`MockProvider::end_sessions_of`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndedSessions {
+    /// The hosted sessions ended (as they were), oldest sign-in first.
+    pub sessions: Vec<HostedSession>,
+    /// The Logout Tokens sent for them, sorted by `sid`, then client.
+    pub backchannel: Vec<BackchannelDelivery>,
+}
+
 /// One request the mock's `/endsession` received, and what it answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct EndSessionCall {
     /// The query parameters, decoded, in order.
     pub params: Vec<(String, String)>,
-    /// The status code of the answer (302 on success).
+    /// The status code of the answer: 302 on success, or 200 when the
+    /// logged-out page loads front-channel iframes first.
     pub status: u16,
     /// Whether a hosted session was ended.
     pub ended_hosted_session: bool,
@@ -351,8 +443,11 @@ pub(super) struct Provider {
     pub(super) sessions: HostedSessions,
     pub(super) codes: AuthorizationCodes,
     pub(super) calls: Mutex<Vec<EndSessionCall>>,
+    deliveries: Mutex<Vec<BackchannelDelivery>>,
+    frontchannel: Mutex<Vec<FrontchannelLogout>>,
     pub(super) signer: Signer,
     clock: Clock,
+    pub(super) backchannel_timeout: Duration,
 }
 
 impl fmt::Debug for Provider {
@@ -368,6 +463,17 @@ impl fmt::Debug for Provider {
 impl Provider {
     pub(super) fn record(&self, call: EndSessionCall) {
         self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(call);
+    }
+
+    pub(super) fn record_deliveries(&self, deliveries: &[BackchannelDelivery]) {
+        self.deliveries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(deliveries);
+    }
+
+    pub(super) fn record_frontchannel(&self, logouts: &[FrontchannelLogout]) {
+        self.frontchannel.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(logouts);
     }
 
     /// Now, in seconds since the Unix epoch (0 for a clock set before it).
