@@ -44,9 +44,9 @@
 //!   provider echoes against the sealed cookie (constant time, unexpired,
 //!   sealed under a current or previous key), expires the cookie, puts a
 //!   [`LoggedOut`] in the request extensions and calls the inner service.
-//!   Any failure is a `4xx` whose body is `"<code>: <message>"`, with the
-//!   [`Rejection`] in the response extensions; the inner service is not
-//!   called.
+//!   Any failure is a `4xx` whose body is `"<code>: <message>"` (or the
+//!   app's own page, below), with the [`Rejection`] in the response
+//!   extensions; the inner service is not called.
 //!   When that path is the site root, only requests carrying `state` or
 //!   `logout` are callbacks: the home page itself passes through.
 //! - **Everything else** passes straight through: no header touched, no
@@ -54,6 +54,14 @@
 //!
 //! Every response the middleware writes, and the callback's, is
 //! `Cache-Control: no-store`.
+//!
+//! # The app's own refusal page
+//!
+//! Refusals are plain text unless the app renders them itself with
+//! [`refusal_page`](OidcLogoutBuilder::refusal_page): a function from the
+//! [`Rejection`] and the request's parts to a response. The crate still sets
+//! the status, `Cache-Control: no-store`, `Allow` on a `405` and the
+//! `Rejection` in the extensions, whatever the page returns.
 //!
 //! # Response bodies
 //!
@@ -137,9 +145,15 @@
 //!
 //! # Pieces for framework authors
 //!
-//! [`OidcLogoutLayer::logout_service`] and
-//! [`OidcLogoutLayer::callback_service`] give the two routes as services of
-//! their own, for routers that dispatch by path themselves.
+//! [`OidcLogoutLayer::logout_service`] ([`LogoutService`]) and
+//! [`OidcLogoutLayer::callback_service`] ([`CallbackService`]) give the two
+//! routes as services of their own, for routers that dispatch by path
+//! themselves; [`OidcLogoutLayer::logout_path`] and
+//! [`OidcLogoutLayer::callback_path`] say which paths the layer would
+//! watch. The [`body`] module holds what the layer answers in:
+//! [`FromReply`](body::FromReply) (with the compile error it answers and
+//! the newtype recipe for boxed bodies), [`ReplyBody`](body::ReplyBody),
+//! and the [`WrapBodyLayer`] pieces.
 
 // `unsafe_code` is forbidden, and the other lints set, in Cargo.toml's `[lints]`.
 // On docs.rs (nightly, `--cfg docsrs`), label feature-gated items with their feature.
