@@ -1487,7 +1487,8 @@ mod logout_senders {
             .serve("127.0.0.1:0")
             .await
             .unwrap();
-        let (mut laptop, mut phone, mut bob) = (CookieClient::new(), CookieClient::new(), CookieClient::new());
+        let (mut laptop, mut phone, mut bob) =
+            (CookieClient::new(), CookieClient::new(), CookieClient::new());
         let laptop_sid = sign_in(&mut laptop, &provider, "alice").await;
         tokens_for(&mut laptop, &provider, "a").await;
         let phone_sid = sign_in(&mut phone, &provider, "alice").await;
