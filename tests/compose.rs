@@ -239,8 +239,7 @@ async fn own_body_type_implements_from_reply() {
 /// Behind `Router::nest("/auth", ...)` the layer sees paths without `/auth`.
 #[tokio::test]
 async fn axum_nested_router_needs_the_callback_path_the_layer_sees() {
-    let public = "https://app.example/auth/logout/callback";
-    let nested = |logout: OidcLogoutLayer| {
+    callback_path_matters("https://app.example/auth/logout/callback", "/auth", |logout| {
         // A nested router runs its layers only for requests it routes; the
         // fallback makes it route every `/auth/...` path, `/auth/logout` too.
         let inner = Router::new()
@@ -248,60 +247,46 @@ async fn axum_nested_router_needs_the_callback_path_the_layer_sees() {
             .fallback(|| async { StatusCode::NOT_FOUND })
             .layer(logout);
         Router::new().nest("/auth", inner)
-    };
-    let forged = || Request::get("/auth/logout/callback").body(Body::empty()).unwrap();
-
-    // Without the setting the layer watches `/auth/logout/callback`, which it
-    // never receives: a forged callback reaches the handler unchecked.
-    let unaware = builder(&TestClock::new()).post_logout_redirect_uri(public).build().unwrap();
-    assert_eq!(unaware.callback_path(), "/auth/logout/callback");
-    let response = nested(unaware).oneshot(forged()).await.unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "handler ran without LoggedOut"
-    );
-
-    let aware = builder(&TestClock::new())
-        .post_logout_redirect_uri(public)
-        .callback_path("/logout/callback")
-        .build()
-        .unwrap();
-    let app = nested(aware);
-    let response = app.clone().oneshot(forged()).await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-
-    let request = post("/auth/logout").body(Body::empty()).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let sent = location(response.headers());
-    assert_eq!(param(&sent, "post_logout_redirect_uri").as_deref(), Some(public));
-    let state = param(&sent, "state").unwrap();
-    let cookie = state_cookie(response.headers());
-    let request = Request::get(format!("/auth/logout/callback?state={state}"))
-        .header(header::COOKIE, format!("{}={}", cookie.0, cookie.1))
-        .body(Body::empty())
-        .unwrap();
-    let response = app.oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    })
+    .await;
 }
 
 /// A proxy serves the app under `/myapp` and strips it: the app receives `/logout/callback`.
 #[tokio::test]
 async fn path_stripping_proxy_needs_the_callback_path_the_app_receives() {
-    let public = "https://example.com/myapp/logout/callback";
-    let app = |logout: OidcLogoutLayer| {
+    callback_path_matters("https://example.com/myapp/logout/callback", "", |logout| {
         Router::new().route("/logout/callback", get(signed_out)).layer(logout)
+    })
+    .await;
+}
+
+/// The provider sends the browser to `public`; the app's router receives
+/// `<prefix>/logout/callback` and its layer `/logout/callback`. Without
+/// `callback_path` a forged callback reaches the handler (which then fails
+/// for want of `LoggedOut`); with it, it is refused and a real sign-out
+/// completes, sending `public` exactly.
+async fn callback_path_matters(
+    public: &str,
+    prefix: &str,
+    app: impl Fn(OidcLogoutLayer) -> Router,
+) {
+    let request = |path: &str, state: Option<&str>, cookie: Option<&(String, String)>| {
+        let mut uri = format!("{prefix}{path}");
+        if let Some(state) = state {
+            uri = format!("{uri}?state={state}");
+        }
+        let mut request = Request::get(uri);
+        if let Some((name, value)) = cookie {
+            request = request.header(header::COOKIE, format!("{name}={value}"));
+        }
+        request.body(Body::empty()).unwrap()
     };
-    let forged = || Request::get("/logout/callback").body(Body::empty()).unwrap();
+    let forged = || request("/logout/callback", None, None);
 
     let unaware = builder(&TestClock::new()).post_logout_redirect_uri(public).build().unwrap();
+    assert_ne!(unaware.callback_path(), "/logout/callback");
     let response = app(unaware).oneshot(forged()).await.unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "handler ran without LoggedOut"
-    );
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR, "handler ran unchecked");
 
     let aware = builder(&TestClock::new())
         .post_logout_redirect_uri(public)
@@ -311,15 +296,14 @@ async fn path_stripping_proxy_needs_the_callback_path_the_app_receives() {
     let app = app(aware);
     let response = app.clone().oneshot(forged()).await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = app.clone().oneshot(post("/logout").body(Body::empty()).unwrap()).await.unwrap();
-    let state = param(&location(response.headers()), "state").unwrap();
-    let request = callback_request(&state, &state_cookie(response.headers()));
-    assert_eq!(app.oneshot(request).await.unwrap().status(), StatusCode::OK);
-}
 
-fn callback_request(state: &str, cookie: &(String, String)) -> Request<Body> {
-    Request::get(format!("/logout/callback?state={state}"))
-        .header(header::COOKIE, format!("{}={}", cookie.0, cookie.1))
-        .body(Body::empty())
-        .unwrap()
+    let sign_out = post(&format!("{prefix}/logout")).body(Body::empty()).unwrap();
+    let response = app.clone().oneshot(sign_out).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let sent = location(response.headers());
+    assert_eq!(param(&sent, "post_logout_redirect_uri").as_deref(), Some(public));
+    let state = param(&sent, "state").unwrap();
+    let cookie = state_cookie(response.headers());
+    let back = request("/logout/callback", Some(&state), Some(&cookie));
+    assert_eq!(app.oneshot(back).await.unwrap().status(), StatusCode::OK);
 }
