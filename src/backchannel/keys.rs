@@ -1,0 +1,535 @@
+//! The provider's signing keys: a JWK Set given at start-up or fetched from
+//! its `jwks_uri`, cached, refetched when a token names a key it lacks.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use jsonwebtoken::{Algorithm, DecodingKey, crypto::CryptoProvider};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::{Clock, LogoutTokenError, now_secs};
+use crate::{BoxError, base64url, discovery::Discovery};
+
+/// Default least time between two fetches of the key set caused by unknown keys.
+pub const DEFAULT_KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// Smallest RSA modulus accepted, in bytes (2048 bits, as RFC 7518 section 3.3 requires).
+const MIN_RSA_MODULUS_LEN: usize = 256;
+
+/// Every algorithm a logout token may be signed with: no `none`, no HMAC.
+const RSA_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
+/// The name of an algorithm as it appears in `alg`.
+pub(crate) fn algorithm_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::EdDSA => "EdDSA",
+        // HMAC (and any later addition) is never accepted, so never named by a key.
+        _ => "unsupported",
+    }
+}
+
+/// The asymmetric signature algorithm `alg` names, if it is one this crate accepts.
+pub(crate) fn accepted_algorithm(alg: &str) -> Option<Algorithm> {
+    Some(match alg {
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// One key usable to verify a signature, with the algorithms it allows.
+#[derive(Clone)]
+pub(crate) struct VerificationKey {
+    kid: Option<String>,
+    /// The key's `alg` if it has one, else what its `kty` and `crv` imply.
+    algorithms: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+impl VerificationKey {
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+}
+
+/// Why no key of a set fits a token's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyMiss {
+    /// No key has the token's `kid` (or, without `kid`, none allows its `alg`).
+    Unknown,
+    /// Without `kid`, several keys allow the token's `alg`.
+    Ambiguous(usize),
+    /// The key with the token's `kid` is for other algorithms.
+    WrongAlgorithm { kid: String, allowed: Vec<Algorithm> },
+}
+
+/// A provider's public signing keys, read from a JWK Set document (RFC 7517 section 5).
+///
+/// Only keys usable to verify signatures are kept: `use` absent or `sig`,
+/// `key_ops` absent or holding `verify`, and `kty` one of `EC` (P-256, P-384),
+/// `RSA` (2048 bits or more) or `OKP` (Ed25519). Each key allows the
+/// algorithm of its `alg` member, which must fit its type; without `alg`,
+/// what its type implies: P-256 → `ES256`, P-384 → `ES384`, Ed25519 →
+/// `EdDSA`, RSA → `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`.
+/// Symmetric (`oct`) keys, encryption keys and keys this crate cannot use
+/// are skipped, not refused: [`skipped`](Self::skipped) counts them.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    keys: Vec<VerificationKey>,
+    skipped: usize,
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|key| {
+                let algorithms: Vec<_> =
+                    key.algorithms.iter().map(|&alg| algorithm_name(alg)).collect();
+                (key.kid.as_deref(), algorithms)
+            })
+            .collect();
+        f.debug_struct("KeySet").field("keys", &keys).field("skipped", &self.skipped).finish()
+    }
+}
+
+impl KeySet {
+    /// Reads a JWK Set document (`{"keys":[...]}`), keeping the keys usable
+    /// to verify signatures.
+    ///
+    /// Refused when it is not a JSON object with a `keys` array, or when no
+    /// key in it is usable ([`KeySetError::NoUsableKey`]).
+    pub fn from_jwks(document: &[u8]) -> Result<Self, KeySetError> {
+        let value: Value = serde_json::from_slice(document)
+            .map_err(|error| KeySetError::InvalidJson { reason: error.to_string() })?;
+        let Some(Value::Array(keys)) = value.get("keys") else {
+            return Err(KeySetError::NoKeysArray);
+        };
+        let mut set = Self::default();
+        for key in keys {
+            match key.as_object().and_then(verification_key) {
+                Some(key) => set.keys.push(key),
+                None => set.skipped += 1,
+            }
+        }
+        if set.keys.is_empty() {
+            return Err(KeySetError::NoUsableKey { skipped: set.skipped });
+        }
+        Ok(set)
+    }
+
+    /// How many keys are usable to verify signatures.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is usable (only for a set not yet fetched).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// How many keys of the document were skipped as unusable for signatures.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// The algorithms the key with this `kid` allows (`"ES256"`, ...), if
+    /// the set holds such a key.
+    pub fn algorithms(&self, kid: &str) -> Option<Vec<&'static str>> {
+        let key = self.keys.iter().find(|key| key.kid.as_deref() == Some(kid))?;
+        Some(key.algorithms.iter().map(|&alg| algorithm_name(alg)).collect())
+    }
+
+    /// The key a token signed with `alg` under `kid` must be verified with.
+    ///
+    /// With a `kid`, the key that has it and allows `alg`. Without one, the
+    /// only key allowing `alg` (OpenID Connect Core 1.0 section 10.1: with
+    /// several keys, the token must name one).
+    pub(crate) fn select(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<&VerificationKey, KeyMiss> {
+        match kid {
+            Some(kid) => {
+                let mut named = self.keys.iter().filter(|key| key.kid.as_deref() == Some(kid));
+                let first = named.clone().next().ok_or(KeyMiss::Unknown)?;
+                named.find(|key| key.algorithms.contains(&alg)).ok_or_else(|| {
+                    KeyMiss::WrongAlgorithm {
+                        kid: kid.to_owned(),
+                        allowed: first.algorithms.clone(),
+                    }
+                })
+            }
+            None => {
+                let mut fitting = self.keys.iter().filter(|key| key.algorithms.contains(&alg));
+                match (fitting.next(), fitting.count()) {
+                    (None, _) => Err(KeyMiss::Unknown),
+                    (Some(key), 0) => Ok(key),
+                    (Some(_), more) => Err(KeyMiss::Ambiguous(more + 1)),
+                }
+            }
+        }
+    }
+}
+
+/// The JWK as a verification key, or `None` if it is not one this crate may use.
+fn verification_key(jwk: &Map<String, Value>) -> Option<VerificationKey> {
+    let text = |name: &str| match jwk.get(name) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(text)) => Some(Some(text.as_str())),
+        Some(_) => None,
+    };
+    if !matches!(text("use")?, None | Some("sig")) {
+        return None;
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let ops = ops.as_array()?;
+        if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+            return None;
+        }
+    }
+    let kid = text("kid")?.map(str::to_owned);
+    let stated = match text("alg")? {
+        Some(alg) => Some(accepted_algorithm(alg)?),
+        None => None,
+    };
+    let component = |name: &str, len: Option<usize>| -> Option<&str> {
+        let value = text(name)??;
+        let bytes = decode(value)?;
+        (len.is_none_or(|len| bytes.len() == len) && !bytes.is_empty()).then_some(value)
+    };
+    let (implied, key): (&[Algorithm], DecodingKey) = match (text("kty")??, text("crv")?) {
+        ("EC", Some(crv @ ("P-256" | "P-384"))) => {
+            let (len, implied) = if crv == "P-256" {
+                (32, &[Algorithm::ES256][..])
+            } else {
+                (48, &[Algorithm::ES384][..])
+            };
+            let x = component("x", Some(len))?;
+            let y = component("y", Some(len))?;
+            (implied, DecodingKey::from_ec_components(x, y).ok()?)
+        }
+        ("RSA", _) => {
+            let n = component("n", None)?;
+            let modulus = decode(n)?;
+            // A leading zero byte does not count towards the key's size.
+            let significant = modulus.iter().skip_while(|&&byte| byte == 0).count();
+            if significant < MIN_RSA_MODULUS_LEN {
+                return None;
+            }
+            let e = component("e", None)?;
+            (RSA_ALGORITHMS, DecodingKey::from_rsa_components(n, e).ok()?)
+        }
+        ("OKP", Some("Ed25519")) => {
+            let x = component("x", Some(32))?;
+            (&[Algorithm::EdDSA][..], DecodingKey::from_ed_components(x).ok()?)
+        }
+        _ => return None,
+    };
+    let algorithms = match stated {
+        Some(alg) if implied.contains(&alg) => vec![alg],
+        Some(_) => return None,
+        None => implied.to_vec(),
+    };
+    // The backend parses the key now (a point on the curve, a sane modulus), not at the first token.
+    let provider = CryptoProvider::try_get_default()?;
+    (provider.verifier_factory)(&algorithms[0], &key).ok()?;
+    Some(VerificationKey { kid, algorithms, key })
+}
+
+/// Strict base64url without padding.
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = vec![0; text.len() / 4 * 3 + 3];
+    let len = base64url::decode_into(text.as_bytes(), &mut out)?;
+    out.truncate(len);
+    Some(out)
+}
+
+/// Why a key set could not be read or fetched.
+///
+/// Every message says what to check. A failed refetch keeps the keys
+/// already held.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeySetError {
+    /// The configured `jwks_uri` is not a URL the crate fetches from.
+    #[error("jwks_uri `{uri}` is not usable: {reason}")]
+    InvalidJwksUri {
+        /// The configured value.
+        uri: String,
+        /// What is wrong with it and how to fix it.
+        reason: &'static str,
+    },
+    /// The key set was fetched outside a Tokio runtime.
+    #[error(
+        "fetching the provider's keys needs a Tokio runtime with IO and time enabled: validate from `#[tokio::main]` or a task it runs"
+    )]
+    NoTokioRuntime,
+    /// An extra root certificate given to the fetcher is not a DER certificate.
+    #[error(
+        "an extra root certificate was refused ({reason}): pass the CA certificate in DER form"
+    )]
+    InvalidRootCertificate {
+        /// Why rustls refused it.
+        reason: String,
+    },
+    /// The provider could not be reached (name resolution, connection, TLS, HTTP).
+    #[error("could not fetch the provider's keys from `{url}`: {source}")]
+    Unreachable {
+        /// The `jwks_uri` (or its host, when name resolution failed).
+        url: String,
+        /// What failed.
+        source: BoxError,
+    },
+    /// The provider's TLS certificate was refused.
+    #[error(
+        "the TLS certificate of `{url}` is not trusted ({reason}): the provider must present a valid certificate for its host name"
+    )]
+    UntrustedCertificate {
+        /// The `jwks_uri`.
+        url: String,
+        /// What rustls found wrong with it.
+        reason: String,
+    },
+    /// Connecting or fetching took longer than the fetcher allows.
+    #[error("`{url}` did not answer within {timeout:?}: check the provider, or raise the timeout")]
+    Timeout {
+        /// The `jwks_uri`.
+        url: String,
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+    /// The provider answered with a redirect, which is not followed.
+    #[error(
+        "`{url}` redirects ({status}) to {location:?}: no redirect is followed; configure the `jwks_uri` of the provider's discovery document"
+    )]
+    Redirect {
+        /// The `jwks_uri`.
+        url: String,
+        /// The redirect's status code.
+        status: u16,
+        /// Its `Location` header, if readable.
+        location: Option<String>,
+    },
+    /// The provider answered with a status other than `200 OK`.
+    #[error(
+        "`{url}` answered {status} instead of 200: check the `jwks_uri` in the provider's discovery document"
+    )]
+    Status {
+        /// The `jwks_uri`.
+        url: String,
+        /// The status code received.
+        status: u16,
+    },
+    /// The key set is larger than the fetcher's size cap.
+    #[error("the key set at `{url}` is larger than {limit} bytes: raise `max_document_len`")]
+    TooLarge {
+        /// The `jwks_uri`.
+        url: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The document is not JSON.
+    #[error("the key set is not valid JSON ({reason})")]
+    InvalidJson {
+        /// Where and why parsing failed.
+        reason: String,
+    },
+    /// The document has no `keys` array.
+    #[error("the key set is not a JWK Set: it has no `keys` array")]
+    NoKeysArray,
+    /// No key in the set can verify a signature.
+    #[error(
+        "the key set holds no key usable to verify signatures ({skipped} skipped): keys must be EC P-256/P-384, RSA of 2048 bits or more, or Ed25519, with `use` absent or `sig`"
+    )]
+    NoUsableKey {
+        /// How many keys were skipped.
+        skipped: usize,
+    },
+}
+
+/// Fetches the key set anew.
+pub(crate) type FetchKeys = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<KeySet, KeySetError>> + Send>> + Send + Sync,
+>;
+
+/// The fetch of a `jwks_uri` through the crate's one HTTP GET.
+pub(crate) fn fetch_from(url: Url, fetcher: Discovery) -> FetchKeys {
+    Arc::new(move || {
+        let (url, fetcher) = (url.clone(), fetcher.clone());
+        Box::pin(async move {
+            let document = fetcher.get(&url).await?;
+            KeySet::from_jwks(&document)
+        })
+    })
+}
+
+/// The keys in use, and the rule for refetching them.
+pub(crate) struct ProviderKeys {
+    current: RwLock<Arc<KeySet>>,
+    /// `None` for keys given at start-up, which are never refetched.
+    fetch: Option<FetchKeys>,
+    /// When the last fetch started; held across the fetch, so that
+    /// concurrent misses wait for one fetch instead of each starting one.
+    last_fetch: tokio::sync::Mutex<Option<u64>>,
+    refetch_interval: Duration,
+    clock: Clock,
+}
+
+impl fmt::Debug for ProviderKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderKeys")
+            .field("current", &self.snapshot())
+            .field("fetched", &self.fetch.is_some())
+            .field("refetch_interval", &self.refetch_interval)
+            .finish()
+    }
+}
+
+impl ProviderKeys {
+    pub(crate) fn new(
+        initial: KeySet,
+        fetch: Option<FetchKeys>,
+        refetch_interval: Duration,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(initial)),
+            fetch,
+            last_fetch: tokio::sync::Mutex::new(None),
+            refetch_interval,
+            clock,
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<KeySet> {
+        // A poisoned lock still holds a whole `Arc`: writers only swap it.
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn replace(&self, set: KeySet) {
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+    }
+
+    /// Fetches the key set now (waiting for a fetch under way), whatever the interval.
+    pub(crate) async fn refresh(&self) -> Result<usize, KeySetError> {
+        let Some(fetch) = &self.fetch else {
+            return Ok(self.snapshot().len());
+        };
+        let mut last_fetch = self.last_fetch.lock().await;
+        *last_fetch = Some(now_secs(&self.clock));
+        let set = fetch().await?;
+        let len = set.len();
+        self.replace(set);
+        Ok(len)
+    }
+
+    /// The set holding the key for a token with this `kid` and `alg`,
+    /// refetched at most once per interval when the key is missing.
+    pub(crate) async fn key_set_for(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<KeySet>, LogoutTokenError> {
+        let held = self.snapshot();
+        let miss = match held.select(kid, alg) {
+            Ok(_) => return Ok(held),
+            Err(KeyMiss::Unknown) if self.fetch.is_some() => KeyMiss::Unknown,
+            Err(miss) => return Err(miss_error(miss, kid, alg, None)),
+        };
+        let Some(fetch) = &self.fetch else { return Err(miss_error(miss, kid, alg, None)) };
+
+        let mut last_fetch = self.last_fetch.lock().await;
+        // Another request may have refetched while this one waited.
+        let latest = self.snapshot();
+        if !Arc::ptr_eq(&latest, &held) {
+            return match latest.select(kid, alg) {
+                Ok(_) => Ok(latest),
+                Err(miss) => Err(miss_error(miss, kid, alg, None)),
+            };
+        }
+        let now = now_secs(&self.clock);
+        let due = last_fetch
+            .is_none_or(|last| now >= last.saturating_add(self.refetch_interval.as_secs()));
+        if !due {
+            return Err(miss_error(miss, kid, alg, None));
+        }
+        *last_fetch = Some(now);
+        match fetch().await {
+            Ok(set) => {
+                self.replace(set);
+                let latest = self.snapshot();
+                match latest.select(kid, alg) {
+                    Ok(_) => Ok(latest),
+                    Err(miss) => Err(miss_error(miss, kid, alg, None)),
+                }
+            }
+            // The keys held stay in use.
+            Err(error) => Err(miss_error(miss, kid, alg, Some(error))),
+        }
+    }
+}
+
+fn miss_error(
+    miss: KeyMiss,
+    kid: Option<&str>,
+    alg: Algorithm,
+    fetch_error: Option<KeySetError>,
+) -> LogoutTokenError {
+    if let Some(error) = fetch_error {
+        return LogoutTokenError::KeysUnavailable { reason: error.to_string() };
+    }
+    let alg = algorithm_name(alg);
+    match miss {
+        KeyMiss::Unknown => LogoutTokenError::UnknownKey {
+            kid: kid.map(str::to_owned),
+            detail: match kid {
+                Some(_) => "no key of the provider has this `kid`",
+                None => "the token names no `kid` and no key of the provider allows its `alg`",
+            },
+            alg,
+        },
+        KeyMiss::Ambiguous(_) => LogoutTokenError::UnknownKey {
+            kid: None,
+            detail: "the token names no `kid` and several keys of the provider allow its `alg`",
+            alg,
+        },
+        KeyMiss::WrongAlgorithm { kid, allowed } => LogoutTokenError::AlgorithmNotAllowed {
+            alg: alg.to_owned(),
+            detail: format!(
+                "key `{kid}` is for {}",
+                allowed.iter().map(|&alg| algorithm_name(alg)).collect::<Vec<_>>().join(", ")
+            ),
+        },
+    }
+}
