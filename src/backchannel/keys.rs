@@ -533,3 +533,331 @@ fn miss_error(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use jsonwebtoken::Algorithm;
+    use serde_json::json;
+
+    use super::*;
+    use crate::backchannel::{LogoutTokenValidator, testkit::*};
+
+    fn ec_jwk(kid: &str) -> Value {
+        public_jwk(&es256(), Algorithm::ES256, kid, None)
+    }
+
+    #[test]
+    fn only_keys_usable_for_signatures_are_kept() {
+        let mut enc = ec_jwk("enc");
+        enc["use"] = json!("enc");
+        let mut ops = ec_jwk("ops");
+        ops["key_ops"] = json!(["encrypt"]);
+        let mut verify_ops = ec_jwk("verify-ops");
+        verify_ops["key_ops"] = json!(["verify"]);
+        let mut wrong_curve_alg = ec_jwk("p256-as-es384");
+        wrong_curve_alg["alg"] = json!("ES384");
+        let mut hmac_alg = ec_jwk("hs256");
+        hmac_alg["alg"] = json!("HS256");
+        let mut off_curve = ec_jwk("off-curve");
+        off_curve["y"] = off_curve["x"].clone();
+        let mut short_rsa = public_jwk(&rsa(), Algorithm::RS256, "rsa-1024", None);
+        short_rsa["n"] = json!(crate::base64url::encode(&[0xc5; 128]));
+        let mut p521 = ec_jwk("p521");
+        p521["crv"] = json!("P-521");
+        let document = jwks(&[
+            ec_jwk("sig"),
+            verify_ops,
+            enc,
+            ops,
+            wrong_curve_alg,
+            hmac_alg,
+            off_curve,
+            short_rsa,
+            p521,
+            json!({ "kty": "oct", "k": "c2VjcmV0", "kid": "oct" }),
+            json!({ "kty": "EC", "crv": "P-256", "kid": "no-coordinates" }),
+            json!("not an object"),
+        ]);
+        let set = KeySet::from_jwks(&document).unwrap();
+        assert_eq!(set.len(), 2, "{set:?}");
+        assert_eq!(set.skipped(), 10);
+        assert_eq!(set.algorithms("sig"), Some(vec!["ES256"]));
+        assert_eq!(set.algorithms("verify-ops"), Some(vec!["ES256"]));
+        assert_eq!(set.algorithms("enc"), None);
+    }
+
+    #[test]
+    fn each_key_records_the_algorithms_it_allows() {
+        let document = jwks(&[
+            public_jwk(&es256(), Algorithm::ES256, "p256", None),
+            public_jwk(&es384(), Algorithm::ES384, "p384", None),
+            public_jwk(&rsa(), Algorithm::RS256, "rsa", None),
+            public_jwk(&rsa(), Algorithm::RS256, "rsa-ps256", Some("PS256")),
+            public_jwk(&ed25519(), Algorithm::EdDSA, "ed", None),
+        ]);
+        let set = KeySet::from_jwks(&document).unwrap();
+        assert_eq!(set.algorithms("p256"), Some(vec!["ES256"]));
+        assert_eq!(set.algorithms("p384"), Some(vec!["ES384"]));
+        assert_eq!(
+            set.algorithms("rsa"),
+            Some(vec!["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"])
+        );
+        assert_eq!(set.algorithms("rsa-ps256"), Some(vec!["PS256"]));
+        assert_eq!(set.algorithms("ed"), Some(vec!["EdDSA"]));
+    }
+
+    #[test]
+    fn documents_that_are_not_key_sets_are_typed_errors() {
+        assert!(matches!(KeySet::from_jwks(b"{"), Err(KeySetError::InvalidJson { .. })));
+        assert!(matches!(KeySet::from_jwks(b"{\"keys\":{}}"), Err(KeySetError::NoKeysArray)));
+        assert!(matches!(KeySet::from_jwks(b"[]"), Err(KeySetError::NoKeysArray)));
+        assert!(matches!(
+            KeySet::from_jwks(b"{\"keys\":[{\"kty\":\"oct\",\"k\":\"AA\"}]}"),
+            Err(KeySetError::NoUsableKey { skipped: 1 })
+        ));
+    }
+
+    /// A fetch the test controls: counts calls, serves `sets` in turn (the last one again
+    /// and again), fails when the next entry is `None`, and waits for `gate` when given.
+    struct FakeProvider {
+        calls: AtomicUsize,
+        sets: Vec<Option<Vec<u8>>>,
+        gate: Option<Arc<tokio::sync::Semaphore>>,
+    }
+
+    fn fetching(provider: Arc<FakeProvider>) -> FetchKeys {
+        Arc::new(move || {
+            let provider = provider.clone();
+            Box::pin(async move {
+                let call = provider.calls.fetch_add(1, Ordering::SeqCst);
+                if let Some(gate) = &provider.gate {
+                    let _permit = gate.acquire().await.unwrap();
+                }
+                match &provider.sets[call.min(provider.sets.len() - 1)] {
+                    Some(document) => KeySet::from_jwks(document),
+                    None => Err(KeySetError::Status {
+                        url: "https://op.example/jwks".into(),
+                        status: 503,
+                    }),
+                }
+            })
+        })
+    }
+
+    fn fake(sets: Vec<Option<Vec<u8>>>) -> Arc<FakeProvider> {
+        Arc::new(FakeProvider { calls: AtomicUsize::new(0), sets, gate: None })
+    }
+
+    /// Short enough for the test tokens (valid for 110 s after NOW) to outlive it.
+    const INTERVAL: u64 = 30;
+
+    fn fetching_validator(
+        provider: &Arc<FakeProvider>,
+    ) -> (LogoutTokenValidator, Arc<std::sync::atomic::AtomicU64>) {
+        let (clock, now) = clock();
+        let validator = LogoutTokenValidator::builder()
+            .issuer(ISSUER)
+            .client_id(CLIENT_ID)
+            .fetch_keys_with(fetching(provider.clone()))
+            .key_refetch_interval(std::time::Duration::from_secs(INTERVAL))
+            .clock(clock)
+            .build()
+            .unwrap();
+        (validator, now)
+    }
+
+    fn token_with_kid(kid: &str) -> String {
+        let mut header = header();
+        header["kid"] = json!(kid);
+        sign(&header, &claims())
+    }
+
+    #[tokio::test]
+    async fn keys_are_fetched_on_first_use_and_then_cached() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (validator, _) = fetching_validator(&provider);
+        assert!(validator.keys().is_empty());
+        for _ in 0..3 {
+            validator.validate(&sign(&header(), &claims())).await.unwrap();
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_is_found_by_refetching() {
+        let rotated =
+            jwks(&[ec_jwk(KID), public_jwk(&es256_other(), Algorithm::ES256, "new", None)]);
+        let provider = fake(vec![Some(es256_jwks()), Some(rotated)]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        // The first fetch counts: the next may happen an interval later.
+        now.fetch_add(INTERVAL, Ordering::SeqCst);
+        let mut header = header();
+        header["kid"] = json!("new");
+        let token = sign_as(&header, &claims(), &es256_other(), Algorithm::ES256);
+        validator.validate(&token).await.unwrap();
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_kids_refetch_at_most_once_per_interval() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+
+        // The first fetch counts: a forged kid right after it fetches nothing.
+        for kid in ["forged-1", "forged-2", "forged-3"] {
+            let error = validator.validate(&token_with_kid(kid)).await.unwrap_err();
+            assert_eq!(error.code(), "unknown_key");
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+
+        now.fetch_add(INTERVAL - 1, Ordering::SeqCst);
+        let _ = validator.validate(&token_with_kid("forged-4")).await;
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        now.fetch_add(1, Ordering::SeqCst);
+        let _ = validator.validate(&token_with_kid("forged-5")).await;
+        let _ = validator.validate(&token_with_kid("forged-6")).await;
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_default_refetch_interval_is_five_minutes() {
+        assert_eq!(DEFAULT_KEY_REFETCH_INTERVAL, std::time::Duration::from_secs(300));
+        let validator = LogoutTokenValidator::builder()
+            .issuer(ISSUER)
+            .client_id(CLIENT_ID)
+            .jwks_uri("https://op.example/jwks")
+            .build()
+            .unwrap();
+        assert!(format!("{validator:?}").contains("refetch_interval: 300s"), "{validator:?}");
+    }
+
+    #[tokio::test]
+    async fn the_refetch_interval_is_configurable() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (clock, now) = clock();
+        let validator = LogoutTokenValidator::builder()
+            .issuer(ISSUER)
+            .client_id(CLIENT_ID)
+            .fetch_keys_with(fetching(provider.clone()))
+            .key_refetch_interval(std::time::Duration::from_secs(10))
+            .clock(clock)
+            .build()
+            .unwrap();
+        let _ = validator.validate(&token_with_kid("forged-1")).await;
+        now.fetch_add(10, Ordering::SeqCst);
+        let _ = validator.validate(&token_with_kid("forged-2")).await;
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refetch_keeps_the_keys_held() {
+        let provider = fake(vec![Some(es256_jwks()), None]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        now.fetch_add(INTERVAL, Ordering::SeqCst);
+        let error = validator.validate(&token_with_kid("new")).await.unwrap_err();
+        assert_eq!(error.code(), "keys_unavailable");
+        assert!(error.to_string().contains("503"), "{error}");
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        assert_eq!(validator.keys().len(), 1);
+        // And the failed fetch counts for the interval too.
+        let error = validator.validate(&token_with_kid("newer")).await.unwrap_err();
+        assert_eq!(error.code(), "unknown_key");
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_fetch() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let provider = Arc::new(FakeProvider {
+            calls: AtomicUsize::new(0),
+            sets: vec![Some(es256_jwks())],
+            gate: Some(gate.clone()),
+        });
+        let (validator, _) = fetching_validator(&provider);
+        let token = sign(&header(), &claims());
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (validator, token) = (validator.clone(), token.clone());
+                tokio::spawn(async move { validator.validate(&token).await })
+            })
+            .collect();
+        // Let every task reach the fetch (or the queue behind it) before it answers.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        gate.add_permits(100);
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn given_keys_are_never_fetched() {
+        let validator = validator();
+        assert_eq!(validator.refresh_keys().await.unwrap(), 1);
+        let error = validator.validate(&token_with_kid("other")).await.unwrap_err();
+        assert_eq!(error.code(), "unknown_key");
+    }
+
+    /// Serves `routes` on an ephemeral loopback port; returns `http://127.0.0.1:<port>`.
+    async fn serve(router: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        base
+    }
+
+    #[tokio::test]
+    async fn keys_come_over_the_crates_http_get_with_its_rules() {
+        use axum::{http::StatusCode, response::Redirect, routing::get};
+        let document = String::from_utf8(es256_jwks()).unwrap();
+        let base = serve(
+            axum::Router::new()
+                .route("/jwks", get(move || async move { document }))
+                .route("/moved", get(|| async { Redirect::temporary("/jwks") }))
+                .route("/gone", get(|| async { StatusCode::NOT_FOUND }))
+                .route("/big", get(|| async { "x".repeat(4096) })),
+        )
+        .await;
+        let build = |path: &str| {
+            LogoutTokenValidator::builder()
+                .issuer(ISSUER)
+                .client_id(CLIENT_ID)
+                .jwks_uri(format!("{base}{path}"))
+                .fetcher(crate::discovery::Discovery::new().max_document_len(2048))
+                .clock(clock().0)
+                .build()
+                .unwrap()
+        };
+        let validator = build("/jwks");
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        assert_eq!(validator.refresh_keys().await.unwrap(), 1);
+
+        assert!(matches!(
+            build("/moved").refresh_keys().await,
+            Err(KeySetError::Redirect { status: 307, .. })
+        ));
+        assert!(matches!(
+            build("/gone").refresh_keys().await,
+            Err(KeySetError::Status { status: 404, .. })
+        ));
+        assert!(matches!(
+            build("/big").refresh_keys().await,
+            Err(KeySetError::TooLarge { limit: 2048, .. })
+        ));
+        let error = build("/gone").validate(&sign(&header(), &claims())).await.unwrap_err();
+        assert_eq!(error.code(), "keys_unavailable");
+    }
+}

@@ -395,3 +395,97 @@ pub enum BackchannelConfigError {
     #[error("`accept_tokens_without_exp` needs a maximum age above zero, e.g. 2 minutes")]
     ZeroMaxAge,
 }
+
+#[cfg(test)]
+mod testkit;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{BackchannelConfigError, LogoutTokenValidator, testkit::*};
+    use crate::discovery::ProviderMetadata;
+
+    fn error(builder: super::LogoutTokenValidatorBuilder) -> BackchannelConfigError {
+        builder.build().expect_err("the configuration must be refused")
+    }
+
+    #[test]
+    fn issuer_client_id_and_keys_are_required() {
+        let keys = || super::KeySet::from_jwks(&es256_jwks()).unwrap();
+        let builder = LogoutTokenValidator::builder;
+        assert_eq!(
+            error(builder().client_id(CLIENT_ID).keys(keys())),
+            BackchannelConfigError::MissingIssuer
+        );
+        assert_eq!(
+            error(builder().issuer("").client_id(CLIENT_ID).keys(keys())),
+            BackchannelConfigError::MissingIssuer
+        );
+        assert_eq!(
+            error(builder().issuer(ISSUER).client_id("").keys(keys())),
+            BackchannelConfigError::MissingClientId
+        );
+        assert_eq!(
+            error(builder().issuer(ISSUER).client_id(CLIENT_ID)),
+            BackchannelConfigError::MissingKeys
+        );
+    }
+
+    #[test]
+    fn the_jwks_uri_follows_the_crates_url_rule() {
+        for uri in ["http://op.example/jwks", "ftp://op.example/jwks", "/jwks"] {
+            let result = error(
+                LogoutTokenValidator::builder().issuer(ISSUER).client_id(CLIENT_ID).jwks_uri(uri),
+            );
+            assert!(matches!(result, BackchannelConfigError::InvalidJwksUri { .. }), "{uri}");
+        }
+        LogoutTokenValidator::builder()
+            .issuer(ISSUER)
+            .client_id(CLIENT_ID)
+            .jwks_uri("http://127.0.0.1:8080/jwks")
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn skew_and_max_age_are_bounded() {
+        assert_eq!(
+            error(builder().clock_skew(Duration::from_secs(301))),
+            BackchannelConfigError::ClockSkewTooLarge(Duration::from_secs(301))
+        );
+        builder().clock_skew(Duration::from_secs(300)).build().unwrap();
+        assert_eq!(
+            error(builder().accept_tokens_without_exp(Duration::ZERO)),
+            BackchannelConfigError::ZeroMaxAge
+        );
+    }
+
+    #[test]
+    fn a_discovered_provider_gives_issuer_and_jwks_uri() {
+        let document = format!(
+            r#"{{"issuer":"{ISSUER}","jwks_uri":"{ISSUER}/jwks","backchannel_logout_supported":true}}"#
+        );
+        let provider = ProviderMetadata::from_json(ISSUER, document.as_bytes()).unwrap();
+        let validator = LogoutTokenValidator::builder()
+            .provider(&provider)
+            .client_id(CLIENT_ID)
+            .build()
+            .unwrap();
+        let debug = format!("{validator:?}");
+        assert!(debug.contains(ISSUER) && debug.contains("fetched: true"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn a_zero_skew_is_exact() {
+        let validator = builder().clock_skew(Duration::ZERO).build().unwrap();
+        let mut claims = claims();
+        claims["exp"] = serde_json::json!(NOW);
+        assert_eq!(
+            validator.validate(&sign(&header(), &claims)).await.unwrap_err().code(),
+            "expired"
+        );
+        claims["exp"] = serde_json::json!(NOW + 1);
+        validator.validate(&sign(&header(), &claims)).await.unwrap();
+    }
+}

@@ -402,3 +402,529 @@ fn excerpt(text: &str) -> String {
         None => text.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use jsonwebtoken::{Algorithm, EncodingKey, crypto};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{LogoutTokenError, MAX_LOGOUT_TOKEN_LEN};
+    use crate::backchannel::{
+        KeySet, LogoutTokenValidator, keys::decode, testkit::*, token::BACKCHANNEL_LOGOUT_EVENT,
+    };
+
+    async fn validate(token: &str) -> Result<crate::backchannel::LogoutToken, LogoutTokenError> {
+        validator().validate(token).await
+    }
+
+    /// Validates the standard header and these claims, signed with the test key.
+    async fn with_claims(
+        edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+    ) -> Result<crate::backchannel::LogoutToken, LogoutTokenError> {
+        let mut claims = claims();
+        edit(claims.as_object_mut().unwrap());
+        validate(&sign(&header(), &claims)).await
+    }
+
+    async fn with_header(
+        edit: impl FnOnce(&mut serde_json::Map<String, Value>),
+    ) -> Result<crate::backchannel::LogoutToken, LogoutTokenError> {
+        let mut header = header();
+        edit(header.as_object_mut().unwrap());
+        validate(&sign(&header, &claims())).await
+    }
+
+    fn code<T: std::fmt::Debug>(result: Result<T, LogoutTokenError>) -> &'static str {
+        result.expect_err("the token must be refused").code()
+    }
+
+    #[tokio::test]
+    async fn a_valid_token_gives_what_the_replay_check_and_the_index_need() {
+        let token = validate(&sign(&header(), &claims())).await.unwrap();
+        assert_eq!(token.issuer(), ISSUER);
+        assert_eq!(token.sub(), Some("user-1"));
+        assert_eq!(token.sid(), Some("session-1"));
+        assert_eq!(token.jti(), "jti-1");
+        assert_eq!(token.issued_at(), std::time::UNIX_EPOCH + Duration::from_secs(NOW - 10));
+        // Accepted until exp + skew, so remembered until then.
+        assert_eq!(
+            token.remember_until(),
+            std::time::UNIX_EPOCH + Duration::from_secs(NOW + 110 + 60)
+        );
+    }
+
+    // Section 2.6 step 3: never `none`.
+    #[tokio::test]
+    async fn alg_none_is_refused() {
+        for none in ["none", "None", "NONE"] {
+            let token = unsigned(&json!({ "alg": none, "kid": KID }), &claims());
+            assert_eq!(code(validate(&token).await), "alg_none");
+        }
+    }
+
+    // Key confusion: the public key used as an HMAC secret.
+    #[tokio::test]
+    async fn hmac_signed_with_the_public_key_is_refused() {
+        let jwk = crate::backchannel::testkit::public_jwk(&es256(), Algorithm::ES256, KID, None);
+        let x = decode(jwk["x"].as_str().unwrap()).unwrap();
+        let y = decode(jwk["y"].as_str().unwrap()).unwrap();
+        let sec1 = [&[4u8][..], &x, &y].concat();
+        let secrets: [&[u8]; 2] = [&sec1, &es256_jwks()];
+        for (secret, alg) in secrets.iter().zip([Algorithm::HS256, Algorithm::HS512]) {
+            let name = format!("{alg:?}");
+            let token = sign_as(
+                &json!({ "alg": name, "kid": KID }),
+                &claims(),
+                &EncodingKey::from_secret(secret).unwrap(),
+                alg,
+            );
+            assert_eq!(code(validate(&token).await), "alg_not_allowed", "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_alg_is_refused() {
+        let token = unsigned(&json!({ "alg": "ES512", "kid": KID }), &claims());
+        assert_eq!(code(validate(&token).await), "alg_not_allowed");
+    }
+
+    // The token's alg must be one the key allows, even within the asymmetric allow-list.
+    #[tokio::test]
+    async fn the_alg_must_be_the_keys() {
+        let keys = KeySet::from_jwks(&jwks(&[
+            public_jwk(&es256(), Algorithm::ES256, "ec", None),
+            public_jwk(&rsa(), Algorithm::RS256, "rsa-rs256", Some("RS256")),
+        ]))
+        .unwrap();
+        let validator = builder().keys(keys).build().unwrap();
+        // ES384 and RS256 under the P-256 key's kid.
+        for alg in ["ES384", "RS256", "EdDSA"] {
+            let token = unsigned(&json!({ "alg": alg, "kid": "ec" }), &claims());
+            assert_eq!(code(validator.validate(&token).await), "alg_not_allowed", "{alg}");
+        }
+        // PS256 is an RSA algorithm, but this RSA key states RS256.
+        let token = sign_as(
+            &json!({ "alg": "PS256", "kid": "rsa-rs256" }),
+            &claims(),
+            &rsa(),
+            Algorithm::PS256,
+        );
+        assert_eq!(code(validator.validate(&token).await), "alg_not_allowed");
+        let token = sign_as(
+            &json!({ "alg": "RS256", "kid": "rsa-rs256" }),
+            &claims(),
+            &rsa(),
+            Algorithm::RS256,
+        );
+        validator.validate(&token).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn keys_without_alg_allow_what_their_type_implies() {
+        let keys = KeySet::from_jwks(&jwks(&[
+            public_jwk(&es256(), Algorithm::ES256, "p256", None),
+            public_jwk(&es384(), Algorithm::ES384, "p384", None),
+            public_jwk(&rsa(), Algorithm::RS256, "rsa", None),
+            public_jwk(&ed25519(), Algorithm::EdDSA, "ed", None),
+        ]))
+        .unwrap();
+        let validator = builder().keys(keys).build().unwrap();
+        let cases = [
+            ("p256", es256(), Algorithm::ES256, "ES256"),
+            ("p384", es384(), Algorithm::ES384, "ES384"),
+            ("rsa", rsa(), Algorithm::RS256, "RS256"),
+            ("rsa", rsa(), Algorithm::PS512, "PS512"),
+            ("ed", ed25519(), Algorithm::EdDSA, "EdDSA"),
+        ];
+        for (kid, key, alg, name) in cases {
+            let token = sign_as(&json!({ "alg": name, "kid": kid }), &claims(), &key, alg);
+            validator.validate(&token).await.unwrap_or_else(|error| panic!("{name}: {error}"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signature_by_another_key_or_over_other_claims_is_refused() {
+        let token = sign_as(&header(), &claims(), &es256_other(), Algorithm::ES256);
+        assert_eq!(code(validate(&token).await), "bad_signature");
+
+        let genuine = sign(&header(), &claims());
+        let mut forged_claims = claims();
+        forged_claims["sub"] = json!("admin");
+        let forged = sign(&header(), &forged_claims);
+        let (genuine_message, genuine_signature) = genuine.rsplit_once('.').unwrap();
+        let (forged_message, _) = forged.rsplit_once('.').unwrap();
+        assert_ne!(genuine_message, forged_message);
+        let spliced = format!("{forged_message}.{genuine_signature}");
+        assert_eq!(code(validate(&spliced).await), "bad_signature");
+
+        let garbage = format!("{genuine_message}.!!!");
+        assert_eq!(code(validate(&garbage).await), "bad_signature");
+    }
+
+    #[tokio::test]
+    async fn a_kid_the_provider_does_not_have_is_refused() {
+        let result = with_header(|header| {
+            header.insert("kid".into(), json!("rotated-away"));
+        })
+        .await;
+        assert_eq!(code(result), "unknown_key");
+    }
+
+    #[tokio::test]
+    async fn without_kid_the_only_key_for_the_alg_is_used_and_several_are_refused() {
+        with_header(|header| {
+            header.remove("kid");
+        })
+        .await
+        .unwrap();
+
+        let two = KeySet::from_jwks(&jwks(&[
+            public_jwk(&es256(), Algorithm::ES256, KID, None),
+            public_jwk(&es256_other(), Algorithm::ES256, "other", None),
+        ]))
+        .unwrap();
+        let validator = builder().keys(two).build().unwrap();
+        let mut header = header();
+        header.as_object_mut().unwrap().remove("kid");
+        assert_eq!(code(validator.validate(&sign(&header, &claims())).await), "unknown_key");
+    }
+
+    #[tokio::test]
+    async fn the_issuer_must_match_exactly() {
+        for iss in [json!("https://op.example/"), json!("https://OP.example"), json!(["x"])] {
+            let result = with_claims(|claims| {
+                claims.insert("iss".into(), iss.clone());
+            })
+            .await;
+            assert_eq!(code(result), "wrong_issuer", "{iss}");
+        }
+        let result = with_claims(|claims| {
+            claims.remove("iss");
+        })
+        .await;
+        assert_eq!(code(result), "wrong_issuer");
+    }
+
+    #[tokio::test]
+    async fn the_audience_must_contain_the_client_id() {
+        for aud in [json!("client-2"), json!(["client-2", "client-3"]), json!([]), json!(7)] {
+            let result = with_claims(|claims| {
+                claims.insert("aud".into(), aud.clone());
+            })
+            .await;
+            assert_eq!(code(result), "wrong_audience", "{aud}");
+        }
+        let result = with_claims(|claims| {
+            claims.remove("aud");
+        })
+        .await;
+        assert_eq!(code(result), "wrong_audience");
+        with_claims(|claims| {
+            claims.insert("aud".into(), json!(["other", CLIENT_ID]));
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn iat_is_required_and_not_in_the_future_beyond_the_skew() {
+        let result = with_claims(|claims| {
+            claims.remove("iat");
+        })
+        .await;
+        assert_eq!(code(result), "missing_iat");
+        let result = with_claims(|claims| {
+            claims.insert("iat".into(), json!(NOW + 61));
+        })
+        .await;
+        assert_eq!(code(result), "iat_in_future");
+        with_claims(|claims| {
+            claims.insert("iat".into(), json!(NOW + 60));
+        })
+        .await
+        .unwrap();
+        let result = with_claims(|claims| {
+            claims.insert("iat".into(), json!("yesterday"));
+        })
+        .await;
+        assert_eq!(code(result), "malformed");
+    }
+
+    #[tokio::test]
+    async fn exp_is_required_and_not_passed_beyond_the_skew() {
+        let result = with_claims(|claims| {
+            claims.remove("exp");
+        })
+        .await;
+        assert_eq!(code(result), "missing_exp");
+        for exp in [NOW - 60, NOW - 3600] {
+            let result = with_claims(|claims| {
+                claims.insert("exp".into(), json!(exp));
+            })
+            .await;
+            assert_eq!(code(result), "expired", "{exp}");
+        }
+        with_claims(|claims| {
+            claims.insert("exp".into(), json!(NOW - 59));
+        })
+        .await
+        .unwrap();
+        // Fractional NumericDate.
+        with_claims(|claims| {
+            claims.insert("exp".into(), json!((NOW + 10) as f64 + 0.5));
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn without_exp_only_an_opted_in_maximum_age_bounds_the_token() {
+        let validator =
+            builder().accept_tokens_without_exp(Duration::from_secs(120)).build().unwrap();
+        let mut claims = claims();
+        let object = claims.as_object_mut().unwrap();
+        object.remove("exp");
+        object.insert("iat".into(), json!(NOW - 100));
+        let token = validator.validate(&sign(&header(), &claims)).await.unwrap();
+        assert_eq!(
+            token.remember_until(),
+            std::time::UNIX_EPOCH + Duration::from_secs(NOW - 100 + 120 + 60)
+        );
+        claims["iat"] = json!(NOW - 200);
+        let result = validator.validate(&sign(&header(), &claims)).await;
+        assert_eq!(code(result), "expired");
+    }
+
+    #[tokio::test]
+    async fn events_must_hold_the_backchannel_logout_object() {
+        let result = with_claims(|claims| {
+            claims.remove("events");
+        })
+        .await;
+        assert_eq!(code(result), "missing_events");
+        let result = with_claims(|claims| {
+            claims.insert("events".into(), json!([BACKCHANNEL_LOGOUT_EVENT]));
+        })
+        .await;
+        assert_eq!(code(result), "missing_events");
+        for events in [
+            json!({}),
+            json!({ "http://schemas.openid.net/event/backchannel-logout/": {} }),
+            json!({ BACKCHANNEL_LOGOUT_EVENT: "yes" }),
+            json!({ BACKCHANNEL_LOGOUT_EVENT: true }),
+        ] {
+            let result = with_claims(|claims| {
+                claims.insert("events".into(), events.clone());
+            })
+            .await;
+            assert_eq!(code(result), "wrong_event", "{events}");
+        }
+        with_claims(|claims| {
+            claims.insert(
+                "events".into(),
+                json!({ BACKCHANNEL_LOGOUT_EVENT: { "reason": "x" }, "other": 1 }),
+            );
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn sid_or_sub_or_both_must_be_present() {
+        let result = with_claims(|claims| {
+            claims.remove("sid");
+            claims.remove("sub");
+        })
+        .await;
+        assert_eq!(code(result), "no_sid_or_sub");
+        let only_sid = with_claims(|claims| {
+            claims.remove("sub");
+        })
+        .await
+        .unwrap();
+        assert_eq!((only_sid.sid(), only_sid.sub()), (Some("session-1"), None));
+        let only_sub = with_claims(|claims| {
+            claims.remove("sid");
+        })
+        .await
+        .unwrap();
+        assert_eq!((only_sub.sid(), only_sub.sub()), (None, Some("user-1")));
+        let result = with_claims(|claims| {
+            claims.insert("sid".into(), json!(42));
+        })
+        .await;
+        assert_eq!(code(result), "malformed");
+    }
+
+    #[tokio::test]
+    async fn a_nonce_is_refused() {
+        let result = with_claims(|claims| {
+            claims.insert("nonce".into(), json!("n-0S6_WzA2Mj"));
+        })
+        .await;
+        assert_eq!(code(result), "nonce_present");
+    }
+
+    #[tokio::test]
+    async fn jti_is_required() {
+        let result = with_claims(|claims| {
+            claims.remove("jti");
+        })
+        .await;
+        assert_eq!(code(result), "missing_jti");
+        let result = with_claims(|claims| {
+            claims.insert("jti".into(), json!(1));
+        })
+        .await;
+        assert_eq!(code(result), "malformed");
+    }
+
+    #[tokio::test]
+    async fn typ_when_present_is_logout_jwt() {
+        for typ in ["JWT", "at+jwt", "logout+jwt2", "application/jwt"] {
+            let result = with_header(|header| {
+                header.insert("typ".into(), json!(typ));
+            })
+            .await;
+            assert_eq!(code(result), "wrong_typ", "{typ}");
+        }
+        for typ in ["logout+jwt", "Logout+JWT", "application/logout+jwt", "APPLICATION/Logout+Jwt"]
+        {
+            with_header(|header| {
+                header.insert("typ".into(), json!(typ));
+            })
+            .await
+            .unwrap_or_else(|error| panic!("{typ}: {error}"));
+        }
+        with_header(|header| {
+            header.remove("typ");
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn critical_extensions_are_refused() {
+        let result = with_header(|header| {
+            header.insert("crit".into(), json!(["exp"]));
+        })
+        .await;
+        assert_eq!(code(result), "malformed");
+    }
+
+    #[tokio::test]
+    async fn anything_but_a_compact_jws_is_malformed() {
+        let token = sign(&header(), &claims());
+        let parts: Vec<&str> = token.split('.').collect();
+        let oversized = format!("{token}{}", "A".repeat(MAX_LOGOUT_TOKEN_LEN));
+        let not_json_header =
+            format!("{}.{}.{}", crate::base64url::encode(b"[1,2]"), parts[1], parts[2]);
+        let not_json_claims =
+            format!("{}.{}.{}", parts[0], crate::base64url::encode(b"nope"), parts[2]);
+        let cases = [
+            String::new(),
+            "a.b".to_owned(),
+            format!("{}.{}", parts[0], parts[1]),
+            format!("{token}.x.y"), // five parts: JWE
+            format!("{}=.{}.{}", parts[0], parts[1], parts[2]),
+            format!("+{}", &token[1..]),
+            not_json_header,
+            oversized,
+        ];
+        for case in &cases {
+            assert_eq!(code(validate(case).await), "malformed", "{case:.40}");
+        }
+        // Claims are read only after the signature verified.
+        assert_eq!(code(validate(&not_json_claims).await), "bad_signature");
+        let signed_not_json = {
+            let message = format!("{}.{}", parts[0], crate::base64url::encode(b"nope"));
+            let signature = crypto::sign(message.as_bytes(), &es256(), Algorithm::ES256).unwrap();
+            format!("{message}.{signature}")
+        };
+        assert_eq!(code(validate(&signed_not_json).await), "malformed");
+    }
+
+    #[test]
+    fn every_refusal_has_its_own_code_and_a_message() {
+        let errors = [
+            LogoutTokenError::Malformed("x"),
+            LogoutTokenError::AlgNone,
+            LogoutTokenError::AlgorithmNotAllowed { alg: "HS256".into(), detail: "x".into() },
+            LogoutTokenError::UnknownKey { kid: None, alg: "ES256", detail: "x" },
+            LogoutTokenError::KeysUnavailable { reason: "x".into() },
+            LogoutTokenError::BadSignature,
+            LogoutTokenError::WrongTyp("JWT".into()),
+            LogoutTokenError::WrongIssuer { found: None },
+            LogoutTokenError::WrongAudience,
+            LogoutTokenError::MissingIat,
+            LogoutTokenError::IatInFuture(1),
+            LogoutTokenError::MissingExp,
+            LogoutTokenError::Expired(1),
+            LogoutTokenError::MissingEvents,
+            LogoutTokenError::WrongEvent,
+            LogoutTokenError::NoSidOrSub,
+            LogoutTokenError::NoncePresent,
+            LogoutTokenError::MissingJti,
+        ];
+        let codes: std::collections::HashSet<_> = errors.iter().map(|e| e.code()).collect();
+        assert_eq!(codes.len(), errors.len());
+        for error in &errors {
+            assert!(error.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+            assert!(error.to_string().starts_with("the ") || error.to_string().starts_with("no "));
+        }
+    }
+
+    /// One runtime and validator for every case: building them is most of a case's cost.
+    fn shared() -> &'static (tokio::runtime::Runtime, LogoutTokenValidator) {
+        static SHARED: std::sync::OnceLock<(tokio::runtime::Runtime, LogoutTokenValidator)> =
+            std::sync::OnceLock::new();
+        SHARED.get_or_init(|| {
+            let runtime =
+                tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            (runtime, validator())
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn no_input_panics_and_none_passes(token in ".{0,300}") {
+            let (runtime, validator) = shared();
+            let result = runtime.block_on(validator.validate(&token));
+            prop_assert!(result.is_err());
+        }
+
+        #[test]
+        fn no_three_part_input_panics_and_none_passes(
+            header in "[A-Za-z0-9_-]{0,80}",
+            claims in "[A-Za-z0-9_-]{0,200}",
+            signature in "[A-Za-z0-9_+/=-]{0,120}",
+        ) {
+            let (runtime, validator) = shared();
+            let token = format!("{header}.{claims}.{signature}");
+            prop_assert!(runtime.block_on(validator.validate(&token)).is_err());
+        }
+
+        #[test]
+        fn no_json_header_panics_and_none_passes(
+            header in prop::collection::vec(("alg|typ|kid|crit|[a-z]{1,4}", ".{0,24}"), 0..6),
+        ) {
+            let (runtime, validator) = shared();
+            let header: serde_json::Map<String, Value> =
+                header.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            let token = unsigned(&Value::Object(header), &claims());
+            prop_assert!(runtime.block_on(validator.validate(&token)).is_err());
+        }
+    }
+
+    #[test]
+    fn the_validator_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let validator: LogoutTokenValidator = validator();
+        assert_send(&validator.validate("x"));
+    }
+}
