@@ -59,7 +59,7 @@
 //!
 //! The layer answers in the inner service's own body type, so that every
 //! other response passes through as it is: any body that is `From<Bytes>`
-//! ([`FromReply`]), which covers axum's `Body` and `http_body_util::Full`.
+//! ([`FromReply`](body::FromReply)), which covers axum's `Body` and `http_body_util::Full`.
 //! For any other (tonic's, a boxed body), add [`WrapBodyLayer`] just inside
 //! the logout layer:
 //!

@@ -129,6 +129,7 @@ impl KeySet {
     /// Refused when it is not a JSON object with a `keys` array, or when no
     /// key in it is usable ([`KeySetError::NoUsableKey`]).
     pub fn from_jwks(document: &[u8]) -> Result<Self, KeySetError> {
+        ensure_crypto_provider();
         let value: Value = serde_json::from_slice(document)
             .map_err(|error| KeySetError::InvalidJson { reason: error.to_string() })?;
         let Some(Value::Array(keys)) = value.get("keys") else {
@@ -199,6 +200,16 @@ impl KeySet {
                 }
             }
         }
+    }
+}
+
+/// Makes sure jsonwebtoken has a backend: with both of its backends enabled in one build
+/// (another crate may turn on `aws_lc_rs`), it picks none and would panic at the first
+/// signature. Ours is the pure-Rust one.
+pub(crate) fn ensure_crypto_provider() {
+    if CryptoProvider::try_get_default().is_none() {
+        // Losing a race to another installer is fine: then one is installed.
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
     }
 }
 

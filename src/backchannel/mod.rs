@@ -101,8 +101,6 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use jsonwebtoken::crypto::CryptoProvider;
-
 pub use keys::{DEFAULT_KEY_REFETCH_INTERVAL, KeySet, KeySetError};
 pub use token::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken, LogoutTokenError, MAX_LOGOUT_TOKEN_LEN};
 
@@ -346,11 +344,7 @@ impl LogoutTokenValidatorBuilder {
                 #[cfg(test)]
                 KeySource::Fetch(fetch) => (KeySet::default(), Some(fetch)),
             };
-        // With both of jsonwebtoken's backends enabled in the build, it picks none and would
-        // panic on the first signature; ours is the pure-Rust one.
-        if CryptoProvider::try_get_default().is_none() {
-            let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
-        }
+        keys::ensure_crypto_provider();
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemTime::now));
         let rules = ClaimRules {
             issuer,
