@@ -142,6 +142,12 @@
 //!   `ProviderMetadata::discover(issuer)` fetches the provider's
 //!   `end_session_endpoint`, `jwks_uri` and logout capabilities over rustls,
 //!   checking that the document's `issuer` is the configured one.
+//! - **`backchannel`** (implies `discovery`): the `backchannel` module,
+//!   OpenID Connect Back-Channel Logout 1.0: `LogoutTokenValidator` checks
+//!   a provider's logout token (signature by a key of its JWK Set, fetched
+//!   from `jwks_uri` and cached, and every rule of section 2.6 but replay)
+//!   and says whose sessions to end. Pure-Rust signature checks
+//!   (jsonwebtoken's RustCrypto backend).
 //!
 //! # Pieces for framework authors
 //!
@@ -178,6 +184,8 @@ mod target;
 #[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
 mod tower_sessions;
 
+#[cfg(feature = "backchannel")]
+pub mod backchannel;
 #[cfg(feature = "discovery")]
 pub mod discovery;
 #[cfg(feature = "mock-provider")]
@@ -185,6 +193,11 @@ pub mod mock;
 
 #[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
+#[cfg(feature = "backchannel")]
+pub use backchannel::{
+    BackchannelConfigError, KeySet, KeySetError, LogoutToken, LogoutTokenError,
+    LogoutTokenValidator,
+};
 pub use body::WrapBodyLayer;
 pub use callback::{CallbackService, LoggedOut};
 pub use config::{ClearSiteData, OidcLogoutBuilder};

@@ -1,4 +1,6 @@
-//! The one HTTP GET of discovery: connect, TLS, request, capped body, timeouts.
+//! The crate's one HTTP GET: connect, TLS, request, capped body, timeouts, no redirects.
+//!
+//! Discovery fetches its document with it, and (feature `backchannel`) the provider's key set.
 
 use std::{fmt, io, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -17,6 +19,7 @@ use tokio_rustls::{
 use url::{Host, Url};
 
 use super::{DiscoveryError, ProviderMetadata, metadata::configuration_url};
+use crate::BoxError;
 
 /// Default time to open the connection (name resolution, TCP, TLS handshake).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -114,32 +117,40 @@ impl Discovery {
     /// document's `issuer` is compared with `issuer` as given.
     pub async fn discover(&self, issuer: &str) -> Result<ProviderMetadata, DiscoveryError> {
         let url_text = configuration_url(issuer)?;
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(DiscoveryError::NoTokioRuntime);
-        }
         let url = Url::parse(&url_text).map_err(|_| DiscoveryError::InvalidIssuer {
             issuer: issuer.to_owned(),
             reason: "it is not an absolute URL",
         })?;
-        let tls = if url.scheme() == "https" { Some(self.tls_connector(&url_text)?) } else { None };
-        let document =
-            tokio::time::timeout(self.timeout, self.fetch(&url, &url_text, tls)).await.map_err(
-                |_| DiscoveryError::Timeout { url: url_text.clone(), timeout: self.timeout },
-            )??;
+        let document = self.get(&url).await?;
         ProviderMetadata::from_json(issuer, &document)
     }
 
-    fn tls_connector(&self, url_text: &str) -> Result<TlsConnector, DiscoveryError> {
+    /// One `GET url` under these settings: the body of a `200 OK`, at most
+    /// [`max_document_len`](Self::max_document_len) bytes.
+    ///
+    /// The caller has checked the scheme (`https`, or `http` on loopback).
+    pub(crate) async fn get(&self, url: &Url) -> Result<Bytes, FetchError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(FetchError::NoTokioRuntime);
+        }
+        let url_text = url.as_str();
+        let tls = if url.scheme() == "https" { Some(self.tls_connector(url_text)?) } else { None };
+        tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls))
+            .await
+            .map_err(|_| FetchError::Timeout { url: url_text.to_owned(), timeout: self.timeout })?
+    }
+
+    fn tls_connector(&self, url_text: &str) -> Result<TlsConnector, FetchError> {
         let mut roots = RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
         for der in &self.extra_roots {
             roots.add(CertificateDer::from(der.clone())).map_err(|error| {
-                DiscoveryError::InvalidRootCertificate { reason: error.to_string() }
+                FetchError::InvalidRootCertificate { reason: error.to_string() }
             })?;
         }
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|error| DiscoveryError::Tls {
+            .map_err(|error| FetchError::Tls {
                 url: url_text.to_owned(),
                 source: io::Error::other(error),
             })?
@@ -154,14 +165,12 @@ impl Discovery {
         url: &Url,
         url_text: &str,
         tls: Option<TlsConnector>,
-    ) -> Result<Bytes, DiscoveryError> {
+    ) -> Result<Bytes, FetchError> {
         // One budget for the whole connection: the TLS handshake gets what TCP left.
         let started = tokio::time::Instant::now();
         let connect_timeout = self.connect_timeout;
-        let timed_out = || DiscoveryError::ConnectTimeout {
-            url: url_text.to_owned(),
-            timeout: connect_timeout,
-        };
+        let timed_out =
+            || FetchError::ConnectTimeout { url: url_text.to_owned(), timeout: connect_timeout };
         let tcp = tokio::time::timeout(connect_timeout, connect(url, url_text))
             .await
             .map_err(|_| timed_out())??;
@@ -179,16 +188,11 @@ impl Discovery {
         }
     }
 
-    async fn exchange<S>(
-        &self,
-        stream: S,
-        url: &Url,
-        url_text: &str,
-    ) -> Result<Bytes, DiscoveryError>
+    async fn exchange<S>(&self, stream: S, url: &Url, url_text: &str) -> Result<Bytes, FetchError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let http_error = |error: hyper::Error| DiscoveryError::Http {
+        let http_error = |error: hyper::Error| FetchError::Http {
             url: url_text.to_owned(),
             source: Box::new(error),
         };
@@ -203,7 +207,7 @@ impl Discovery {
             .header(header::ACCEPT, "application/json")
             .header(header::USER_AGENT, concat!("tower-oidc-logout/", env!("CARGO_PKG_VERSION")))
             .body(Empty::<Bytes>::new())
-            .map_err(|error| DiscoveryError::Http {
+            .map_err(|error| FetchError::Http {
                 url: url_text.to_owned(),
                 source: Box::new(error),
             })?;
@@ -216,21 +220,18 @@ impl Discovery {
                 .get(header::LOCATION)
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_owned);
-            return Err(DiscoveryError::Redirect {
+            return Err(FetchError::Redirect {
                 url: url_text.to_owned(),
                 status: status.as_u16(),
                 location,
             });
         }
         if status != StatusCode::OK {
-            return Err(DiscoveryError::Status {
-                url: url_text.to_owned(),
-                status: status.as_u16(),
-            });
+            return Err(FetchError::Status { url: url_text.to_owned(), status: status.as_u16() });
         }
 
         let limit = self.max_document_len;
-        let too_large = || DiscoveryError::TooLarge { url: url_text.to_owned(), limit };
+        let too_large = || FetchError::TooLarge { url: url_text.to_owned(), limit };
         let declared = response
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -255,14 +256,14 @@ impl Discovery {
 }
 
 /// Resolves the host and connects to the first address that answers.
-async fn connect(url: &Url, url_text: &str) -> Result<TcpStream, DiscoveryError> {
+async fn connect(url: &Url, url_text: &str) -> Result<TcpStream, FetchError> {
     let port = url.port_or_known_default().unwrap_or(443);
     let addresses: Vec<SocketAddr> = match url.host() {
         Some(Host::Ipv4(ip)) => vec![(ip, port).into()],
         Some(Host::Ipv6(ip)) => vec![(ip, port).into()],
         Some(Host::Domain(domain)) => tokio::net::lookup_host((domain, port))
             .await
-            .map_err(|source| DiscoveryError::Resolve { host: domain.to_owned(), source })?
+            .map_err(|source| FetchError::Resolve { host: domain.to_owned(), source })?
             .collect(),
         None => Vec::new(),
     };
@@ -273,17 +274,17 @@ async fn connect(url: &Url, url_text: &str) -> Result<TcpStream, DiscoveryError>
             Err(error) => last_error = error,
         }
     }
-    Err(DiscoveryError::Connect { url: url_text.to_owned(), source: last_error })
+    Err(FetchError::Connect { url: url_text.to_owned(), source: last_error })
 }
 
-fn server_name(url: &Url, url_text: &str) -> Result<ServerName<'static>, DiscoveryError> {
+fn server_name(url: &Url, url_text: &str) -> Result<ServerName<'static>, FetchError> {
     let name = match url.host() {
         Some(Host::Ipv4(ip)) => Some(ServerName::from(std::net::IpAddr::from(ip))),
         Some(Host::Ipv6(ip)) => Some(ServerName::from(std::net::IpAddr::from(ip))),
         Some(Host::Domain(domain)) => ServerName::try_from(domain.to_owned()).ok(),
         None => None,
     };
-    name.ok_or_else(|| DiscoveryError::Tls {
+    name.ok_or_else(|| FetchError::Tls {
         url: url_text.to_owned(),
         source: io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -292,15 +293,15 @@ fn server_name(url: &Url, url_text: &str) -> Result<ServerName<'static>, Discove
     })
 }
 
-/// A refused certificate becomes [`DiscoveryError::UntrustedCertificate`]; anything else [`DiscoveryError::Tls`].
-fn tls_error(url_text: &str, error: io::Error) -> DiscoveryError {
+/// A refused certificate becomes [`FetchError::UntrustedCertificate`]; anything else [`FetchError::Tls`].
+fn tls_error(url_text: &str, error: io::Error) -> FetchError {
     let rustls_error = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match rustls_error {
-        Some(rustls::Error::InvalidCertificate(reason)) => DiscoveryError::UntrustedCertificate {
+        Some(rustls::Error::InvalidCertificate(reason)) => FetchError::UntrustedCertificate {
             url: url_text.to_owned(),
             reason: reason.to_string(),
         },
-        _ => DiscoveryError::Tls { url: url_text.to_owned(), source: error },
+        _ => FetchError::Tls { url: url_text.to_owned(), source: error },
     }
 }
 
@@ -325,6 +326,79 @@ struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Why the GET failed; [`DiscoveryError`] and the key set's error each say it in their words.
+#[derive(Debug)]
+pub(crate) enum FetchError {
+    NoTokioRuntime,
+    InvalidRootCertificate { reason: String },
+    Resolve { host: String, source: io::Error },
+    Connect { url: String, source: io::Error },
+    ConnectTimeout { url: String, timeout: Duration },
+    UntrustedCertificate { url: String, reason: String },
+    Tls { url: String, source: io::Error },
+    Http { url: String, source: BoxError },
+    Timeout { url: String, timeout: Duration },
+    Redirect { url: String, status: u16, location: Option<String> },
+    Status { url: String, status: u16 },
+    TooLarge { url: String, limit: usize },
+}
+
+impl From<FetchError> for DiscoveryError {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::NoTokioRuntime => Self::NoTokioRuntime,
+            FetchError::InvalidRootCertificate { reason } => {
+                Self::InvalidRootCertificate { reason }
+            }
+            FetchError::Resolve { host, source } => Self::Resolve { host, source },
+            FetchError::Connect { url, source } => Self::Connect { url, source },
+            FetchError::ConnectTimeout { url, timeout } => Self::ConnectTimeout { url, timeout },
+            FetchError::UntrustedCertificate { url, reason } => {
+                Self::UntrustedCertificate { url, reason }
+            }
+            FetchError::Tls { url, source } => Self::Tls { url, source },
+            FetchError::Http { url, source } => Self::Http { url, source },
+            FetchError::Timeout { url, timeout } => Self::Timeout { url, timeout },
+            FetchError::Redirect { url, status, location } => {
+                Self::Redirect { url, status, location }
+            }
+            FetchError::Status { url, status } => Self::Status { url, status },
+            FetchError::TooLarge { url, limit } => Self::TooLarge { url, limit },
+        }
+    }
+}
+
+#[cfg(feature = "backchannel")]
+impl From<FetchError> for crate::backchannel::KeySetError {
+    fn from(error: FetchError) -> Self {
+        use crate::backchannel::KeySetError;
+        match error {
+            FetchError::NoTokioRuntime => KeySetError::NoTokioRuntime,
+            FetchError::InvalidRootCertificate { reason } => {
+                KeySetError::InvalidRootCertificate { reason }
+            }
+            FetchError::Resolve { host, source } => {
+                KeySetError::Unreachable { url: host, source: Box::new(source) }
+            }
+            FetchError::Connect { url, source } | FetchError::Tls { url, source } => {
+                KeySetError::Unreachable { url, source: Box::new(source) }
+            }
+            FetchError::Http { url, source } => KeySetError::Unreachable { url, source },
+            FetchError::UntrustedCertificate { url, reason } => {
+                KeySetError::UntrustedCertificate { url, reason }
+            }
+            FetchError::ConnectTimeout { url, timeout } | FetchError::Timeout { url, timeout } => {
+                KeySetError::Timeout { url, timeout }
+            }
+            FetchError::Redirect { url, status, location } => {
+                KeySetError::Redirect { url, status, location }
+            }
+            FetchError::Status { url, status } => KeySetError::Status { url, status },
+            FetchError::TooLarge { url, limit } => KeySetError::TooLarge { url, limit },
+        }
     }
 }
 
@@ -370,7 +444,9 @@ mod tests {
     fn a_bad_extra_root_is_a_typed_error() {
         let discovery = Discovery::new().add_root_certificate(b"not a certificate".to_vec());
         assert!(matches!(
-            discovery.tls_connector("https://op.example/.well-known/openid-configuration"),
+            discovery
+                .tls_connector("https://op.example/.well-known/openid-configuration")
+                .map_err(DiscoveryError::from),
             Err(DiscoveryError::InvalidRootCertificate { .. })
         ));
     }

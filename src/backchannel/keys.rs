@@ -1,0 +1,874 @@
+//! The provider's signing keys: a JWK Set given at start-up or fetched from
+//! its `jwks_uri`, cached, refetched when a token names a key it lacks.
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
+
+use jsonwebtoken::{Algorithm, DecodingKey, crypto::CryptoProvider};
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::{Clock, LogoutTokenError, now_secs};
+use crate::{BoxError, base64url, discovery::Discovery};
+
+/// Default least time between two fetches of the key set caused by unknown keys.
+pub const DEFAULT_KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// Smallest RSA modulus accepted, in bytes (2048 bits, as RFC 7518 section 3.3 requires).
+const MIN_RSA_MODULUS_LEN: usize = 256;
+
+/// Every algorithm a logout token may be signed with: no `none`, no HMAC.
+const RSA_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+];
+
+/// The name of an algorithm as it appears in `alg`.
+pub(crate) fn algorithm_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::EdDSA => "EdDSA",
+        // HMAC (and any later addition) is never accepted, so never named by a key.
+        _ => "unsupported",
+    }
+}
+
+/// The asymmetric signature algorithm `alg` names, if it is one this crate accepts.
+pub(crate) fn accepted_algorithm(alg: &str) -> Option<Algorithm> {
+    Some(match alg {
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// One key usable to verify a signature, with the algorithms it allows.
+#[derive(Clone)]
+pub(crate) struct VerificationKey {
+    kid: Option<String>,
+    /// The key's `alg` if it has one, else what its `kty` and `crv` imply.
+    algorithms: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+impl VerificationKey {
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+}
+
+/// Why no key of a set fits a token's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyMiss {
+    /// No key has the token's `kid` (or, without `kid`, none allows its `alg`).
+    Unknown,
+    /// Without `kid`, several keys allow the token's `alg`.
+    Ambiguous(usize),
+    /// The key with the token's `kid` is for other algorithms.
+    WrongAlgorithm { kid: String, allowed: Vec<Algorithm> },
+}
+
+/// A provider's public signing keys, read from a JWK Set document (RFC 7517 section 5).
+///
+/// Only keys usable to verify signatures are kept: `use` absent or `sig`,
+/// `key_ops` absent or holding `verify`, and `kty` one of `EC` (P-256, P-384),
+/// `RSA` (2048 bits or more) or `OKP` (Ed25519). Each key allows the
+/// algorithm of its `alg` member, which must fit its type; without `alg`,
+/// what its type implies: P-256 → `ES256`, P-384 → `ES384`, Ed25519 →
+/// `EdDSA`, RSA → `RS256`, `RS384`, `RS512`, `PS256`, `PS384`, `PS512`.
+/// Symmetric (`oct`) keys, encryption keys and keys this crate cannot use
+/// are skipped, not refused: [`skipped`](Self::skipped) counts them.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    keys: Vec<VerificationKey>,
+    skipped: usize,
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|key| {
+                let algorithms: Vec<_> =
+                    key.algorithms.iter().map(|&alg| algorithm_name(alg)).collect();
+                (key.kid.as_deref(), algorithms)
+            })
+            .collect();
+        f.debug_struct("KeySet").field("keys", &keys).field("skipped", &self.skipped).finish()
+    }
+}
+
+impl KeySet {
+    /// Reads a JWK Set document (`{"keys":[...]}`), keeping the keys usable
+    /// to verify signatures.
+    ///
+    /// Refused when it is not a JSON object with a `keys` array, or when no
+    /// key in it is usable ([`KeySetError::NoUsableKey`]).
+    pub fn from_jwks(document: &[u8]) -> Result<Self, KeySetError> {
+        ensure_crypto_provider();
+        let value: Value = serde_json::from_slice(document)
+            .map_err(|error| KeySetError::InvalidJson { reason: error.to_string() })?;
+        let Some(Value::Array(keys)) = value.get("keys") else {
+            return Err(KeySetError::NoKeysArray);
+        };
+        let mut set = Self::default();
+        for key in keys {
+            match key.as_object().and_then(verification_key) {
+                Some(key) => set.keys.push(key),
+                None => set.skipped += 1,
+            }
+        }
+        if set.keys.is_empty() {
+            return Err(KeySetError::NoUsableKey { skipped: set.skipped });
+        }
+        Ok(set)
+    }
+
+    /// How many keys are usable to verify signatures.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is usable (only for a set not yet fetched).
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// How many keys of the document were skipped as unusable for signatures.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+
+    /// The algorithms the key with this `kid` allows (`"ES256"`, ...), if
+    /// the set holds such a key.
+    pub fn algorithms(&self, kid: &str) -> Option<Vec<&'static str>> {
+        let key = self.keys.iter().find(|key| key.kid.as_deref() == Some(kid))?;
+        Some(key.algorithms.iter().map(|&alg| algorithm_name(alg)).collect())
+    }
+
+    /// The key a token signed with `alg` under `kid` must be verified with.
+    ///
+    /// With a `kid`, the key that has it and allows `alg`. Without one, the
+    /// only key allowing `alg` (OpenID Connect Core 1.0 section 10.1: with
+    /// several keys, the token must name one).
+    pub(crate) fn select(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<&VerificationKey, KeyMiss> {
+        match kid {
+            Some(kid) => {
+                let mut named = self.keys.iter().filter(|key| key.kid.as_deref() == Some(kid));
+                let first = named.clone().next().ok_or(KeyMiss::Unknown)?;
+                named.find(|key| key.algorithms.contains(&alg)).ok_or_else(|| {
+                    KeyMiss::WrongAlgorithm {
+                        kid: kid.to_owned(),
+                        allowed: first.algorithms.clone(),
+                    }
+                })
+            }
+            None => {
+                let mut fitting = self.keys.iter().filter(|key| key.algorithms.contains(&alg));
+                match (fitting.next(), fitting.count()) {
+                    (None, _) => Err(KeyMiss::Unknown),
+                    (Some(key), 0) => Ok(key),
+                    (Some(_), more) => Err(KeyMiss::Ambiguous(more + 1)),
+                }
+            }
+        }
+    }
+}
+
+/// Makes sure jsonwebtoken has a backend: with both of its backends enabled in one build
+/// (another crate may turn on `aws_lc_rs`), it picks none and would panic at the first
+/// signature. Ours is the pure-Rust one.
+pub(crate) fn ensure_crypto_provider() {
+    if CryptoProvider::try_get_default().is_none() {
+        // Losing a race to another installer is fine: then one is installed.
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+    }
+}
+
+/// The JWK as a verification key, or `None` if it is not one this crate may use.
+fn verification_key(jwk: &Map<String, Value>) -> Option<VerificationKey> {
+    let text = |name: &str| match jwk.get(name) {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::String(text)) => Some(Some(text.as_str())),
+        Some(_) => None,
+    };
+    if !matches!(text("use")?, None | Some("sig")) {
+        return None;
+    }
+    if let Some(ops) = jwk.get("key_ops") {
+        let ops = ops.as_array()?;
+        if !ops.iter().any(|op| op.as_str() == Some("verify")) {
+            return None;
+        }
+    }
+    let kid = text("kid")?.map(str::to_owned);
+    let stated = match text("alg")? {
+        Some(alg) => Some(accepted_algorithm(alg)?),
+        None => None,
+    };
+    let component = |name: &str, len: Option<usize>| -> Option<&str> {
+        let value = text(name)??;
+        let bytes = decode(value)?;
+        (len.is_none_or(|len| bytes.len() == len) && !bytes.is_empty()).then_some(value)
+    };
+    let (implied, key): (&[Algorithm], DecodingKey) = match (text("kty")??, text("crv")?) {
+        ("EC", Some(crv @ ("P-256" | "P-384"))) => {
+            let (len, implied) = if crv == "P-256" {
+                (32, &[Algorithm::ES256][..])
+            } else {
+                (48, &[Algorithm::ES384][..])
+            };
+            let x = component("x", Some(len))?;
+            let y = component("y", Some(len))?;
+            (implied, DecodingKey::from_ec_components(x, y).ok()?)
+        }
+        ("RSA", _) => {
+            let n = component("n", None)?;
+            let modulus = decode(n)?;
+            // A leading zero byte does not count towards the key's size.
+            let significant = modulus.iter().skip_while(|&&byte| byte == 0).count();
+            if significant < MIN_RSA_MODULUS_LEN {
+                return None;
+            }
+            let e = component("e", None)?;
+            (RSA_ALGORITHMS, DecodingKey::from_rsa_components(n, e).ok()?)
+        }
+        ("OKP", Some("Ed25519")) => {
+            let x = component("x", Some(32))?;
+            (&[Algorithm::EdDSA][..], DecodingKey::from_ed_components(x).ok()?)
+        }
+        _ => return None,
+    };
+    let algorithms = match stated {
+        Some(alg) if implied.contains(&alg) => vec![alg],
+        Some(_) => return None,
+        None => implied.to_vec(),
+    };
+    // The backend parses the key now (a point on the curve, a sane modulus), not at the first token.
+    let provider = CryptoProvider::try_get_default()?;
+    (provider.verifier_factory)(&algorithms[0], &key).ok()?;
+    Some(VerificationKey { kid, algorithms, key })
+}
+
+/// Strict base64url without padding.
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = vec![0; text.len() / 4 * 3 + 3];
+    let len = base64url::decode_into(text.as_bytes(), &mut out)?;
+    out.truncate(len);
+    Some(out)
+}
+
+/// Why a key set could not be read or fetched.
+///
+/// Every message says what to check. A failed refetch keeps the keys
+/// already held.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeySetError {
+    /// The configured `jwks_uri` is not a URL the crate fetches from.
+    #[error("jwks_uri `{uri}` is not usable: {reason}")]
+    InvalidJwksUri {
+        /// The configured value.
+        uri: String,
+        /// What is wrong with it and how to fix it.
+        reason: &'static str,
+    },
+    /// The key set was fetched outside a Tokio runtime.
+    #[error(
+        "fetching the provider's keys needs a Tokio runtime with IO and time enabled: validate from `#[tokio::main]` or a task it runs"
+    )]
+    NoTokioRuntime,
+    /// An extra root certificate given to the fetcher is not a DER certificate.
+    #[error(
+        "an extra root certificate was refused ({reason}): pass the CA certificate in DER form"
+    )]
+    InvalidRootCertificate {
+        /// Why rustls refused it.
+        reason: String,
+    },
+    /// The provider could not be reached (name resolution, connection, TLS, HTTP).
+    #[error("could not fetch the provider's keys from `{url}`: {source}")]
+    Unreachable {
+        /// The `jwks_uri` (or its host, when name resolution failed).
+        url: String,
+        /// What failed.
+        source: BoxError,
+    },
+    /// The provider's TLS certificate was refused.
+    #[error(
+        "the TLS certificate of `{url}` is not trusted ({reason}): the provider must present a valid certificate for its host name"
+    )]
+    UntrustedCertificate {
+        /// The `jwks_uri`.
+        url: String,
+        /// What rustls found wrong with it.
+        reason: String,
+    },
+    /// Connecting or fetching took longer than the fetcher allows.
+    #[error("`{url}` did not answer within {timeout:?}: check the provider, or raise the timeout")]
+    Timeout {
+        /// The `jwks_uri`.
+        url: String,
+        /// The timeout that passed.
+        timeout: Duration,
+    },
+    /// The provider answered with a redirect, which is not followed.
+    #[error(
+        "`{url}` redirects ({status}) to {location:?}: no redirect is followed; configure the `jwks_uri` of the provider's discovery document"
+    )]
+    Redirect {
+        /// The `jwks_uri`.
+        url: String,
+        /// The redirect's status code.
+        status: u16,
+        /// Its `Location` header, if readable.
+        location: Option<String>,
+    },
+    /// The provider answered with a status other than `200 OK`.
+    #[error(
+        "`{url}` answered {status} instead of 200: check the `jwks_uri` in the provider's discovery document"
+    )]
+    Status {
+        /// The `jwks_uri`.
+        url: String,
+        /// The status code received.
+        status: u16,
+    },
+    /// The key set is larger than the fetcher's size cap.
+    #[error("the key set at `{url}` is larger than {limit} bytes: raise `max_document_len`")]
+    TooLarge {
+        /// The `jwks_uri`.
+        url: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The document is not JSON.
+    #[error("the key set is not valid JSON ({reason})")]
+    InvalidJson {
+        /// Where and why parsing failed.
+        reason: String,
+    },
+    /// The document has no `keys` array.
+    #[error("the key set is not a JWK Set: it has no `keys` array")]
+    NoKeysArray,
+    /// No key in the set can verify a signature.
+    #[error(
+        "the key set holds no key usable to verify signatures ({skipped} skipped): keys must be EC P-256/P-384, RSA of 2048 bits or more, or Ed25519, with `use` absent or `sig`"
+    )]
+    NoUsableKey {
+        /// How many keys were skipped.
+        skipped: usize,
+    },
+}
+
+/// Fetches the key set anew.
+pub(crate) type FetchKeys = Arc<
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<KeySet, KeySetError>> + Send>> + Send + Sync,
+>;
+
+/// The fetch of a `jwks_uri` through the crate's one HTTP GET.
+pub(crate) fn fetch_from(url: Url, fetcher: Discovery) -> FetchKeys {
+    Arc::new(move || {
+        let (url, fetcher) = (url.clone(), fetcher.clone());
+        Box::pin(async move {
+            let document = fetcher.get(&url).await?;
+            KeySet::from_jwks(&document)
+        })
+    })
+}
+
+/// The keys in use, and the rule for refetching them.
+pub(crate) struct ProviderKeys {
+    current: RwLock<Arc<KeySet>>,
+    /// `None` for keys given at start-up, which are never refetched.
+    fetch: Option<FetchKeys>,
+    /// When the last fetch started; held across the fetch, so that
+    /// concurrent misses wait for one fetch instead of each starting one.
+    last_fetch: tokio::sync::Mutex<Option<u64>>,
+    refetch_interval: Duration,
+    clock: Clock,
+}
+
+impl fmt::Debug for ProviderKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderKeys")
+            .field("current", &self.snapshot())
+            .field("fetched", &self.fetch.is_some())
+            .field("refetch_interval", &self.refetch_interval)
+            .finish()
+    }
+}
+
+impl ProviderKeys {
+    pub(crate) fn new(
+        initial: KeySet,
+        fetch: Option<FetchKeys>,
+        refetch_interval: Duration,
+        clock: Clock,
+    ) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(initial)),
+            fetch,
+            last_fetch: tokio::sync::Mutex::new(None),
+            refetch_interval,
+            clock,
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<KeySet> {
+        // A poisoned lock still holds a whole `Arc`: writers only swap it.
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn replace(&self, set: KeySet) {
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+    }
+
+    /// Fetches the key set now (waiting for a fetch under way), whatever the interval.
+    pub(crate) async fn refresh(&self) -> Result<usize, KeySetError> {
+        let Some(fetch) = &self.fetch else {
+            return Ok(self.snapshot().len());
+        };
+        let mut last_fetch = self.last_fetch.lock().await;
+        *last_fetch = Some(now_secs(&self.clock));
+        let set = fetch().await?;
+        let len = set.len();
+        self.replace(set);
+        Ok(len)
+    }
+
+    /// The set holding the key for a token with this `kid` and `alg`,
+    /// refetched at most once per interval when the key is missing.
+    pub(crate) async fn key_set_for(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<Arc<KeySet>, LogoutTokenError> {
+        let held = self.snapshot();
+        let miss = match held.select(kid, alg) {
+            Ok(_) => return Ok(held),
+            Err(KeyMiss::Unknown) if self.fetch.is_some() => KeyMiss::Unknown,
+            Err(miss) => return Err(miss_error(miss, kid, alg, None)),
+        };
+        let Some(fetch) = &self.fetch else { return Err(miss_error(miss, kid, alg, None)) };
+
+        let mut last_fetch = self.last_fetch.lock().await;
+        // Another request may have refetched while this one waited.
+        let latest = self.snapshot();
+        if !Arc::ptr_eq(&latest, &held) {
+            return match latest.select(kid, alg) {
+                Ok(_) => Ok(latest),
+                Err(miss) => Err(miss_error(miss, kid, alg, None)),
+            };
+        }
+        let now = now_secs(&self.clock);
+        let due = last_fetch
+            .is_none_or(|last| now >= last.saturating_add(self.refetch_interval.as_secs()));
+        if !due {
+            return Err(miss_error(miss, kid, alg, None));
+        }
+        *last_fetch = Some(now);
+        match fetch().await {
+            Ok(set) => {
+                self.replace(set);
+                let latest = self.snapshot();
+                match latest.select(kid, alg) {
+                    Ok(_) => Ok(latest),
+                    Err(miss) => Err(miss_error(miss, kid, alg, None)),
+                }
+            }
+            // The keys held stay in use.
+            Err(error) => Err(miss_error(miss, kid, alg, Some(error))),
+        }
+    }
+}
+
+fn miss_error(
+    miss: KeyMiss,
+    kid: Option<&str>,
+    alg: Algorithm,
+    fetch_error: Option<KeySetError>,
+) -> LogoutTokenError {
+    if let Some(error) = fetch_error {
+        return LogoutTokenError::KeysUnavailable { reason: error.to_string() };
+    }
+    let alg = algorithm_name(alg);
+    match miss {
+        KeyMiss::Unknown => LogoutTokenError::UnknownKey {
+            kid: kid.map(str::to_owned),
+            detail: match kid {
+                Some(_) => "no key of the provider has this `kid`",
+                None => "the token names no `kid` and no key of the provider allows its `alg`",
+            },
+            alg,
+        },
+        KeyMiss::Ambiguous(_) => LogoutTokenError::UnknownKey {
+            kid: None,
+            detail: "the token names no `kid` and several keys of the provider allow its `alg`",
+            alg,
+        },
+        KeyMiss::WrongAlgorithm { kid, allowed } => LogoutTokenError::AlgorithmNotAllowed {
+            alg: alg.to_owned(),
+            detail: format!(
+                "key `{kid}` is for {}",
+                allowed.iter().map(|&alg| algorithm_name(alg)).collect::<Vec<_>>().join(", ")
+            ),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use jsonwebtoken::Algorithm;
+    use serde_json::json;
+
+    use super::*;
+    use crate::backchannel::{LogoutTokenValidator, testkit::*};
+
+    fn ec_jwk(kid: &str) -> Value {
+        public_jwk(&es256(), Algorithm::ES256, kid, None)
+    }
+
+    #[test]
+    fn only_keys_usable_for_signatures_are_kept() {
+        let mut enc = ec_jwk("enc");
+        enc["use"] = json!("enc");
+        let mut ops = ec_jwk("ops");
+        ops["key_ops"] = json!(["encrypt"]);
+        let mut verify_ops = ec_jwk("verify-ops");
+        verify_ops["key_ops"] = json!(["verify"]);
+        let mut wrong_curve_alg = ec_jwk("p256-as-es384");
+        wrong_curve_alg["alg"] = json!("ES384");
+        let mut hmac_alg = ec_jwk("hs256");
+        hmac_alg["alg"] = json!("HS256");
+        let mut off_curve = ec_jwk("off-curve");
+        off_curve["y"] = off_curve["x"].clone();
+        let mut short_rsa = public_jwk(&rsa(), Algorithm::RS256, "rsa-1024", None);
+        short_rsa["n"] = json!(crate::base64url::encode(&[0xc5; 128]));
+        let mut p521 = ec_jwk("p521");
+        p521["crv"] = json!("P-521");
+        let document = jwks(&[
+            ec_jwk("sig"),
+            verify_ops,
+            enc,
+            ops,
+            wrong_curve_alg,
+            hmac_alg,
+            off_curve,
+            short_rsa,
+            p521,
+            json!({ "kty": "oct", "k": "c2VjcmV0", "kid": "oct" }),
+            json!({ "kty": "EC", "crv": "P-256", "kid": "no-coordinates" }),
+            json!("not an object"),
+        ]);
+        let set = KeySet::from_jwks(&document).unwrap();
+        assert_eq!(set.len(), 2, "{set:?}");
+        assert_eq!(set.skipped(), 10);
+        assert_eq!(set.algorithms("sig"), Some(vec!["ES256"]));
+        assert_eq!(set.algorithms("verify-ops"), Some(vec!["ES256"]));
+        assert_eq!(set.algorithms("enc"), None);
+    }
+
+    #[test]
+    fn each_key_records_the_algorithms_it_allows() {
+        let document = jwks(&[
+            public_jwk(&es256(), Algorithm::ES256, "p256", None),
+            public_jwk(&es384(), Algorithm::ES384, "p384", None),
+            public_jwk(&rsa(), Algorithm::RS256, "rsa", None),
+            public_jwk(&rsa(), Algorithm::RS256, "rsa-ps256", Some("PS256")),
+            public_jwk(&ed25519(), Algorithm::EdDSA, "ed", None),
+        ]);
+        let set = KeySet::from_jwks(&document).unwrap();
+        assert_eq!(set.algorithms("p256"), Some(vec!["ES256"]));
+        assert_eq!(set.algorithms("p384"), Some(vec!["ES384"]));
+        assert_eq!(
+            set.algorithms("rsa"),
+            Some(vec!["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"])
+        );
+        assert_eq!(set.algorithms("rsa-ps256"), Some(vec!["PS256"]));
+        assert_eq!(set.algorithms("ed"), Some(vec!["EdDSA"]));
+    }
+
+    #[test]
+    fn documents_that_are_not_key_sets_are_typed_errors() {
+        assert!(matches!(KeySet::from_jwks(b"{"), Err(KeySetError::InvalidJson { .. })));
+        assert!(matches!(KeySet::from_jwks(b"{\"keys\":{}}"), Err(KeySetError::NoKeysArray)));
+        assert!(matches!(KeySet::from_jwks(b"[]"), Err(KeySetError::NoKeysArray)));
+        assert!(matches!(
+            KeySet::from_jwks(b"{\"keys\":[{\"kty\":\"oct\",\"k\":\"AA\"}]}"),
+            Err(KeySetError::NoUsableKey { skipped: 1 })
+        ));
+    }
+
+    /// A fetch the test controls: counts calls, serves `sets` in turn (the last one again
+    /// and again), fails when the next entry is `None`, and waits for `gate` when given.
+    struct FakeProvider {
+        calls: AtomicUsize,
+        sets: Vec<Option<Vec<u8>>>,
+        gate: Option<Arc<tokio::sync::Semaphore>>,
+    }
+
+    fn fetching(provider: Arc<FakeProvider>) -> FetchKeys {
+        Arc::new(move || {
+            let provider = provider.clone();
+            Box::pin(async move {
+                let call = provider.calls.fetch_add(1, Ordering::SeqCst);
+                if let Some(gate) = &provider.gate {
+                    let _permit = gate.acquire().await.unwrap();
+                }
+                match &provider.sets[call.min(provider.sets.len() - 1)] {
+                    Some(document) => KeySet::from_jwks(document),
+                    None => Err(KeySetError::Status {
+                        url: "https://op.example/jwks".into(),
+                        status: 503,
+                    }),
+                }
+            })
+        })
+    }
+
+    fn fake(sets: Vec<Option<Vec<u8>>>) -> Arc<FakeProvider> {
+        Arc::new(FakeProvider { calls: AtomicUsize::new(0), sets, gate: None })
+    }
+
+    /// Short enough for the test tokens (valid for 110 s after NOW) to outlive it.
+    const INTERVAL: u64 = 30;
+
+    fn fetching_validator(
+        provider: &Arc<FakeProvider>,
+    ) -> (LogoutTokenValidator, Arc<std::sync::atomic::AtomicU64>) {
+        let (clock, now) = clock();
+        let validator = LogoutTokenValidator::builder()
+            .issuer(ISSUER)
+            .client_id(CLIENT_ID)
+            .fetch_keys_with(fetching(provider.clone()))
+            .key_refetch_interval(std::time::Duration::from_secs(INTERVAL))
+            .clock(clock)
+            .build()
+            .unwrap();
+        (validator, now)
+    }
+
+    fn token_with_kid(kid: &str) -> String {
+        let mut header = header();
+        header["kid"] = json!(kid);
+        sign(&header, &claims())
+    }
+
+    #[tokio::test]
+    async fn keys_are_fetched_on_first_use_and_then_cached() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (validator, _) = fetching_validator(&provider);
+        assert!(validator.keys().is_empty());
+        for _ in 0..3 {
+            validator.validate(&sign(&header(), &claims())).await.unwrap();
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_rotated_key_is_found_by_refetching() {
+        let rotated =
+            jwks(&[ec_jwk(KID), public_jwk(&es256_other(), Algorithm::ES256, "new", None)]);
+        let provider = fake(vec![Some(es256_jwks()), Some(rotated)]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        // The first fetch counts: the next may happen an interval later.
+        now.fetch_add(INTERVAL, Ordering::SeqCst);
+        let mut header = header();
+        header["kid"] = json!("new");
+        let token = sign_as(&header, &claims(), &es256_other(), Algorithm::ES256);
+        validator.validate(&token).await.unwrap();
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_kids_refetch_at_most_once_per_interval() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+
+        // The first fetch counts: a forged kid right after it fetches nothing.
+        for kid in ["forged-1", "forged-2", "forged-3"] {
+            let error = validator.validate(&token_with_kid(kid)).await.unwrap_err();
+            assert_eq!(error.code(), "unknown_key");
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+
+        now.fetch_add(INTERVAL - 1, Ordering::SeqCst);
+        let _ = validator.validate(&token_with_kid("forged-4")).await;
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        now.fetch_add(1, Ordering::SeqCst);
+        let _ = validator.validate(&token_with_kid("forged-5")).await;
+        let _ = validator.validate(&token_with_kid("forged-6")).await;
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_default_refetch_interval_is_five_minutes() {
+        assert_eq!(DEFAULT_KEY_REFETCH_INTERVAL, std::time::Duration::from_secs(300));
+        let validator = LogoutTokenValidator::builder()
+            .issuer(ISSUER)
+            .client_id(CLIENT_ID)
+            .jwks_uri("https://op.example/jwks")
+            .build()
+            .unwrap();
+        assert!(format!("{validator:?}").contains("refetch_interval: 300s"), "{validator:?}");
+    }
+
+    #[tokio::test]
+    async fn the_refetch_interval_is_configurable() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (clock, now) = clock();
+        let validator = LogoutTokenValidator::builder()
+            .issuer(ISSUER)
+            .client_id(CLIENT_ID)
+            .fetch_keys_with(fetching(provider.clone()))
+            .key_refetch_interval(std::time::Duration::from_secs(10))
+            .clock(clock)
+            .build()
+            .unwrap();
+        let _ = validator.validate(&token_with_kid("forged-1")).await;
+        now.fetch_add(10, Ordering::SeqCst);
+        let _ = validator.validate(&token_with_kid("forged-2")).await;
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_refetch_keeps_the_keys_held() {
+        let provider = fake(vec![Some(es256_jwks()), None]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        now.fetch_add(INTERVAL, Ordering::SeqCst);
+        let error = validator.validate(&token_with_kid("new")).await.unwrap_err();
+        assert_eq!(error.code(), "keys_unavailable");
+        assert!(error.to_string().contains("503"), "{error}");
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        assert_eq!(validator.keys().len(), 1);
+        // And the failed fetch counts for the interval too.
+        let error = validator.validate(&token_with_kid("newer")).await.unwrap_err();
+        assert_eq!(error.code(), "unknown_key");
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_share_one_fetch() {
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let provider = Arc::new(FakeProvider {
+            calls: AtomicUsize::new(0),
+            sets: vec![Some(es256_jwks())],
+            gate: Some(gate.clone()),
+        });
+        let (validator, _) = fetching_validator(&provider);
+        let token = sign(&header(), &claims());
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let (validator, token) = (validator.clone(), token.clone());
+                tokio::spawn(async move { validator.validate(&token).await })
+            })
+            .collect();
+        // Let every task reach the fetch (or the queue behind it) before it answers.
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        gate.add_permits(100);
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn given_keys_are_never_fetched() {
+        let validator = validator();
+        assert_eq!(validator.refresh_keys().await.unwrap(), 1);
+        let error = validator.validate(&token_with_kid("other")).await.unwrap_err();
+        assert_eq!(error.code(), "unknown_key");
+    }
+
+    /// Serves `routes` on an ephemeral loopback port; returns `http://127.0.0.1:<port>`.
+    async fn serve(router: axum::Router) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        base
+    }
+
+    #[tokio::test]
+    async fn keys_come_over_the_crates_http_get_with_its_rules() {
+        use axum::{http::StatusCode, response::Redirect, routing::get};
+        let document = String::from_utf8(es256_jwks()).unwrap();
+        let base = serve(
+            axum::Router::new()
+                .route("/jwks", get(move || async move { document }))
+                .route("/moved", get(|| async { Redirect::temporary("/jwks") }))
+                .route("/gone", get(|| async { StatusCode::NOT_FOUND }))
+                .route("/big", get(|| async { "x".repeat(4096) })),
+        )
+        .await;
+        let build = |path: &str| {
+            LogoutTokenValidator::builder()
+                .issuer(ISSUER)
+                .client_id(CLIENT_ID)
+                .jwks_uri(format!("{base}{path}"))
+                .fetcher(crate::discovery::Discovery::new().max_document_len(2048))
+                .clock(clock().0)
+                .build()
+                .unwrap()
+        };
+        let validator = build("/jwks");
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        assert_eq!(validator.refresh_keys().await.unwrap(), 1);
+
+        assert!(matches!(
+            build("/moved").refresh_keys().await,
+            Err(KeySetError::Redirect { status: 307, .. })
+        ));
+        assert!(matches!(
+            build("/gone").refresh_keys().await,
+            Err(KeySetError::Status { status: 404, .. })
+        ));
+        assert!(matches!(
+            build("/big").refresh_keys().await,
+            Err(KeySetError::TooLarge { limit: 2048, .. })
+        ));
+        let error = build("/gone").validate(&sign(&header(), &claims())).await.unwrap_err();
+        assert_eq!(error.code(), "keys_unavailable");
+    }
+}
