@@ -134,6 +134,11 @@
 //!   `ProviderMetadata::discover(issuer)` fetches the provider's
 //!   `end_session_endpoint`, `jwks_uri` and logout capabilities over rustls,
 //!   checking that the document's `issuer` is the configured one.
+//! - **`redis`**: [`RedisIndex`](index::RedisIndex), the [session
+//!   index](index) and logout-token replay set in Redis (through
+//!   [fred](https://docs.rs/fred) 10, the client `tower-sessions-redis-store`
+//!   uses), shared by every app instance. Without it, [`MemoryIndex`] serves
+//!   one instance.
 //!
 //! # Pieces for framework authors
 //!
@@ -155,6 +160,7 @@ mod error;
 mod future;
 mod hook;
 mod https_url;
+pub mod index;
 mod layer;
 mod logout;
 mod reply;
@@ -181,6 +187,11 @@ pub use end_session::DEFAULT_MAX_END_SESSION_URL_LEN;
 pub use error::{BoxError, ConfigError, EndSessionFailed, Rejection};
 pub use future::ResponseFuture;
 pub use hook::{EndSessionHook, LogoutHints, NoServerSession};
+#[cfg(feature = "redis")]
+pub use index::RedisIndex;
+pub use index::{
+    EndSessions, IndexError, MemoryIndex, ReplayGuard, SessionIndex, SessionsEnded, SignIn,
+};
 pub use layer::{OidcLogout, OidcLogoutLayer};
 pub use logout::{LogoutFuture, LogoutService, MAX_PENDING_STATES, RETURN_TO_PARAM};
 pub use state::{DEFAULT_STATE_TTL, MAX_STATE_TTL, MIN_STATE_TTL, StateKey};
