@@ -134,7 +134,7 @@
 //!   `ProviderMetadata::discover(issuer)` fetches the provider's
 //!   `end_session_endpoint`, `jwks_uri` and logout capabilities over rustls,
 //!   checking that the document's `issuer` is the configured one.
-//! - **`redis`**: [`RedisIndex`](index::RedisIndex), the [session
+//! - **`redis`**: `index::RedisIndex`, the [session
 //!   index](index) and logout-token replay set in Redis (through
 //!   [fred](https://docs.rs/fred) 10, the client `tower-sessions-redis-store`
 //!   uses), shared by every app instance. Without it, [`MemoryIndex`] serves

@@ -116,7 +116,12 @@ async fn every_key_has_a_ttl_the_longest_sessions_and_hostile_claims_stay_inside
     index.record(&sign_in("alice", Some(hostile_sid), "s1", HOUR)).await.unwrap();
     index.record(&sign_in("alice", Some(hostile_sid), "s2", 2 * HOUR)).await.unwrap();
     index.record(&sign_in("alice", Some(hostile_sid), "s3", HOUR / 2)).await.unwrap();
-    assert!(index.first_use(ISS, "jti:*\n", SystemTime::now() + Duration::from_secs(120)).await.unwrap());
+    assert!(
+        index
+            .first_use(ISS, "jti:*\n", SystemTime::now() + Duration::from_secs(120))
+            .await
+            .unwrap()
+    );
 
     let keys = keys_under(&client, &prefix).await;
     assert_eq!(keys.len(), 3, "one sid set, one sub set, one jti: {keys:?}");
@@ -128,7 +133,10 @@ async fn every_key_has_a_ttl_the_longest_sessions_and_hostile_claims_stay_inside
         let pttl: i64 = client.pttl(key.as_str()).await.unwrap();
         let expected = if kind == "jti" { Duration::from_secs(120) } else { 2 * HOUR };
         let expected = i64::try_from(expected.as_millis()).unwrap();
-        assert!(pttl > expected - 5_000 && pttl <= expected, "{key}: PTTL {pttl}, want ~{expected}");
+        assert!(
+            pttl > expected - 5_000 && pttl <= expected,
+            "{key}: PTTL {pttl}, want ~{expected}"
+        );
     }
     assert_eq!(index.take_by_sid(ISS, hostile_sid).await.unwrap(), ["s1", "s2", "s3"]);
 }

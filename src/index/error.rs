@@ -10,7 +10,9 @@ pub enum IndexError {
     /// A [`MemoryIndex`](super::MemoryIndex) holds its maximum number of
     /// sign-ins, none expired: this one is not recorded (so a provider's
     /// logout would not reach its session).
-    #[error("the session index is full ({capacity} sign-ins, none expired): this sign-in is not recorded")]
+    #[error(
+        "the session index is full ({capacity} sign-ins, none expired): this sign-in is not recorded"
+    )]
     Full {
         /// The configured maximum.
         capacity: usize,

@@ -240,7 +240,11 @@ impl State {
 }
 
 /// Removes `id` from the set at `key`, and the set once empty.
-fn remove_from(map: &mut HashMap<(String, String), HashSet<String>>, key: (String, String), id: &str) {
+fn remove_from(
+    map: &mut HashMap<(String, String), HashSet<String>>,
+    key: (String, String),
+    id: &str,
+) {
     if let Some(ids) = map.get_mut(&key) {
         ids.remove(id);
         if ids.is_empty() {
@@ -307,7 +311,8 @@ mod tests {
     /// An index whose clock reads `secs` seconds after the epoch.
     fn index_at(secs: &Arc<AtomicU64>) -> MemoryIndex {
         let secs = secs.clone();
-        MemoryIndex::new().clock(move || UNIX_EPOCH + Duration::from_secs(secs.load(Ordering::SeqCst)))
+        MemoryIndex::new()
+            .clock(move || UNIX_EPOCH + Duration::from_secs(secs.load(Ordering::SeqCst)))
     }
 
     fn start() -> Arc<AtomicU64> {
@@ -318,7 +323,13 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(secs.load(Ordering::SeqCst)) + later
     }
 
-    async fn record(index: &MemoryIndex, sub: &str, sid: Option<&str>, id: &str, until: SystemTime) {
+    async fn record(
+        index: &MemoryIndex,
+        sub: &str,
+        sid: Option<&str>,
+        id: &str,
+        until: SystemTime,
+    ) {
         let mut sign_in = SignIn::new(ISS, sub, id, until);
         sign_in.sid = sid.map(str::to_owned);
         index.record(&sign_in).await.unwrap();

@@ -99,7 +99,7 @@
 //!
 //! // Later, a logout token for (iss, sid), on any instance:
 //! let ended = index.take_by_sid("https://op.example", "op-sid-1").await?;
-//! let report = DeleteFromStore::new(store).end_sessions(&ended).await?;
+//! let report = DeleteFromStore::from_arc(store).end_sessions(&ended).await?;
 //! assert_eq!(report.deleted.len(), 1);
 //! # Ok(())
 //! # }

@@ -126,7 +126,8 @@ where
                 keys.push(self.key("sid", &sign_in.iss, sid));
             }
             keys.push(self.key("sub", &sign_in.iss, &sign_in.sub));
-            let args = vec![sign_in.session_id.clone(), epoch_millis(sign_in.expires_at).to_string()];
+            let args =
+                vec![sign_in.session_id.clone(), epoch_millis(sign_in.expires_at).to_string()];
             self.client.eval::<(), _, _, _>(RECORD, keys, args).await.map_err(store_error)
         })
     }

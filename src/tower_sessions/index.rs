@@ -98,3 +98,69 @@ macro_rules! session_index {
         }
     };
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each version: sign-in recorded from a `Session`, taken by `sid`, deleted from a `MemoryStore`.
+
+    /// The same test for one version's `MemoryStore`.
+    macro_rules! recorded_then_ended {
+        ($name:ident, $tower_sessions:ident, $index:ident) => {
+            #[tokio::test]
+            async fn $name() {
+                use std::{str::FromStr, sync::Arc};
+
+                use $tower_sessions::{MemoryStore, Session, SessionStore, session::Id};
+
+                use crate::{
+                    index::{EndSessions, MemoryIndex, RecordSignInError, SessionIndex},
+                    tower_sessions::$index::{DeleteFromStore, record_sign_in},
+                };
+
+                const ISS: &str = "https://op.example";
+                let store = Arc::new(MemoryStore::default());
+                let index = MemoryIndex::new();
+
+                let unsaved = Session::new(None, store.clone(), None);
+                let error = record_sign_in(&index, &unsaved, ISS, Some("sid-1"), "alice").await;
+                assert!(matches!(error, Err(RecordSignInError::NoSessionId)), "{error:?}");
+
+                let mut ids = Vec::new();
+                for user in ["alice", "alice", "bob"] {
+                    let session = Session::new(None, store.clone(), None);
+                    session.insert("user", user).await.unwrap();
+                    session.save().await.unwrap();
+                    let sid = if ids.is_empty() { "sid-1" } else { "sid-2" };
+                    record_sign_in(&index, &session, ISS, Some(sid), user).await.unwrap();
+                    ids.push(session.id().unwrap());
+                }
+
+                let mut ended = index.take_by_sid(ISS, "sid-1").await.unwrap();
+                assert_eq!(ended, [ids[0].to_string()]);
+                ended.push("not-an-id".to_owned());
+                let report =
+                    DeleteFromStore::from_arc(store.clone()).end_sessions(&ended).await.unwrap();
+                assert_eq!(report.deleted, [ids[0].to_string()]);
+                assert_eq!(report.malformed, ["not-an-id"]);
+                let id = Id::from_str(&ids[0].to_string()).unwrap();
+                assert!(store.load(&id).await.unwrap().is_none(), "ended session still stored");
+                for other in &ids[1..] {
+                    assert!(store.load(other).await.unwrap().is_some(), "another session ended");
+                }
+            }
+        };
+    }
+
+    #[cfg(feature = "tower-sessions-0-14")]
+    recorded_then_ended!(
+        a_0_14_session_recorded_taken_by_sid_and_deleted,
+        tower_sessions_0_14,
+        index_0_14
+    );
+    #[cfg(feature = "tower-sessions-0-15")]
+    recorded_then_ended!(
+        a_0_15_session_recorded_taken_by_sid_and_deleted,
+        tower_sessions_0_15,
+        index_0_15
+    );
+}
