@@ -247,3 +247,26 @@ async fn a_sign_in_taken_by_sid_is_deleted_from_tower_sessions_redis_store() {
     let client = redis.client().await;
     assert_eq!(client.exists::<u32, _>(id.to_string()).await.unwrap(), 0, "record left in Redis");
 }
+
+#[tokio::test]
+async fn a_session_store_that_is_down_reports_which_sessions_were_not_ended() {
+    use tower_oidc_logout::index::{EndSessionsError, tower_sessions_0_14::DeleteFromStore};
+    use tower_sessions_0_14::{Session, session::Id};
+
+    let mut redis = Redis::own();
+    let store = RedisStore::new(redis.app_pool().await);
+    let session = Session::new(None, std::sync::Arc::new(store.clone()), None);
+    session.insert("user", "alice").await.unwrap();
+    session.save().await.unwrap();
+    let live = session.id().unwrap().to_string();
+    let other = Id::default().to_string();
+    redis.stop();
+
+    let ids = [live.clone(), "not an id".to_owned(), other.clone()];
+    let error = DeleteFromStore::new(store).end_sessions(&ids).await.unwrap_err();
+    let EndSessionsError::Store { ended, failed, .. } = &error else { panic!("{error:?}") };
+    assert_eq!(failed, &[live, other], "every valid ID tried, each failure listed");
+    assert!(ended.deleted.is_empty());
+    assert_eq!(ended.malformed, ["not an id"]);
+    assert!(error.to_string().contains("2 session(s)"), "{error}");
+}

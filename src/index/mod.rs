@@ -174,8 +174,8 @@ pub trait SessionIndex: Send + Sync {
     fn record<'a>(&'a self, sign_in: &'a SignIn) -> IndexFuture<'a, ()>;
 
     /// Removes and returns the app session IDs recorded for the provider
-    /// session `sid` of issuer `iss`. Atomic: of two concurrent calls, one
-    /// gets the IDs, the other none.
+    /// session `sid` of issuer `iss`, in ascending order. Atomic: of two
+    /// concurrent calls, one gets the IDs, the other none.
     fn take_by_sid<'a>(&'a self, iss: &'a str, sid: &'a str) -> IndexFuture<'a, Vec<String>>;
 
     /// Removes and returns the app session IDs of every sign-in of user `sub`

@@ -61,6 +61,8 @@ return ids
 /// Taking by `sid` leaves those session IDs in the user's `sub` set (and
 /// taking by `sub` in the `sid` sets) until that set expires: a later take
 /// may return an ID already ended, which ending again deletes nothing.
+/// Likewise, recording one session ID under another `sid` or `sub` adds it
+/// there and leaves it under the old ones until they expire.
 /// Redis Cluster is not supported: `record` writes the `sid` and the `sub`
 /// set in one script, and they hash to different slots.
 #[derive(Clone)]
