@@ -148,6 +148,11 @@
 //!   from `jwks_uri` and cached, and every rule of section 2.6 but replay)
 //!   and says whose sessions to end. Pure-Rust signature checks
 //!   (jsonwebtoken's RustCrypto backend).
+//! - **`redis`**: `index::RedisIndex`, the [session
+//!   index](index) and logout-token replay set in Redis (through
+//!   [fred](https://docs.rs/fred) 10, the client `tower-sessions-redis-store`
+//!   uses), shared by every app instance. Without it, [`MemoryIndex`] serves
+//!   one instance.
 //!
 //! # Pieces for framework authors
 //!
@@ -175,6 +180,7 @@ mod error;
 mod future;
 mod hook;
 mod https_url;
+pub mod index;
 mod layer;
 mod logout;
 mod reply;
@@ -208,6 +214,11 @@ pub use end_session::DEFAULT_MAX_END_SESSION_URL_LEN;
 pub use error::{BoxError, ConfigError, EndSessionFailed, Rejection};
 pub use future::ResponseFuture;
 pub use hook::{EndSessionHook, LogoutHints, NoServerSession};
+#[cfg(feature = "redis")]
+pub use index::RedisIndex;
+pub use index::{
+    EndSessions, IndexError, MemoryIndex, ReplayGuard, SessionIndex, SessionsEnded, SignIn,
+};
 pub use layer::{OidcLogout, OidcLogoutLayer};
 pub use logout::{LogoutFuture, LogoutService, MAX_PENDING_STATES, RETURN_TO_PARAM};
 pub use state::{DEFAULT_STATE_TTL, MAX_STATE_TTL, MIN_STATE_TTL, StateKey};

@@ -28,6 +28,25 @@ macro_rules! versioned_session {
     };
 }
 
+#[macro_use]
+mod index;
+
+/// The session index for tower-sessions 0.14 (feature `tower-sessions-0-14`):
+/// [`record_sign_in`](index_0_14::record_sign_in) at sign-in,
+/// [`DeleteFromStore`](index_0_14::DeleteFromStore) to end the sessions a logout names.
+#[cfg(feature = "tower-sessions-0-14")]
+pub mod index_0_14 {
+    session_index!(tower_sessions_0_14, "0.14");
+}
+
+/// The session index for tower-sessions 0.15 (feature `tower-sessions-0-15`):
+/// [`record_sign_in`](index_0_15::record_sign_in) at sign-in,
+/// [`DeleteFromStore`](index_0_15::DeleteFromStore) to end the sessions a logout names.
+#[cfg(feature = "tower-sessions-0-15")]
+pub mod index_0_15 {
+    session_index!(tower_sessions_0_15, "0.15");
+}
+
 #[cfg(feature = "tower-sessions-0-14")]
 mod v0_14;
 #[cfg(feature = "tower-sessions-0-15")]

@@ -1,0 +1,166 @@
+//! The session index for tower-sessions: recording a `Session` at sign-in,
+//! deleting sessions from a store. Written once, generated per version.
+
+/// Generates `record_sign_in` and `DeleteFromStore` for one tower-sessions version.
+macro_rules! session_index {
+    ($tower_sessions:ident, $version:literal) => {
+        use std::{str::FromStr, sync::Arc, time::SystemTime};
+
+        use $tower_sessions::{Session, SessionStore, session::Id};
+
+        use crate::{
+            BoxError,
+            index::{
+                EndSessions, EndSessionsError, EndSessionsFuture, RecordSignInError, SessionIndex,
+                SessionsEnded, SignIn,
+            },
+        };
+
+        #[doc = concat!("Records a sign-in from a tower-sessions ", $version, " `Session`: its ID, and its expiry")]
+        /// (`Session::expiry_date`), under the validated ID token's `iss`,
+        /// `sid` and `sub`.
+        ///
+        /// Call it in the sign-in handler once the ID token is validated and
+        /// the session **has an ID**, i.e. after `session.save()` (a new
+        /// session gets its ID when first saved; after `cycle_id()`, save
+        /// again): otherwise it fails with [`RecordSignInError::NoSessionId`].
+        /// After any later `cycle_id()`, call it again: the index still names
+        /// the old ID. The session's expiry is read now: if it is extended
+        /// later (`Expiry::OnInactivity`), record again to extend the entry.
+        pub async fn record_sign_in(
+            index: &(impl SessionIndex + ?Sized),
+            session: &Session,
+            iss: &str,
+            sid: Option<&str>,
+            sub: &str,
+        ) -> Result<(), RecordSignInError> {
+            let id = session.id().ok_or(RecordSignInError::NoSessionId)?;
+            let mut sign_in =
+                SignIn::new(iss, sub, id.to_string(), SystemTime::from(session.expiry_date()));
+            sign_in.sid = sid.map(str::to_owned);
+            index.record(&sign_in).await?;
+            Ok(())
+        }
+
+        #[doc = concat!("[`EndSessions`] for any tower-sessions ", $version, " store: `SessionStore::delete` for each ID.")]
+        ///
+        /// IDs are parsed from their string form (the one [`record_sign_in`]
+        /// records); one that does not parse is skipped and listed in
+        /// [`SessionsEnded::malformed`]. With a `CachingSessionStore`, give it
+        /// the caching store, and read the
+        /// [caching-store caveat](crate::index#a-caching-store-in-front-cachingsessionstore).
+        #[derive(Debug)]
+        pub struct DeleteFromStore<S>(Arc<S>);
+
+        impl<S> Clone for DeleteFromStore<S> {
+            fn clone(&self) -> Self {
+                Self(self.0.clone())
+            }
+        }
+
+        impl<S: SessionStore> DeleteFromStore<S> {
+            /// Deletes sessions from `store`.
+            pub fn new(store: S) -> Self {
+                Self(Arc::new(store))
+            }
+
+            /// Deletes sessions from a store already shared (e.g. with the `SessionManagerLayer`).
+            pub fn from_arc(store: Arc<S>) -> Self {
+                Self(store)
+            }
+        }
+
+        impl<S: SessionStore> EndSessions for DeleteFromStore<S> {
+            fn end_sessions<'a>(&'a self, session_ids: &'a [String]) -> EndSessionsFuture<'a> {
+                Box::pin(async move {
+                    let mut ended = SessionsEnded::default();
+                    let mut failed = Vec::new();
+                    let mut first_error: Option<BoxError> = None;
+                    for session_id in session_ids {
+                        let Ok(id) = Id::from_str(session_id) else {
+                            ended.malformed.push(session_id.clone());
+                            continue;
+                        };
+                        match self.0.delete(&id).await {
+                            Ok(()) => ended.deleted.push(session_id.clone()),
+                            Err(error) => {
+                                failed.push(session_id.clone());
+                                first_error.get_or_insert_with(|| Box::new(error));
+                            }
+                        }
+                    }
+                    match first_error {
+                        None => Ok(ended),
+                        Some(source) => Err(EndSessionsError::Store { ended, failed, source }),
+                    }
+                })
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each version: sign-in recorded from a `Session`, taken by `sid`, deleted from a `MemoryStore`.
+
+    /// The same test for one version's `MemoryStore`.
+    macro_rules! recorded_then_ended {
+        ($name:ident, $tower_sessions:ident, $index:ident) => {
+            #[tokio::test]
+            async fn $name() {
+                use std::{str::FromStr, sync::Arc};
+
+                use $tower_sessions::{MemoryStore, Session, SessionStore, session::Id};
+
+                use crate::{
+                    index::{EndSessions, MemoryIndex, RecordSignInError, SessionIndex},
+                    tower_sessions::$index::{DeleteFromStore, record_sign_in},
+                };
+
+                const ISS: &str = "https://op.example";
+                let store = Arc::new(MemoryStore::default());
+                let index = MemoryIndex::new();
+
+                let unsaved = Session::new(None, store.clone(), None);
+                let error = record_sign_in(&index, &unsaved, ISS, Some("sid-1"), "alice").await;
+                assert!(matches!(error, Err(RecordSignInError::NoSessionId)), "{error:?}");
+
+                let mut ids = Vec::new();
+                for user in ["alice", "alice", "bob"] {
+                    let session = Session::new(None, store.clone(), None);
+                    session.insert("user", user).await.unwrap();
+                    session.save().await.unwrap();
+                    let sid = if ids.is_empty() { "sid-1" } else { "sid-2" };
+                    record_sign_in(&index, &session, ISS, Some(sid), user).await.unwrap();
+                    ids.push(session.id().unwrap());
+                }
+
+                let mut ended = index.take_by_sid(ISS, "sid-1").await.unwrap();
+                assert_eq!(ended, [ids[0].to_string()]);
+                ended.push("not-an-id".to_owned());
+                let report =
+                    DeleteFromStore::from_arc(store.clone()).end_sessions(&ended).await.unwrap();
+                assert_eq!(report.deleted, [ids[0].to_string()]);
+                assert_eq!(report.malformed, ["not-an-id"]);
+                let id = Id::from_str(&ids[0].to_string()).unwrap();
+                assert!(store.load(&id).await.unwrap().is_none(), "ended session still stored");
+                for other in &ids[1..] {
+                    assert!(store.load(other).await.unwrap().is_some(), "another session ended");
+                }
+            }
+        };
+    }
+
+    #[cfg(feature = "tower-sessions-0-14")]
+    recorded_then_ended!(
+        a_0_14_session_recorded_taken_by_sid_and_deleted,
+        tower_sessions_0_14,
+        index_0_14
+    );
+    #[cfg(feature = "tower-sessions-0-15")]
+    recorded_then_ended!(
+        a_0_15_session_recorded_taken_by_sid_and_deleted,
+        tower_sessions_0_15,
+        index_0_15
+    );
+}
