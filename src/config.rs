@@ -64,6 +64,9 @@ pub(crate) struct Config {
     pub(crate) state_cookies: StateCookies,
     pub(crate) keys: KeyRing,
     pub(crate) refusal_page: Option<RefusalPage>,
+    /// Back-Channel and Front-Channel Logout, when configured.
+    #[cfg(feature = "backchannel")]
+    pub(crate) provider_logout: Option<Arc<crate::backchannel::ProviderLogoutRoutes>>,
 }
 
 impl fmt::Debug for Config {
@@ -118,6 +121,8 @@ struct Settings {
     clear_site_data: Vec<ClearSiteData>,
     clock: Option<Clock>,
     refusal_page: Option<RefusalPage>,
+    #[cfg(feature = "backchannel")]
+    provider_logout: Option<(crate::ProviderLogout, Option<String>, Option<String>)>,
 }
 
 impl<H> fmt::Debug for OidcLogoutBuilder<H> {
@@ -154,6 +159,8 @@ impl Default for OidcLogoutBuilder {
             clear_site_data: vec![ClearSiteData::Storage],
             clock: None,
             refusal_page: None,
+            #[cfg(feature = "backchannel")]
+            provider_logout: None,
         };
         Self { settings, hook: NoServerSession }
     }
@@ -403,6 +410,51 @@ impl<H> OidcLogoutBuilder<H> {
         self
     }
 
+    /// Serves OpenID Connect Back-Channel Logout 1.0 at `path` (e.g.
+    /// `/logout/backchannel`): the provider POSTs a `logout_token`; once it
+    /// passes every check of section 2.6 and its `jti` is new, the app
+    /// sessions of its `sid` (or of its `sub`) are taken from the index and
+    /// deleted from the app's store. Answers `200` (also when no session
+    /// matched), `400` with `{"error":"invalid_request",...}` otherwise (a
+    /// failed store: `"server_error"`), `405` for other methods; always
+    /// `Cache-Control: no-cache, no-store`. No cross-site check: the caller is
+    /// the provider's server. Register `<origin><path>` as the client's
+    /// `backchannel_logout_uri`.
+    #[cfg(feature = "backchannel")]
+    pub fn backchannel_logout(
+        mut self,
+        path: impl Into<String>,
+        logout: crate::ProviderLogout,
+    ) -> Self {
+        let (_, _, front) =
+            self.settings.provider_logout.take().unwrap_or((logout.clone(), None, None));
+        self.settings.provider_logout = Some((logout, Some(path.into()), front));
+        self
+    }
+
+    /// Serves OpenID Connect Front-Channel Logout 1.0 at `path` (e.g.
+    /// `/logout/frontchannel`): the provider's page frames
+    /// `<path>?iss=...&sid=...`; when `iss` is the provider's, the app
+    /// sessions of `sid` are ended server-side, through the same index.
+    ///
+    /// Prefer [`backchannel_logout`](Self::backchannel_logout): browsers
+    /// that block third-party cookies (Safari, Firefox, Chrome with the
+    /// setting) send none in the provider's iframe, so only this
+    /// server-side lookup works there, and a page that is never loaded
+    /// (the user closed the tab) ends nothing. The answer is a small page
+    /// that only the provider's origin may frame (`frame-ancestors`).
+    #[cfg(feature = "backchannel")]
+    pub fn frontchannel_logout(
+        mut self,
+        path: impl Into<String>,
+        logout: crate::ProviderLogout,
+    ) -> Self {
+        let (_, back, _) =
+            self.settings.provider_logout.take().unwrap_or((logout.clone(), None, None));
+        self.settings.provider_logout = Some((logout, back, Some(path.into())));
+        self
+    }
+
     /// Checks the configuration and builds the layer.
     pub fn build(self) -> Result<OidcLogoutLayer<H>, ConfigError>
     where
@@ -445,6 +497,30 @@ impl Settings {
         if callback_path == logout_path {
             return Err(ConfigError::RoutesCollide(logout_path));
         }
+        #[cfg(feature = "backchannel")]
+        let provider_logout = match self.provider_logout {
+            None => None,
+            Some((logout, back, front)) => {
+                for path in back.iter().chain(&front) {
+                    if !is_route_path(path) {
+                        return Err(ConfigError::InvalidLogoutPath(path.clone()));
+                    }
+                    if *path == logout_path || *path == callback_path {
+                        return Err(ConfigError::RoutesCollide(path.clone()));
+                    }
+                }
+                if back.is_some() && back == front {
+                    return Err(ConfigError::RoutesCollide(back.unwrap_or_default()));
+                }
+                let routes = crate::backchannel::ProviderLogoutRoutes::new(logout, back, front)
+                    .ok_or(ConfigError::InvalidUrl {
+                        what: "the logout tokens' issuer",
+                        value: String::new(),
+                        reason: "it has no origin the front-channel page could name",
+                    })?;
+                Some(Arc::new(routes))
+            }
+        };
 
         let app_origin = match self.app_origin {
             Some(origin) => origin_of("app_origin", &origin)?,
@@ -491,6 +567,8 @@ impl Settings {
             state_cookies: StateCookies::new(secure_site, ttl_secs),
             keys: KeyRing::new(state_key, self.previous_keys, ttl_secs, self.clock),
             refusal_page: self.refusal_page,
+            #[cfg(feature = "backchannel")]
+            provider_logout,
         })
     }
 }

@@ -145,6 +145,12 @@ where
         } else if path == self.config.callback_path {
             callback::validate_then_call(&self.config, &mut self.inner, request)
         } else {
+            #[cfg(feature = "backchannel")]
+            if let Some(routes) = &self.config.provider_logout
+                && routes.serves(path)
+            {
+                return ResponseFuture::sign_out(routes.respond(request));
+            }
             ResponseFuture::pass_through(self.inner.call(request))
         }
     }

@@ -201,8 +201,8 @@ pub mod mock;
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
 #[cfg(feature = "backchannel")]
 pub use backchannel::{
-    BackchannelConfigError, KeySet, KeySetError, LogoutToken, LogoutTokenError,
-    LogoutTokenValidator,
+    BackchannelConfigError, BackchannelRefusal, KeySet, KeySetError, LogoutToken, LogoutTokenError,
+    LogoutTokenValidator, ProviderLogout,
 };
 pub use body::WrapBodyLayer;
 pub use callback::{CallbackService, LoggedOut};

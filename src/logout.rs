@@ -85,6 +85,13 @@ pub struct LogoutFuture {
     future: Pin<Box<dyn Future<Output = Response<ReplyBody>> + Send>>,
 }
 
+impl LogoutFuture {
+    /// A route's answer, computed by `future`.
+    pub(crate) fn new(future: Pin<Box<dyn Future<Output = Response<ReplyBody>> + Send>>) -> Self {
+        Self { future }
+    }
+}
+
 impl fmt::Debug for LogoutFuture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LogoutFuture").finish_non_exhaustive()

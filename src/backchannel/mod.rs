@@ -93,6 +93,7 @@
 //! kills copied cookies.
 
 mod keys;
+mod route;
 mod token;
 
 use std::{
@@ -102,6 +103,8 @@ use std::{
 };
 
 pub use keys::{DEFAULT_KEY_REFETCH_INTERVAL, KeySet, KeySetError};
+pub(crate) use route::ProviderLogoutRoutes;
+pub use route::{BackchannelRefusal, ProviderLogout};
 pub use token::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken, LogoutTokenError, MAX_LOGOUT_TOKEN_LEN};
 
 use self::{
@@ -186,6 +189,11 @@ impl LogoutTokenValidator {
     /// The keys in use now.
     pub fn keys(&self) -> Arc<KeySet> {
         self.inner.keys.snapshot()
+    }
+
+    /// The issuer whose logout tokens this accepts.
+    pub fn issuer(&self) -> &str {
+        &self.inner.rules.issuer
     }
 }
 
