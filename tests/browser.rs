@@ -84,7 +84,7 @@ async fn sign_in_as(browser: &Browser, demo: &app::Demo, user: &str) -> (Id, Str
     let id = Id::from_str(&session).expect("a tower-sessions ID");
     let record = demo.store.load(&id).await.expect("store").expect("server session stored");
     assert_eq!(record.data.get(SID_KEY).and_then(|v| v.as_str()), Some(sid.as_str()));
-    assert!(record.data.get(ID_TOKEN_KEY).is_some(), "the ID token is in the session");
+    assert!(record.data.contains_key(ID_TOKEN_KEY), "the ID token is in the session");
     let hosted: Vec<_> = mock.hosted_sessions().into_iter().filter(|h| h.user == user).collect();
     assert_eq!(hosted.len(), 1);
     assert_eq!(hosted[0].sid, sid, "the session's sid is the hosted session's");

@@ -104,7 +104,7 @@ async fn sign_in(browser: &mut CookieClient, demo: &app::Demo) -> (Id, String) {
     let id_token = text(&record, ID_TOKEN_KEY).expect("ID token in the session");
     assert_eq!(id_token.split('.').count(), 3, "a JWS: {id_token}");
     assert!(home.body.contains(&format!("<code id=\"sid\">{sid}</code>")), "{}", home.body);
-    assert!(record.data.get("pending_sign_in").is_none(), "the pending sign-in is used up");
+    assert!(!record.data.contains_key("pending_sign_in"), "the pending sign-in is used up");
     (id, sid)
 }
 
@@ -208,6 +208,33 @@ fn authorization_state(form: &Page) -> String {
     form.url.query_pairs().find(|(k, _)| k == "state").expect("state sent").1.into_owned()
 }
 
+/// Submits the sign-in form as [`DEMO_USER`] without following the
+/// provider's answer: the redirect to the app's `/login/callback`.
+async fn provider_answer(browser: &mut CookieClient, form: &Page) -> url::Url {
+    let mut fields: Vec<(String, String)> = form.url.query_pairs().into_owned().collect();
+    fields.push(("user".to_owned(), DEMO_USER.to_owned()));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let action = form.url.join("/authorize").unwrap();
+    let answer = browser.send(Method::POST, action.as_str(), Some(&fields)).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let callback = answer.location().unwrap();
+    assert_eq!(callback.path(), app::LOGIN_CALLBACK_PATH);
+    callback
+}
+
+/// `url` with the query parameter `name` set to `value`, the others kept in order.
+fn with_param(url: &url::Url, name: &str, value: &str) -> url::Url {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let mut changed = url.clone();
+    let mut query = changed.query_pairs_mut();
+    query.clear();
+    for (n, v) in &pairs {
+        query.append_pair(n, if n == name { value } else { v });
+    }
+    drop(query);
+    changed
+}
+
 #[tokio::test]
 async fn a_tampered_sign_in_state_is_refused_and_signs_nobody_in() {
     let demo = demo().await;
@@ -217,31 +244,14 @@ async fn a_tampered_sign_in_state_is_refused_and_signs_nobody_in() {
     let state = authorization_state(&form);
 
     // The provider's answer, not followed: its redirect to the app's callback.
-    let mut fields: Vec<(String, String)> = form.url.query_pairs().into_owned().collect();
-    fields.push(("user".to_owned(), DEMO_USER.to_owned()));
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let answer = browser
-        .send(Method::POST, form.url.join("/authorize").unwrap().as_str(), Some(&fields))
-        .await;
-    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
-    let callback = answer.location().unwrap();
-    assert_eq!(callback.path(), app::LOGIN_CALLBACK_PATH);
+    let callback = provider_answer(&mut browser, &form).await;
     assert_eq!(
         callback.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()),
         Some(state.clone())
     );
 
     // The same code with another state: refused, readably, and nobody is signed in.
-    let mut forged = callback.clone();
-    let pairs: Vec<(String, String)> = callback.query_pairs().into_owned().collect();
-    {
-        let mut query = forged.query_pairs_mut();
-        query.clear();
-        for (name, value) in &pairs {
-            let value = if name == "state" { format!("{value}x") } else { value.clone() };
-            query.append_pair(name, &value);
-        }
-    }
+    let forged = with_param(&callback, "state", &format!("{state}x"));
     let refused = browser.get(forged.as_str()).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     assert_eq!(refused.header("content-type"), Some("text/html; charset=utf-8"));
@@ -266,6 +276,20 @@ async fn a_tampered_sign_in_state_is_refused_and_signs_nobody_in() {
     assert!(home.body.contains("Not signed in"), "{}", home.body);
     // The hosted session exists (the user did sign in at the provider); the app refused the return.
     assert!(mock.has_session(DEMO_USER));
+}
+
+#[tokio::test]
+async fn a_code_returned_in_another_issuers_name_is_refused() {
+    let demo = demo().await;
+    let mut browser = CookieClient::new();
+    let form = to_sign_in_form(&mut browser, &demo).await;
+    let callback = provider_answer(&mut browser, &form).await;
+    // RFC 9207 mix-up defence: the right state and code, the `iss` of another provider.
+    let mixed = with_param(&callback, "iss", "https://evil.example");
+    let refused = browser.get(mixed.as_str()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("<code>issuer_mismatch</code>"), "{}", refused.body);
+    assert_eq!(browser.cookie(&demo.rp_url, LOCAL_COOKIE), None, "nobody signed in");
 }
 
 #[tokio::test]

@@ -24,6 +24,7 @@ use axum::{
     middleware::map_response,
     routing::get,
 };
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_oidc_logout::{
     ConfigError, EndSessionFailed, FlushSession, LoggedOut, OidcLogoutLayer, ProviderMetadata,
@@ -37,7 +38,7 @@ use tower_sessions_redis_store::{
     RedisStore,
     fred::prelude::{Builder, ClientLike, Config as RedisConfig, Pool, ReconnectPolicy},
 };
-use url::{Url, form_urlencoded};
+use url::Url;
 
 /// The user the mock's sign-in form offers, and the one a local sign-in is for.
 pub(crate) const DEMO_USER: &str = "demo-user";
@@ -47,6 +48,8 @@ pub(crate) const USER_KEY: &str = "user";
 pub(crate) const SID_KEY: &str = "sid";
 pub(crate) const ID_TOKEN_KEY: &str = "id_token";
 const PENDING_SIGN_IN_KEY: &str = "pending_sign_in";
+/// What the local cookie's value escapes of the user name (`sub` is any string).
+const COOKIE_VALUE_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 /// The local cookie the app sets at sign-in (besides the session cookie).
 pub(crate) const LOCAL_COOKIE: &str = "demo_user";
 /// The tower-sessions cookie: the ID of the server-side session.
@@ -350,13 +353,13 @@ pub(crate) async fn start(
         Some(key) => key,
         None => StateKey::generate().map_err(|e| bad("STATE_KEY", e.to_string()))?,
     };
-    let mut logout = match (&metadata, &settings.provider) {
-        (Some(metadata), _) => OidcLogoutLayer::builder().provider(metadata),
-        (None, Provider::External { end_session_url }) => {
-            OidcLogoutLayer::builder().end_session_endpoint(end_session_url)
-        }
-        (None, _) => unreachable!("a provider with an issuer was discovered"),
-    };
+    let mut logout = OidcLogoutLayer::builder();
+    if let Some(metadata) = &metadata {
+        logout = logout.provider(metadata);
+    }
+    if let Provider::External { end_session_url } = &settings.provider {
+        logout = logout.end_session_endpoint(end_session_url);
+    }
     logout = logout
         .client_id(&settings.client_id)
         .post_logout_redirect_uri(settings.post_logout_redirect_uri())
@@ -459,13 +462,13 @@ async fn home(State(app): State<AppState>, session: Session, headers: HeaderMap)
         Some(user) => {
             let sid = match session.get::<String>(SID_KEY).await.ok().flatten() {
                 Some(sid) => format!(
-                    " Provider session (<code>sid</code>): <code id=\"sid\">{}</code>.",
+                    "<p>Session at the provider (<code>sid</code>): <code id=\"sid\">{}</code>.</p>",
                     escape(&sid)
                 ),
                 None => String::new(),
             };
             format!(
-                "<p id=\"status\"><strong>Signed in</strong> as <span id=\"user\">{}</span>.</p><p>{sid}</p>",
+                "<p id=\"status\"><strong>Signed in</strong> as <span id=\"user\">{}</span>.</p>{sid}",
                 escape(user)
             )
         }
@@ -516,9 +519,7 @@ async fn sessions_now(
         _ => "<strong>none</strong> in the tower-sessions store".to_owned(),
     };
     let user = server.clone().or_else(|| {
-        local.as_ref().map(|value| {
-            percent_encoding::percent_decode_str(value).decode_utf8_lossy().into_owned()
-        })
+        local.as_ref().map(|value| percent_decode_str(value).decode_utf8_lossy().into_owned())
     });
     let html = format!(
         "<h2>Sessions</h2><ul>\
@@ -631,7 +632,7 @@ async fn signed_in(
     }
     let mut response =
         see_other(page(StatusCode::SEE_OTHER, "Signed in", "<p>Signed in.</p>"), "/");
-    let value: String = form_urlencoded::byte_serialize(user.as_bytes()).collect();
+    let value = utf8_percent_encode(user, COOKIE_VALUE_ESCAPES);
     if let Ok(cookie) =
         HeaderValue::try_from(format!("{LOCAL_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"))
     {

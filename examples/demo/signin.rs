@@ -197,6 +197,9 @@ impl SignIn {
         let metadata = CoreProviderMetadata::discover_async(issuer_url, &http)
             .await
             .map_err(|e| format!("discovery at `{issuer}` failed: {}", error_chain(&e)))?;
+        if metadata.token_endpoint().is_none() {
+            return Err(format!("`{issuer}` publishes no token_endpoint: no code flow there"));
+        }
         let redirect_uri = RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| e.to_string())?;
         let client = OidcClient::from_provider_metadata(
             metadata,
@@ -247,6 +250,7 @@ impl SignIn {
         let request = self
             .client
             .exchange_code(AuthorizationCode::new(code))
+            // No token endpoint: refused at start by `discover`, so not seen here.
             .map_err(|e| SignInFailure::TokenUnreachable(e.to_string()))?
             .set_pkce_verifier(PkceCodeVerifier::new(verifier));
         let response = request.request_async(&self.http).await.map_err(|e| match e {
