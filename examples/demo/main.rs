@@ -63,7 +63,9 @@ async fn main() -> ExitCode {
     }
     let confidential =
         if settings.client_secret.is_some() { "confidential" } else { "public, PKCE" };
-    println!("  client `{}` ({confidential}); register at the provider:", settings.client_id);
+    let where_ =
+        if demo.mock.is_some() { "registered at the mock" } else { "register at the provider" };
+    println!("  client `{}` ({confidential}); {where_}:", settings.client_id);
     if !matches!(settings.provider, app::Provider::External { .. }) {
         println!("    redirect URI              {}", settings.redirect_uri());
     }
@@ -93,9 +95,10 @@ async fn main() -> ExitCode {
              the ID token and shows you, your `sid` and all three sessions;"
         );
     }
+    let hint = if demo.issuer.is_some() { " sends the ID token as id_token_hint," } else { "" };
     println!(
-        "  2. click \"Sign out\": the app ends its sessions, sends the ID token as id_token_hint, the \
-         provider ends its own session and sends you back;"
+        "  2. click \"Sign out\": the app ends its sessions,{hint} the provider ends its own session \
+         and sends you back;"
     );
     println!(
         "  3. the callback page shows what was validated; the home page shows no session left."
