@@ -1,6 +1,7 @@
-//! The sign-out flow in a real browser: headless Chromium driven over
+//! Sign-in and sign-out in a real browser: headless Chromium driven over
 //! WebDriver (chromedriver) through the demo app and its embedded mock
-//! provider. Cookies, `SameSite`, `Clear-Site-Data` and redirects are the
+//! provider (the sign-in is the authorization code flow with PKCE, through
+//! the mock's sign-in form). Cookies, `SameSite`, `Clear-Site-Data` and redirects are the
 //! browser's decisions, so every assertion reads what the browser holds: its
 //! cookie jar, its storage, the page it shows.
 //!
@@ -28,7 +29,7 @@ use tokio::net::TcpListener;
 use tower_oidc_logout::mock::HOSTED_SESSION_COOKIE;
 use tower_sessions_0_14::session::Id;
 
-use app::{DEMO_USER, LOCAL_COOKIE, SESSION_COOKIE};
+use app::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, SESSION_COOKIE, SID_KEY};
 
 /// No test may take longer than this, browser start included.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
@@ -44,21 +45,49 @@ async fn bounded(test: impl Future<Output = ()>) {
 /// The sign-out form of the demo's pages.
 const LOGOUT_FORM: &str = "form[action=\"/logout\"]";
 
-/// Signs in (`/login`, locally then at the mock) and checks all three
-/// sessions exist; returns the server-side session's ID.
+/// Signs in as [`DEMO_USER`] through the provider's form; see [`sign_in_as`].
 async fn sign_in(browser: &Browser, demo: &app::Demo) -> Id {
+    sign_in_as(browser, demo, DEMO_USER).await.0
+}
+
+/// Signs in as `user` as a person would: "Sign in" on the app's home page,
+/// the name typed into the mock provider's sign-in form, "Sign in" there,
+/// and back through the app's `/login/callback`. Checks all three sessions
+/// exist; returns the server-side session's ID and the `sid` it holds.
+async fn sign_in_as(browser: &Browser, demo: &app::Demo, user: &str) -> (Id, String) {
     let (mock, mock_url) = demo.mock.as_ref().expect("the demo runs the mock");
-    browser.goto(&format!("{}/login", demo.rp_url)).await;
+    browser.goto(&format!("{}/", demo.rp_url)).await;
+    browser.page_at("/", "#status").await;
+    let link = browser.client.find(Locator::Css("#status a[href=\"/login\"]")).await;
+    link.expect("the Sign in link").click().await.expect("click Sign in");
+
+    // At the provider: its sign-in form, on its own host.
+    browser.page_at("/authorize", "#sign-in").await;
+    let at = browser.client.current_url().await.expect("URL");
+    assert_eq!(at.origin().ascii_serialization(), *mock_url, "the provider's form: {at}");
+    let name = browser.client.find(Locator::Css("#sign-in input[name=user]")).await;
+    let name = name.expect("the user name field");
+    name.clear().await.expect("clear the name");
+    name.send_keys(user).await.expect("type the name");
+    let submit = browser.client.find(Locator::Css("#sign-in button[type=submit]")).await;
+    submit.expect("the provider's Sign in button").click().await.expect("click Sign in");
+
     let status = browser.page_at("/", "#status").await;
-    assert_eq!(status, format!("Signed in as {DEMO_USER}."), "back home after the mock's login");
-    assert!(mock.has_session(DEMO_USER), "the mock has the hosted session");
+    assert_eq!(status, format!("Signed in as {user}."), "back home after the provider's sign-in");
+    assert!(mock.has_session(user), "the mock has the hosted session");
+    let sid = browser.text("#sid").await.expect("the home page shows the sid");
 
     let cookies = browser.cookies().await;
     let value = |name: &str| cookies.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
-    assert_eq!(value(LOCAL_COOKIE).as_deref(), Some(DEMO_USER), "local cookie: {cookies:?}");
+    assert_eq!(value(LOCAL_COOKIE).as_deref(), Some(user), "local cookie: {cookies:?}");
     let session = value(SESSION_COOKIE).unwrap_or_else(|| panic!("session cookie: {cookies:?}"));
     let id = Id::from_str(&session).expect("a tower-sessions ID");
-    assert!(demo.store.load(&id).await.expect("store").is_some(), "server session stored");
+    let record = demo.store.load(&id).await.expect("store").expect("server session stored");
+    assert_eq!(record.data.get(SID_KEY).and_then(|v| v.as_str()), Some(sid.as_str()));
+    assert!(record.data.contains_key(ID_TOKEN_KEY), "the ID token is in the session");
+    let hosted: Vec<_> = mock.hosted_sessions().into_iter().filter(|h| h.user == user).collect();
+    assert_eq!(hosted.len(), 1);
+    assert_eq!(hosted[0].sid, sid, "the session's sid is the hosted session's");
 
     // The provider's own cookie lives on the provider's host.
     browser.goto(&format!("{mock_url}/authorize")).await;
@@ -68,7 +97,7 @@ async fn sign_in(browser: &Browser, demo: &app::Demo) -> Id {
     );
     browser.goto(&format!("{}/", demo.rp_url)).await;
     browser.page_at("/", "#status").await;
-    id
+    (id, sid)
 }
 
 /// Presses the page's "Sign out" button, as a person would.
@@ -148,6 +177,36 @@ async fn sign_out_ends_every_session_and_leaves_no_cookie() {
         browser.goto(&replay).await;
         let error = browser.page_at(app::CALLBACK_PATH, "#error").await;
         assert!(error.contains("(state_cookie_missing)"), "{error}");
+        browser.quit().await;
+    })
+    .await;
+}
+
+/// The real sign-in, then sign-out: the layer sends the ID token the
+/// sign-in kept as `id_token_hint`, and the provider accepts it for the
+/// very session the browser signed in to.
+#[tokio::test]
+async fn sign_in_at_the_provider_then_sign_out_sends_the_id_token_hint() {
+    bounded(async {
+        let demo = harness::demo().await;
+        let (mock, _) = demo.mock.clone().expect("mock");
+        let browser = Browser::launch().await;
+        let (id, sid) = sign_in_as(&browser, &demo, "alice").await;
+        let record = demo.store.load(&id).await.expect("store").expect("session");
+        let id_token = record.data[ID_TOKEN_KEY].as_str().expect("a string").to_owned();
+
+        click_sign_out(&browser).await;
+        let status = browser.page_at(app::CALLBACK_PATH, "#status").await;
+        assert!(status.starts_with("Signed out."), "{status}");
+
+        let call = mock.last_end_session_call().expect("a call at /endsession");
+        assert_eq!(call.id_token_hint.as_deref(), Some(id_token.as_str()), "the session's token");
+        assert_eq!(call.id_token_hint_sid.as_deref(), Some(sid.as_str()), "accepted, for that sid");
+        assert!(call.ended_hosted_session);
+        assert!(!mock.has_session("alice"), "hosted session left");
+        assert!(demo.store.load(&id).await.expect("store").is_none(), "server session left");
+        assert_eq!(browser.cookie_names().await, Vec::<String>::new(), "cookies left on the app");
+        assert_eq!(home_status(&browser, &demo).await, "Not signed in. Sign in");
         browser.quit().await;
     })
     .await;

@@ -1,5 +1,6 @@
-//! The whole sign-out flow over real loopback sockets: the demo app, the mock
-//! provider, and a browser that keeps cookies per host and follows redirects.
+//! The whole flow over real loopback sockets: the demo app signing in at the
+//! mock provider (authorization code flow with PKCE) and signing out, and a
+//! client that keeps cookies per host and follows redirects as a browser does.
 
 #[allow(dead_code)]
 #[path = "../examples/demo/app.rs"]
@@ -13,7 +14,9 @@ use http_client::CookieClient;
 use tokio::net::TcpListener;
 use tower_sessions_0_14::session::Id;
 
-use app::{DEMO_USER, LOCAL_COOKIE, SESSION_COOKIE};
+use app::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, SESSION_COOKIE, SID_KEY, USER_KEY};
+use http_client::Page;
+use tower_sessions_0_14::session::Record;
 
 /// The demo on ephemeral ports: the app on 127.0.0.1, the mock on `localhost`
 /// (another host, so cookies do not cross, as in production).
@@ -35,26 +38,74 @@ async fn demo() -> app::Demo {
     demo_with(&[]).await
 }
 
-/// Signs in at `/login` (locally, then at the mock); returns the server-side session ID.
-async fn sign_in(browser: &mut CookieClient, demo: &app::Demo) -> Id {
-    let home = browser.get(&format!("{}/login", demo.rp_url)).await;
-    assert_eq!(home.status, StatusCode::OK);
-    assert_eq!(home.url.path(), "/", "back home after signing in at the mock");
+/// Follows `/login` to the mock's sign-in form: the page that shows it.
+async fn to_sign_in_form(browser: &mut CookieClient, demo: &app::Demo) -> Page {
+    let form = browser.get(&format!("{}/login", demo.rp_url)).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert_eq!(form.url.host_str(), Some("localhost"), "at the mock: {:?}", form.visited);
+    assert_eq!(form.url.path(), "/authorize");
+    assert!(form.body.contains("<form id=\"sign-in\" method=\"post\" action=\"/authorize\">"));
+    form
+}
+
+/// Submits the mock's sign-in form as `user`: its hidden fields are the
+/// authorization request's parameters, i.e. the query of the form's page.
+async fn submit_sign_in_form(browser: &mut CookieClient, form: &Page, user: &str) -> Page {
+    let mut fields: Vec<(String, String)> = form.url.query_pairs().into_owned().collect();
+    fields.retain(|(name, _)| name != "user");
+    fields.push(("user".to_owned(), user.to_owned()));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let action = form.url.join("/authorize").unwrap();
+    browser.post_form(action.as_str(), &fields).await
+}
+
+/// The server-side session behind the browser's session cookie.
+async fn server_session(browser: &CookieClient, demo: &app::Demo) -> (Id, Option<Record>) {
+    let cookie = browser.cookie(&demo.rp_url, SESSION_COOKIE).expect("session cookie");
+    let id = Id::from_str(&cookie).expect("session ID");
+    let record = demo.store.load(&id).await.unwrap();
+    (id, record)
+}
+
+fn text(record: &Record, key: &str) -> Option<String> {
+    record.data.get(key).and_then(|v| v.as_str()).map(str::to_owned)
+}
+
+/// Signs in through the mock's form (authorization code flow with PKCE);
+/// returns the server-side session ID and the `sid` it holds.
+async fn sign_in(browser: &mut CookieClient, demo: &app::Demo) -> (Id, String) {
+    let form = to_sign_in_form(browser, demo).await;
+    let home = submit_sign_in_form(browser, &form, DEMO_USER).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    assert_eq!(home.url.path(), "/", "back home after the callback: {:?}", home.visited);
     assert!(
-        home.visited.iter().any(|u| u.host_str() == Some("localhost") && u.path() == "/login"),
-        "went through the mock's login: {:?}",
+        home.visited.iter().any(|u| u.path() == app::LOGIN_CALLBACK_PATH),
+        "through the app's sign-in callback: {:?}",
         home.visited
     );
-    assert!(home.body.contains("<strong>Signed in</strong>"), "{}", home.body);
+    assert!(
+        home.body.contains("<strong>Signed in</strong> as <span id=\"user\">demo-user</span>"),
+        "{}",
+        home.body
+    );
     assert!(home.body.contains("<strong>active</strong> for demo-user"), "{}", home.body);
 
     assert_eq!(browser.cookie(&demo.rp_url, LOCAL_COOKIE).as_deref(), Some(DEMO_USER));
-    let session_id = browser.cookie(&demo.rp_url, SESSION_COOKIE).expect("session cookie");
-    let id = Id::from_str(&session_id).expect("session ID");
-    assert!(demo.store.load(&id).await.unwrap().is_some(), "server session stored");
+    let (id, record) = server_session(browser, demo).await;
+    let record = record.expect("server session stored");
     let (mock, _) = demo.mock.as_ref().unwrap();
     assert!(mock.has_session(DEMO_USER));
-    id
+    // The session holds what the validated ID token said: sub, sid, and the token itself.
+    assert_eq!(text(&record, USER_KEY).as_deref(), Some(DEMO_USER));
+    let sid = text(&record, SID_KEY).expect("sid in the session");
+    let hosted = mock.hosted_sessions();
+    assert_eq!(hosted.len(), 1);
+    assert_eq!(hosted[0].sid, sid, "the session's sid is the hosted session's");
+    let id_token = text(&record, ID_TOKEN_KEY).expect("ID token in the session");
+    assert_eq!(id_token.split('.').count(), 3, "a JWS: {id_token}");
+    assert!(home.body.contains(&format!("<code id=\"sid\">{sid}</code>")), "{}", home.body);
+    assert!(!record.data.contains_key("pending_sign_in"), "the pending sign-in is used up");
+    (id, sid)
 }
 
 #[tokio::test]
@@ -65,7 +116,7 @@ async fn sign_out_ends_the_local_server_and_hosted_sessions() {
 
     let home = browser.get(&format!("{}/", demo.rp_url)).await;
     assert!(home.body.contains("Not signed in"), "{}", home.body);
-    let id = sign_in(&mut browser, &demo).await;
+    let (id, sid) = sign_in(&mut browser, &demo).await;
 
     let done =
         browser.post_form(&format!("{}/logout", demo.rp_url), &[("return_to", "/goodbye")]).await;
@@ -90,8 +141,11 @@ async fn sign_out_ends_the_local_server_and_hosted_sessions() {
         browser.cookie_names(&mock.url().replace("127.0.0.1", "localhost")),
         Vec::<String>::new()
     );
-    let call = &mock.end_session_calls()[0];
+    let call = mock.last_end_session_call().expect("a call at /endsession");
     assert!(call.ended_hosted_session);
+    // The layer sent the ID token the sign-in stored, and the mock accepted it for this session.
+    assert!(call.id_token_hint.is_some(), "id_token_hint sent: {:?}", call.params);
+    assert_eq!(call.id_token_hint_sid.as_deref(), Some(sid.as_str()), "the hint names the session");
     assert_eq!(call.param("client_id"), Some("demo-client"));
     assert_eq!(
         call.param("post_logout_redirect_uri"),
@@ -149,11 +203,165 @@ async fn a_tampered_state_is_refused_with_a_readable_page() {
     assert!(missing.body.contains("<code>state_missing</code>"), "{}", missing.body);
 }
 
+/// The state `/login` gave the browser, from the authorization URL it was sent to.
+fn authorization_state(form: &Page) -> String {
+    form.url.query_pairs().find(|(k, _)| k == "state").expect("state sent").1.into_owned()
+}
+
+/// Submits the sign-in form as [`DEMO_USER`] without following the
+/// provider's answer: the redirect to the app's `/login/callback`.
+async fn provider_answer(browser: &mut CookieClient, form: &Page) -> url::Url {
+    let mut fields: Vec<(String, String)> = form.url.query_pairs().into_owned().collect();
+    fields.push(("user".to_owned(), DEMO_USER.to_owned()));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let action = form.url.join("/authorize").unwrap();
+    let answer = browser.send(Method::POST, action.as_str(), Some(&fields)).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    let callback = answer.location().unwrap();
+    assert_eq!(callback.path(), app::LOGIN_CALLBACK_PATH);
+    callback
+}
+
+/// `url` with the query parameter `name` set to `value`, the others kept in order.
+fn with_param(url: &url::Url, name: &str, value: &str) -> url::Url {
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let mut changed = url.clone();
+    let mut query = changed.query_pairs_mut();
+    query.clear();
+    for (n, v) in &pairs {
+        query.append_pair(n, if n == name { value } else { v });
+    }
+    drop(query);
+    changed
+}
+
+#[tokio::test]
+async fn a_tampered_sign_in_state_is_refused_and_signs_nobody_in() {
+    let demo = demo().await;
+    let (mock, _) = demo.mock.clone().unwrap();
+    let mut browser = CookieClient::new();
+    let form = to_sign_in_form(&mut browser, &demo).await;
+    let state = authorization_state(&form);
+
+    // The provider's answer, not followed: its redirect to the app's callback.
+    let callback = provider_answer(&mut browser, &form).await;
+    assert_eq!(
+        callback.query_pairs().find(|(k, _)| k == "state").map(|(_, v)| v.into_owned()),
+        Some(state.clone())
+    );
+
+    // The same code with another state: refused, readably, and nobody is signed in.
+    let forged = with_param(&callback, "state", &format!("{state}x"));
+    let refused = browser.get(forged.as_str()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(refused.header("content-type"), Some("text/html; charset=utf-8"));
+    assert!(refused.body.contains("<h1>Sign-in could not be completed</h1>"), "{}", refused.body);
+    assert!(refused.body.contains("<code>state_mismatch</code>"), "{}", refused.body);
+    assert_eq!(browser.cookie(&demo.rp_url, LOCAL_COOKIE), None, "no local session");
+    let (_, record) = server_session(&browser, &demo).await;
+    let signed_in = record.as_ref().and_then(|r| text(r, USER_KEY));
+    assert_eq!(signed_in, None, "no server-side session");
+
+    // The pending sign-in was used up by the refusal: the genuine return fails too.
+    let late = browser.get(callback.as_str()).await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+    assert!(late.body.contains("<code>no_sign_in_pending</code>"), "{}", late.body);
+    // A callback without any sign-in started, or without state, is refused the same way.
+    let mut stranger = CookieClient::new();
+    let cold =
+        stranger.get(&format!("{}{}?code=x&state=y", demo.rp_url, app::LOGIN_CALLBACK_PATH)).await;
+    assert_eq!(cold.status, StatusCode::BAD_REQUEST);
+    assert!(cold.body.contains("<code>no_sign_in_pending</code>"), "{}", cold.body);
+    let home = browser.get(&format!("{}/", demo.rp_url)).await;
+    assert!(home.body.contains("Not signed in"), "{}", home.body);
+    // The hosted session exists (the user did sign in at the provider); the app refused the return.
+    assert!(mock.has_session(DEMO_USER));
+}
+
+#[tokio::test]
+async fn a_code_returned_in_another_issuers_name_is_refused() {
+    let demo = demo().await;
+    let mut browser = CookieClient::new();
+    let form = to_sign_in_form(&mut browser, &demo).await;
+    let callback = provider_answer(&mut browser, &form).await;
+    // RFC 9207 mix-up defence: the right state and code, the `iss` of another provider.
+    let mixed = with_param(&callback, "iss", "https://evil.example");
+    let refused = browser.get(mixed.as_str()).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("<code>issuer_mismatch</code>"), "{}", refused.body);
+    assert_eq!(browser.cookie(&demo.rp_url, LOCAL_COOKIE), None, "nobody signed in");
+}
+
+#[tokio::test]
+async fn a_missing_sign_in_state_is_refused() {
+    let demo = demo().await;
+    let mut browser = CookieClient::new();
+    let form = to_sign_in_form(&mut browser, &demo).await;
+    assert!(!authorization_state(&form).is_empty());
+    let bare = browser.get(&format!("{}{}?code=abc", demo.rp_url, app::LOGIN_CALLBACK_PATH)).await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST);
+    assert!(bare.body.contains("<code>state_mismatch</code>"), "{}", bare.body);
+    assert_eq!(browser.cookie(&demo.rp_url, LOCAL_COOKIE), None);
+}
+
+#[tokio::test]
+async fn a_confidential_client_signs_in_with_its_secret() {
+    let demo = demo_with(&[("CLIENT_SECRET", "s3cret")]).await;
+    let (mock, _) = demo.mock.clone().unwrap();
+    assert!(mock.client("demo-client").unwrap().is_confidential());
+    let mut browser = CookieClient::new();
+    let (id, sid) = sign_in(&mut browser, &demo).await;
+    browser.post_form(&format!("{}/logout", demo.rp_url), &[("return_to", "/")]).await;
+    assert!(demo.store.load(&id).await.unwrap().is_none());
+    assert_eq!(mock.last_end_session_call().unwrap().id_token_hint_sid, Some(sid));
+}
+
+#[tokio::test]
+async fn an_external_issuer_is_configured_by_discovery() {
+    // Another provider, not the demo's: the demo knows it by its issuer only.
+    let rp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rp_url = format!("http://127.0.0.1:{}", rp.local_addr().unwrap().port());
+    let provider = tower_oidc_logout::mock::MockProvider::builder()
+        .register(
+            tower_oidc_logout::mock::MockClient::new("my-app")
+                .redirect_uri(format!("{rp_url}/login/callback"))
+                .post_logout_redirect_uri(format!("{rp_url}/logout/callback")),
+        )
+        .serve("127.0.0.1:0")
+        .await
+        .unwrap();
+    let issuer = provider.issuer().to_owned();
+    let settings = app::Settings::from_lookup(|name| match name {
+        "RP_URL" => Some(rp_url.clone()),
+        "PROVIDER_ISSUER" => Some(issuer.clone()),
+        "CLIENT_ID" => Some("my-app".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let demo = app::start(settings, Some(rp), None).await.unwrap();
+    assert!(demo.mock.is_none(), "the embedded mock is not started");
+    assert_eq!(demo.issuer.as_deref(), Some(issuer.as_str()));
+
+    let mut browser = CookieClient::new();
+    let form = browser.get(&format!("{rp_url}/login")).await;
+    assert_eq!(form.url.origin(), url::Url::parse(&issuer).unwrap().origin(), "{:?}", form.visited);
+    let home = submit_sign_in_form(&mut browser, &form, "alice").await;
+    assert!(home.body.contains("<span id=\"user\">alice</span>"), "{}", home.body);
+    let sid = provider.hosted_sessions()[0].sid.clone();
+
+    let done = browser.post_form(&format!("{rp_url}/logout"), &[("return_to", "/")]).await;
+    assert_eq!(done.url.path(), "/logout/callback", "{:?}", done.visited);
+    // The end-session endpoint came from discovery, with the hint of alice's session.
+    let call = provider.last_end_session_call().unwrap();
+    assert_eq!(call.id_token_hint_sid, Some(sid));
+    assert_eq!(provider.hosted_session_count(), 0);
+}
+
 #[tokio::test]
 async fn a_cross_site_sign_out_is_refused_readably() {
     let demo = demo().await;
     let mut browser = CookieClient::new();
-    let id = sign_in(&mut browser, &demo).await;
+    let (id, _) = sign_in(&mut browser, &demo).await;
     // A form on another site posting to /logout with the user's cookies.
     browser.extra_headers = vec![
         ("origin", "https://evil.example".to_owned()),
@@ -183,8 +391,17 @@ async fn an_external_provider_replaces_the_mock() {
     assert!(demo.mock.is_none());
 
     let mut browser = CookieClient::new();
-    let home = browser.get(&format!("{rp_url}/login")).await;
+    // Signed in locally at once: /login's own response sets the cookies.
+    let login = browser.send(Method::GET, &format!("{rp_url}/login"), None).await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER);
+    assert_eq!(login.header("location"), Some("/"));
+    let set: Vec<&str> =
+        login.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert!(set.iter().any(|c| c.starts_with(&format!("{LOCAL_COOKIE}=demo-user"))), "{set:?}");
+    assert!(set.iter().any(|c| c.starts_with(&format!("{SESSION_COOKIE}="))), "{set:?}");
+    let home = browser.get(&format!("{rp_url}/")).await;
     assert!(home.body.contains("<strong>Signed in</strong>"), "{}", home.body);
+    assert!(!home.body.contains("id=\"sid\""), "no sid without a provider sign-in");
     let page = browser.send(Method::POST, &format!("{rp_url}/logout"), Some(&[])).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER);
     let location = page.header("location").unwrap();
@@ -205,6 +422,24 @@ fn defaults_work_without_any_setting() {
     assert_eq!(settings.provider, app::Provider::Mock { url: "http://localhost:3001".into() });
     assert_eq!(settings.post_logout_redirect_uri(), "http://127.0.0.1:3000/logout/callback");
     assert!(settings.state_key.is_none());
+    assert_eq!(settings.client_secret, None);
+    assert_eq!(settings.redirect_uri(), "http://127.0.0.1:3000/login/callback");
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_stops_the_demo_naming_it() {
+    // A port nobody listens on (bound, then closed).
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let rp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rp_url = format!("http://127.0.0.1:{}", rp.local_addr().unwrap().port());
+    let settings = app::Settings::from_lookup(|name| match name {
+        "RP_URL" => Some(rp_url.clone()),
+        "PROVIDER_ISSUER" => Some(format!("http://127.0.0.1:{closed}")),
+        _ => None,
+    })
+    .unwrap();
+    let error = app::start(settings, Some(rp), None).await.unwrap_err();
+    assert_eq!(error.name, "PROVIDER_ISSUER", "{error}");
 }
 
 #[test]
@@ -221,6 +456,25 @@ fn bad_settings_name_the_setting() {
     assert_eq!(error("LOGOUT_STATE_TTL_SECS", "five").name, "LOGOUT_STATE_TTL_SECS");
     assert_eq!(error("SESSION_STORE", "mongodb://127.0.0.1/0").name, "SESSION_STORE");
     assert_eq!(error("SESSION_STORE", "redis://127.0.0.1:port/0").name, "SESSION_STORE");
+    assert_eq!(error("PROVIDER_ISSUER", "id.example.com").name, "PROVIDER_ISSUER");
+    assert_eq!(
+        error("PROVIDER_ISSUER", "https://id.example.com/?tenant=1").name,
+        "PROVIDER_ISSUER"
+    );
+    let both = app::Settings::from_lookup(|n| match n {
+        "PROVIDER_ISSUER" => Some("https://id.example.com".into()),
+        "PROVIDER_END_SESSION_URL" => Some("https://id.example.com/endsession".into()),
+        _ => None,
+    })
+    .unwrap_err();
+    assert_eq!(both.name, "PROVIDER_END_SESSION_URL", "{both}");
+    let unused_secret = app::Settings::from_lookup(|n| match n {
+        "CLIENT_SECRET" => Some("s3cret".into()),
+        "PROVIDER_END_SESSION_URL" => Some("https://id.example.com/endsession".into()),
+        _ => None,
+    })
+    .unwrap_err();
+    assert_eq!(unused_secret.name, "CLIENT_SECRET", "{unused_secret}");
     let message = error("STATE_KEY", "c2hvcnQ=").to_string();
     assert!(message.starts_with("STATE_KEY: "), "{message}");
 }

@@ -1,17 +1,22 @@
 //! The demo app: settings, the axum relying party, and the embedded mock provider.
 //!
-//! Shared by `main.rs` and the full-flow test (`tests/demo_flow.rs`).
+//! Shared by `main.rs`, the full-flow test (`tests/demo_flow.rs`) and the
+//! browser tests (`tests/browser.rs`).
 
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
 #[path = "../shared/html.rs"]
 mod html;
+#[path = "signin.rs"]
+mod signin;
 use html::escape;
+pub(crate) use signin::LOGIN_CALLBACK_PATH;
+use signin::{CallbackQuery, PendingSignIn, SignIn};
 
 use axum::{
     Extension, Router,
     body::Body,
-    extract::State,
+    extract::{Query, State, rejection::QueryRejection},
     http::{
         HeaderMap, HeaderValue, Response, StatusCode,
         header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE},
@@ -19,10 +24,12 @@ use axum::{
     middleware::map_response,
     routing::get,
 };
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_oidc_logout::{
-    ConfigError, EndSessionFailed, FlushSession, LoggedOut, OidcLogoutLayer, Rejection,
-    SessionCookie, StateKey, mock::MockProvider,
+    ConfigError, EndSessionFailed, FlushSession, LoggedOut, OidcLogoutLayer, ProviderMetadata,
+    Rejection, SessionCookie, StateKey,
+    mock::{MockClient, MockProvider},
 };
 use tower_sessions_0_14::{
     MemoryStore, Session, SessionManagerLayer, SessionStore, cookie::SameSite,
@@ -31,10 +38,18 @@ use tower_sessions_redis_store::{
     RedisStore,
     fred::prelude::{Builder, ClientLike, Config as RedisConfig, Pool, ReconnectPolicy},
 };
-use url::{Url, form_urlencoded};
+use url::Url;
 
-/// The user every sign-in of the demo is for.
+/// The user the mock's sign-in form offers, and the one a local sign-in is for.
 pub(crate) const DEMO_USER: &str = "demo-user";
+/// Session keys: the user (`sub`), the provider's session (`sid`), the ID token
+/// (sent as `id_token_hint` at sign-out), and a sign-in on its way.
+pub(crate) const USER_KEY: &str = "user";
+pub(crate) const SID_KEY: &str = "sid";
+pub(crate) const ID_TOKEN_KEY: &str = "id_token";
+const PENDING_SIGN_IN_KEY: &str = "pending_sign_in";
+/// What the local cookie's value escapes of the user name (`sub` is any string).
+const COOKIE_VALUE_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 /// The local cookie the app sets at sign-in (besides the session cookie).
 pub(crate) const LOCAL_COOKIE: &str = "demo_user";
 /// The tower-sessions cookie: the ID of the server-side session.
@@ -54,6 +69,8 @@ pub(crate) struct Settings {
     /// The app's public base URL (no trailing slash); also where it listens.
     pub(crate) rp_url: String,
     pub(crate) client_id: String,
+    /// `None`: a public client (PKCE only).
+    pub(crate) client_secret: Option<String>,
     pub(crate) provider: Provider,
     /// `None`: a key generated at start.
     pub(crate) state_key: Option<StateKey>,
@@ -72,12 +89,14 @@ pub(crate) enum SessionBackend {
     Redis { url: String },
 }
 
-/// Which provider the app signs out of.
+/// Which provider the app signs in with and out of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Provider {
-    /// The embedded mock, at this base URL (no trailing slash).
+    /// The embedded mock, at this base URL (no trailing slash), which is also its issuer.
     Mock { url: String },
-    /// An external provider's end-session endpoint.
+    /// An external provider, configured by discovery from its issuer.
+    Issuer { issuer: String },
+    /// An external provider's end-session endpoint only: sign-out, no sign-in.
     External { end_session_url: String },
 }
 
@@ -110,8 +129,38 @@ impl Settings {
         if client_id.trim() != client_id {
             return Err(bad("CLIENT_ID", "it has leading or trailing spaces"));
         }
-        let provider = match var("PROVIDER_END_SESSION_URL") {
-            Some(end_session_url) => {
+        let client_secret = var("CLIENT_SECRET");
+        let provider = match (var("PROVIDER_ISSUER"), var("PROVIDER_END_SESSION_URL")) {
+            (Some(_), Some(_)) => {
+                return Err(bad(
+                    "PROVIDER_END_SESSION_URL",
+                    "set PROVIDER_ISSUER (sign-in and sign-out, by discovery) or \
+                     PROVIDER_END_SESSION_URL (sign-out only), not both",
+                ));
+            }
+            (Some(issuer), None) => {
+                let url = Url::parse(&issuer).map_err(|e| {
+                    bad("PROVIDER_ISSUER", format!("`{issuer}` is not an absolute URL ({e})"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https")
+                    || url.query().is_some()
+                    || url.fragment().is_some()
+                {
+                    return Err(bad(
+                        "PROVIDER_ISSUER",
+                        format!("`{issuer}` must be an https URL without query or fragment"),
+                    ));
+                }
+                Provider::Issuer { issuer }
+            }
+            (None, Some(end_session_url)) => {
+                if client_secret.is_some() {
+                    return Err(bad(
+                        "CLIENT_SECRET",
+                        "it is used for sign-in only, which PROVIDER_END_SESSION_URL does not do \
+                         (set PROVIDER_ISSUER instead)",
+                    ));
+                }
                 Url::parse(&end_session_url).map_err(|e| {
                     bad(
                         "PROVIDER_END_SESSION_URL",
@@ -120,7 +169,7 @@ impl Settings {
                 })?;
                 Provider::External { end_session_url }
             }
-            None => {
+            (None, None) => {
                 let url = base_url(
                     "MOCK_PROVIDER_URL",
                     var("MOCK_PROVIDER_URL").as_deref().unwrap_or("http://localhost:3001"),
@@ -171,12 +220,17 @@ impl Settings {
                 ));
             }
         };
-        Ok(Self { rp_url, client_id, provider, state_key, state_ttl, session_store })
+        Ok(Self { rp_url, client_id, client_secret, provider, state_key, state_ttl, session_store })
     }
 
     /// The callback URL registered with the provider.
     pub(crate) fn post_logout_redirect_uri(&self) -> String {
         format!("{}{CALLBACK_PATH}", self.rp_url)
+    }
+
+    /// The sign-in redirect URI registered with the provider.
+    pub(crate) fn redirect_uri(&self) -> String {
+        format!("{}{LOGIN_CALLBACK_PATH}", self.rp_url)
     }
 }
 
@@ -223,6 +277,8 @@ pub(crate) struct Demo {
     pub(crate) rp_addr: SocketAddr,
     /// The embedded mock provider and its public base URL, if it runs.
     pub(crate) mock: Option<(MockProvider, String)>,
+    /// The issuer signed in with (the mock's or `PROVIDER_ISSUER`), if the demo signs in.
+    pub(crate) issuer: Option<String>,
     /// The server-side session store (the full-flow test looks in it).
     #[allow(dead_code)]
     pub(crate) store: Arc<dyn SessionStore>,
@@ -237,6 +293,8 @@ struct AppState {
     rp_url: String,
     client_id: String,
     mock: Option<(MockProvider, String)>,
+    /// `None`: `PROVIDER_END_SESSION_URL` only, `/login` signs in locally.
+    sign_in: Option<SignIn>,
 }
 
 /// Starts the app (and the mock provider, unless an external one is set).
@@ -247,19 +305,46 @@ pub(crate) async fn start(
     rp_listener: Option<TcpListener>,
     mock_listener: Option<TcpListener>,
 ) -> Result<Demo, SettingsError> {
-    let (end_session_url, mock) = match &settings.provider {
-        Provider::External { end_session_url } => (end_session_url.clone(), None),
+    let (issuer, mock) = match &settings.provider {
+        Provider::External { .. } => (None, None),
+        Provider::Issuer { issuer } => (Some(("PROVIDER_ISSUER", issuer.clone())), None),
         Provider::Mock { url } => {
             let listener = match mock_listener {
                 Some(listener) => listener,
                 None => bind("MOCK_PROVIDER_URL", url).await?,
             };
+            let mut client = MockClient::new(&settings.client_id)
+                .redirect_uri(settings.redirect_uri())
+                .post_logout_redirect_uri(settings.post_logout_redirect_uri());
+            if let Some(secret) = &settings.client_secret {
+                client = client.secret(secret);
+            }
             let mock = MockProvider::builder()
-                .client(&settings.client_id, [settings.post_logout_redirect_uri()])
+                // The URL the browser uses (it binds 127.0.0.1 but is called localhost).
+                .issuer(url)
+                .register(client)
                 .serve_on(listener)
                 .await
                 .map_err(|e| bad("MOCK_PROVIDER_URL", e.to_string()))?;
-            (format!("{url}/endsession"), Some((mock, url.clone())))
+            (Some(("MOCK_PROVIDER_URL", url.clone())), Some((mock, url.clone())))
+        }
+    };
+    // Discovery, once at start: the layer's end-session endpoint and the sign-in's endpoints.
+    let (metadata, sign_in) = match &issuer {
+        None => (None, None),
+        Some((name, issuer)) => {
+            let metadata = ProviderMetadata::discover(issuer)
+                .await
+                .map_err(|e| bad(name, format!("discovery of `{issuer}` failed: {e}")))?;
+            let sign_in = SignIn::discover(
+                issuer,
+                &settings.client_id,
+                settings.client_secret.as_deref(),
+                &settings.redirect_uri(),
+            )
+            .await
+            .map_err(|e| bad(name, e))?;
+            (Some(metadata), Some(sign_in))
         }
     };
 
@@ -268,8 +353,14 @@ pub(crate) async fn start(
         Some(key) => key,
         None => StateKey::generate().map_err(|e| bad("STATE_KEY", e.to_string()))?,
     };
-    let mut logout = OidcLogoutLayer::builder()
-        .end_session_endpoint(end_session_url)
+    let mut logout = OidcLogoutLayer::builder();
+    if let Some(metadata) = &metadata {
+        logout = logout.provider(metadata);
+    }
+    if let Provider::External { end_session_url } = &settings.provider {
+        logout = logout.end_session_endpoint(end_session_url);
+    }
+    logout = logout
         .client_id(&settings.client_id)
         .post_logout_redirect_uri(settings.post_logout_redirect_uri())
         .state_key(state_key)
@@ -279,7 +370,8 @@ pub(crate) async fn start(
         logout = logout.state_ttl(ttl);
     }
     let logout = logout
-        .end_session_hook(FlushSession::new())
+        .end_session_hook(FlushSession::new().id_token_key(ID_TOKEN_KEY))
+        .refusal_page(|rejection, _request| Response::new(refusal_page(rejection)))
         .build()
         .map_err(|e| bad(setting_of(&e), e.to_string()))?;
 
@@ -287,16 +379,18 @@ pub(crate) async fn start(
         rp_url: settings.rp_url.clone(),
         client_id: settings.client_id.clone(),
         mock: mock.clone(),
+        sign_in,
     };
     let app = Router::new()
         .route("/", get(home))
         .route("/login", get(login))
+        .route(LOGIN_CALLBACK_PATH, get(login_callback))
         .route(CALLBACK_PATH, get(signed_out))
         .route("/goodbye", get(goodbye))
         .route("/help", get(help))
         .with_state(state)
         .layer(logout)
-        .layer(map_response(html_errors));
+        .layer(map_response(end_session_failed_page));
     let secure = settings.rp_url.starts_with("https:");
     let (app, store): (Router, Arc<dyn SessionStore>) = match &settings.session_store {
         SessionBackend::Memory => {
@@ -315,7 +409,8 @@ pub(crate) async fn start(
     };
     let rp_addr = rp_listener.local_addr().map_err(|e| bad("RP_URL", e.to_string()))?;
     let server = tokio::spawn(async move { axum::serve(rp_listener, app).await });
-    Ok(Demo { rp_url: settings.rp_url, rp_addr, mock, store, key_generated, server })
+    let issuer = issuer.map(|(_, issuer)| issuer);
+    Ok(Demo { rp_url: settings.rp_url, rp_addr, mock, issuer, store, key_generated, server })
 }
 
 /// The session manager, outside the logout layer so that `FlushSession` finds the session.
@@ -348,6 +443,7 @@ async fn redis_pool(url: &str) -> Result<Pool, SettingsError> {
 /// The setting behind a configuration error of the layer.
 fn setting_of(error: &ConfigError) -> &'static str {
     match error {
+        ConfigError::NoEndSessionEndpoint { .. } => "PROVIDER_ISSUER",
         ConfigError::InvalidUrl { what: "end-session endpoint", .. }
         | ConfigError::MissingEndSessionEndpoint
         | ConfigError::UrlCapTooSmall { .. } => "PROVIDER_END_SESSION_URL",
@@ -361,27 +457,45 @@ fn setting_of(error: &ConfigError) -> &'static str {
 }
 
 async fn home(State(app): State<AppState>, session: Session, headers: HeaderMap) -> Response<Body> {
-    let (signed_in, sessions) = sessions_now(&app, &session, &headers).await;
-    let mut body = if signed_in {
-        format!("<p id=\"status\"><strong>Signed in</strong> as {DEMO_USER}.</p>")
-    } else {
-        "<p id=\"status\"><strong>Not signed in.</strong> <a href=\"/login\">Sign in</a></p>"
-            .to_owned()
+    let (user, sessions) = sessions_now(&app, &session, &headers).await;
+    let mut body = match &user {
+        Some(user) => {
+            let sid = match session.get::<String>(SID_KEY).await.ok().flatten() {
+                Some(sid) => format!(
+                    "<p>Session at the provider (<code>sid</code>): <code id=\"sid\">{}</code>.</p>",
+                    escape(&sid)
+                ),
+                None => String::new(),
+            };
+            format!(
+                "<p id=\"status\"><strong>Signed in</strong> as <span id=\"user\">{}</span>.</p>{sid}",
+                escape(user)
+            )
+        }
+        None => {
+            "<p id=\"status\"><strong>Not signed in.</strong> <a href=\"/login\">Sign in</a></p>"
+                .to_owned()
+        }
     };
     body.push_str(&sessions);
     body.push_str(&logout_form());
     body.push_str(&format!(
-        "<p><small>Client ID <code>{}</code>; the provider sends the browser back to <code>{}{CALLBACK_PATH}</code>.</small></p>",
+        "<p><small>Client ID <code>{}</code>; the provider sends the browser back to <code>{rp}{LOGIN_CALLBACK_PATH}</code> \
+         after sign-in and to <code>{rp}{CALLBACK_PATH}</code> after sign-out.</small></p>",
         escape(&app.client_id),
-        escape(&app.rp_url)
+        rp = escape(&app.rp_url)
     ));
     page(StatusCode::OK, "tower-oidc-logout demo", &body)
 }
 
-/// Whether signed in locally or on the server, and the three sessions as HTML.
-async fn sessions_now(app: &AppState, session: &Session, headers: &HeaderMap) -> (bool, String) {
+/// Who is signed in (locally or on the server), and the three sessions as HTML.
+async fn sessions_now(
+    app: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+) -> (Option<String>, String) {
     let local = request_cookie(headers, LOCAL_COOKIE);
-    let server = session.get::<String>("user").await.ok().flatten();
+    let server = session.get::<String>(USER_KEY).await.ok().flatten();
     let local_line = match &local {
         Some(user) => {
             format!("<strong>present</strong>: <code>{LOCAL_COOKIE}={}</code>", escape(user))
@@ -389,33 +503,46 @@ async fn sessions_now(app: &AppState, session: &Session, headers: &HeaderMap) ->
         None => format!("<strong>none</strong> (no <code>{LOCAL_COOKIE}</code> cookie)"),
     };
     let server_line = match (&server, session.id()) {
-        (Some(user), Some(id)) => format!(
-            "<strong>present</strong> in the tower-sessions store: session <code>{id}</code> for {}",
-            escape(user)
-        ),
+        (Some(user), Some(id)) => {
+            let token = match session.get::<String>(ID_TOKEN_KEY).await.ok().flatten() {
+                Some(token) => format!(
+                    ", with its ID token ({} bytes, sent as <code>id_token_hint</code> at sign-out)",
+                    token.len()
+                ),
+                None => String::new(),
+            };
+            format!(
+                "<strong>present</strong> in the tower-sessions store: session <code>{id}</code> for {}{token}",
+                escape(user)
+            )
+        }
         _ => "<strong>none</strong> in the tower-sessions store".to_owned(),
     };
+    let user = server.clone().or_else(|| {
+        local.as_ref().map(|value| percent_decode_str(value).decode_utf8_lossy().into_owned())
+    });
     let html = format!(
         "<h2>Sessions</h2><ul>\
          <li>Local session (cookie in this browser): <span id=\"local\">{local_line}</span></li>\
          <li>Server-side session: <span id=\"server\">{server_line}</span></li>\
          <li>Hosted session at the provider: <span id=\"hosted\">{}</span></li></ul>",
-        hosted_status(app)
+        hosted_status(app, user.as_deref().unwrap_or(DEMO_USER))
     );
-    (local.is_some() || server.is_some(), html)
+    (user, html)
 }
 
-fn hosted_status(app: &AppState) -> String {
+fn hosted_status(app: &AppState, user: &str) -> String {
     match &app.mock {
         Some((mock, url)) => {
-            let state = if mock.has_session(DEMO_USER) { "active" } else { "none" };
+            let state = if mock.has_session(user) { "active" } else { "none" };
             format!(
-                "<strong>{state}</strong> for {DEMO_USER} at the mock provider \
+                "<strong>{state}</strong> for {user} at the mock provider \
                  (<a href=\"{url}/authorize\">see the provider's own page</a>)",
+                user = escape(user),
                 url = escape(url)
             )
         }
-        None => "unknown: this demo does not sign in at an external provider".to_owned(),
+        None => "unknown: the demo cannot see an external provider's sessions".to_owned(),
     }
 }
 
@@ -433,41 +560,100 @@ fn logout_form() -> String {
     )
 }
 
-/// Signs in locally at once, then at the mock provider too.
+/// Starts a sign-in at the provider (authorization code flow with PKCE), or,
+/// with `PROVIDER_END_SESSION_URL` only, signs in locally at once.
 async fn login(State(app): State<AppState>, session: Session) -> Response<Body> {
-    // A fresh session ID at sign-in (no session fixation), then the user.
+    let Some(sign_in) = &app.sign_in else {
+        return signed_in(&session, DEMO_USER, None, None).await;
+    };
+    let (authorization_url, pending) = sign_in.start();
+    // Single use, in the session until the provider sends the browser back.
+    if let Err(e) = session.insert(PENDING_SIGN_IN_KEY, pending).await {
+        return store_failed(&e);
+    }
+    see_other(
+        page(StatusCode::SEE_OTHER, "Signing in", "<p>To the provider...</p>"),
+        &authorization_url,
+    )
+}
+
+/// The provider's return from sign-in: state, code, ID token checked, then the session starts.
+async fn login_callback(
+    State(app): State<AppState>,
+    session: Session,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
+) -> Response<Body> {
+    let Some(sign_in) = &app.sign_in else {
+        return page(StatusCode::NOT_FOUND, "Not found", "<p>This demo signs in locally.</p>");
+    };
+    // Taken out whatever happens next: a pending sign-in is used once.
+    let pending = match session.remove::<PendingSignIn>(PENDING_SIGN_IN_KEY).await {
+        Ok(pending) => pending,
+        Err(e) => return store_failed(&e),
+    };
+    // A query that does not parse (a repeated parameter, say) has no usable state: refused below.
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    match sign_in.finish(pending, query).await {
+        Ok(user) => signed_in(&session, &user.sub, user.sid.as_deref(), Some(&user.id_token)).await,
+        Err(failure) => {
+            let status = StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = format!(
+                "<p id=\"error\">{} (<code>{}</code>)</p><p>HTTP status {status}. Nobody was signed \
+                 in.</p><p><a href=\"/login\">Try again</a> · <a href=\"/\">Home</a></p>",
+                escape(&failure.to_string()),
+                failure.code()
+            );
+            page(status, "Sign-in could not be completed", &body)
+        }
+    }
+}
+
+/// Starts the server-side session for `user` under a fresh ID (no session
+/// fixation), sets the local cookie, and goes home.
+async fn signed_in(
+    session: &Session,
+    user: &str,
+    sid: Option<&str>,
+    id_token: Option<&str>,
+) -> Response<Body> {
     let saved = async {
         session.cycle_id().await?;
-        session.insert("user", DEMO_USER).await
+        session.insert(USER_KEY, user).await?;
+        if let Some(sid) = sid {
+            session.insert(SID_KEY, sid).await?;
+        }
+        if let Some(id_token) = id_token {
+            session.insert(ID_TOKEN_KEY, id_token).await?;
+        }
+        Ok::<_, tower_sessions_0_14::session::Error>(())
     };
     if let Err(e) = saved.await {
-        return page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Sign-in failed",
-            &format!("<p>The session store failed: {}</p>", escape(&e.to_string())),
-        );
+        return store_failed(&e);
     }
-    let next = match &app.mock {
-        Some((_, url)) => {
-            let mut query = form_urlencoded::Serializer::new(String::new());
-            query
-                .append_pair("user", DEMO_USER)
-                .append_pair("client_id", &app.client_id)
-                .append_pair("redirect_uri", &format!("{}/", app.rp_url));
-            format!("{url}/login?{}", query.finish())
-        }
-        None => "/".to_owned(),
-    };
-    let mut response = page(StatusCode::SEE_OTHER, "Signing in", "<p>Signing in...</p>");
-    let headers = response.headers_mut();
-    if let Ok(next) = HeaderValue::try_from(next) {
-        headers.insert(LOCATION, next);
+    let mut response =
+        see_other(page(StatusCode::SEE_OTHER, "Signed in", "<p>Signed in.</p>"), "/");
+    let value = utf8_percent_encode(user, COOKIE_VALUE_ESCAPES);
+    if let Ok(cookie) =
+        HeaderValue::try_from(format!("{LOCAL_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax"))
+    {
+        response.headers_mut().append(SET_COOKIE, cookie);
     }
-    headers.append(
-        SET_COOKIE,
-        HeaderValue::from_static("demo_user=demo-user; Path=/; HttpOnly; SameSite=Lax"),
-    );
     response
+}
+
+fn see_other(mut response: Response<Body>, location: &str) -> Response<Body> {
+    if let Ok(location) = HeaderValue::try_from(location) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+}
+
+fn store_failed(error: &dyn std::fmt::Display) -> Response<Body> {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Sign-in failed",
+        &format!("<p id=\"error\">The session store failed: {}</p>", escape(&error.to_string())),
+    )
 }
 
 /// The callback, reached only with a state the layer validated.
@@ -508,40 +694,51 @@ async fn help() -> Response<Body> {
     )
 }
 
-/// Turns the layer's refusals (a [`Rejection`] or [`EndSessionFailed`] in the
-/// response extensions) into a readable page, keeping status and cookies.
-async fn html_errors(response: Response<Body>) -> Response<Body> {
-    let (title, detail) = if let Some(rejection) = response.extensions().get::<Rejection>() {
-        (
-            "Sign-out could not be completed",
-            format!("{} (<code>{}</code>)", escape(&rejection.to_string()), rejection.code()),
-        )
-    } else if let Some(failure) = response.extensions().get::<EndSessionFailed>() {
-        ("Sign-out failed on the server", escape(&failure.to_string()))
-    } else {
+/// The layer's refusals (a cross-site sign-out, a bad `state` at the
+/// callback, ...) as a readable page; the layer keeps the status, the cookies
+/// and the [`Rejection`] in the extensions.
+fn refusal_page(rejection: &Rejection) -> String {
+    let detail = format!("{} (<code>{}</code>)", escape(&rejection.to_string()), rejection.code());
+    error_html("Sign-out could not be completed", &detail, rejection.status())
+}
+
+/// A failed storage hook ([`EndSessionFailed`], a 500) as a readable page.
+///
+/// The layer's `refusal_page` covers [`Rejection`]s only; this failure is
+/// not one (nothing was refused: the store failed), so this one small
+/// `map_response` stays for it.
+async fn end_session_failed_page(response: Response<Body>) -> Response<Body> {
+    let Some(failure) = response.extensions().get::<EndSessionFailed>() else {
         return response;
     };
+    let detail = escape(&failure.to_string());
     let (mut parts, _) = response.into_parts();
+    let html = error_html("Sign-out failed on the server", &detail, parts.status);
+    parts.headers.remove(CONTENT_LENGTH);
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    Response::from_parts(parts, Body::from(html))
+}
+
+fn error_html(title: &str, detail: &str, status: StatusCode) -> String {
     let body = format!(
         "<p id=\"error\">{detail}</p><p>HTTP status {status}. Nothing was signed out by following \
          this link, and no page of the app was shown.</p>{form}<p><a href=\"/\">Home</a></p>",
-        status = parts.status,
         form = logout_form(),
     );
-    let html = page(parts.status, title, &body);
-    parts.headers.remove(CONTENT_LENGTH);
-    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    Response::from_parts(parts, html.into_body())
+    html_document(title, &body)
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response<Body> {
-    let html = format!(
+fn html_document(title: &str, body: &str) -> String {
+    format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\n\
          <body style=\"font-family: sans-serif; max-width: 44em; margin: 2em auto; line-height: 1.5\">\n\
          <p><small>tower-oidc-logout demo app</small></p>\n<h1>{title}</h1>\n{body}\n</body></html>\n",
         title = escape(title)
-    );
-    let mut response = Response::new(Body::from(html));
+    )
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(html_document(title, body)));
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -1,14 +1,22 @@
-//! The whole sign-out flow in a browser: `cargo run --example demo`.
+//! Sign-in and sign-out in a browser: `cargo run --example demo`.
 //!
-//! An axum app (the relying party) with the logout layer and a tower-sessions
-//! store, and, unless `PROVIDER_END_SESSION_URL` is set, an embedded mock
-//! Next Identity provider. Settings (all optional):
+//! An axum app (the relying party) that signs in with the authorization code
+//! flow and PKCE (the `openidconnect` crate), with the logout layer and a
+//! tower-sessions store, and, unless `PROVIDER_ISSUER` or
+//! `PROVIDER_END_SESSION_URL` is set, an embedded mock Next Identity provider.
+//! Settings (all optional; README.md has the table):
 //!
 //! - `RP_URL`: the app's public base URL and where it listens (default `http://127.0.0.1:3000`)
-//! - `MOCK_PROVIDER_URL`: the embedded mock's base URL (default `http://localhost:3001`,
-//!   another host name, so the return from the provider is cross-site as in production)
+//! - `MOCK_PROVIDER_URL`: the embedded mock's base URL and issuer (default
+//!   `http://localhost:3001`, another host name, so the return from the provider is
+//!   cross-site as in production)
 //! - `CLIENT_ID`: the client ID (default `demo-client`)
-//! - `PROVIDER_END_SESSION_URL`: an external provider's end-session endpoint; the mock is then not started
+//! - `CLIENT_SECRET`: the client's secret at the token endpoint (default: none, a public
+//!   client with PKCE)
+//! - `PROVIDER_ISSUER`: an external provider's issuer, configured by discovery for sign-in
+//!   and sign-out; the mock is then not started
+//! - `PROVIDER_END_SESSION_URL`: an external provider's end-session endpoint, for sign-out
+//!   only (`/login` then signs in locally at once); the mock is then not started
 //! - `STATE_KEY`: base64 key sealing the logout state (default: generated at start)
 //! - `LOGOUT_STATE_TTL_SECS`: how long a sign-out may take at the provider (default 300)
 //! - `SESSION_STORE`: where server-side sessions live: `memory` (default) or a Redis URL
@@ -34,26 +42,34 @@ async fn main() -> ExitCode {
 
     println!("tower-oidc-logout demo");
     println!("  app (relying party):  {}   (listening on {})", demo.rp_url, demo.rp_addr);
-    match &demo.mock {
-        Some((_, url)) => {
+    match (&demo.mock, &settings.provider) {
+        (Some((_, url)), _) => {
             println!("  mock Next Identity:   {url}   (hosted-session page: {url}/authorize)");
+        }
+        (None, app::Provider::Issuer { issuer }) => {
             println!(
-                "  client `{}` may return to {}",
-                settings.client_id,
-                settings.post_logout_redirect_uri()
+                "  external provider:    {issuer}   (by discovery; embedded mock not started)"
             );
         }
-        None => {
-            if let app::Provider::External { end_session_url } = &settings.provider {
-                println!("  external provider:    {end_session_url}   (embedded mock not started)");
-                println!(
-                    "  register {} as a post-logout redirect URI of client `{}` there",
-                    settings.post_logout_redirect_uri(),
-                    settings.client_id
-                );
-            }
+        (None, app::Provider::External { end_session_url }) => {
+            println!(
+                "  external provider:    {end_session_url}   (sign-out only; embedded mock not started)"
+            );
         }
+        (None, app::Provider::Mock { .. }) => {}
     }
+    if let Some(issuer) = &demo.issuer {
+        println!("  sign-in: authorization code flow with PKCE, issuer {issuer}");
+    }
+    let confidential =
+        if settings.client_secret.is_some() { "confidential" } else { "public, PKCE" };
+    let where_ =
+        if demo.mock.is_some() { "registered at the mock" } else { "register at the provider" };
+    println!("  client `{}` ({confidential}); {where_}:", settings.client_id);
+    if !matches!(settings.provider, app::Provider::External { .. }) {
+        println!("    redirect URI              {}", settings.redirect_uri());
+    }
+    println!("    post-logout redirect URI  {}", settings.post_logout_redirect_uri());
     match &settings.session_store {
         app::SessionBackend::Memory => {
             println!("  sessions: in this process (SESSION_STORE=memory)")
@@ -69,11 +85,20 @@ async fn main() -> ExitCode {
     }
     println!();
     println!("Open {}/ in a browser:", demo.rp_url);
+    if matches!(settings.provider, app::Provider::External { .. }) {
+        println!(
+            "  1. click \"Sign in\": signs in here only (PROVIDER_END_SESSION_URL: sign-out only);"
+        );
+    } else {
+        println!(
+            "  1. click \"Sign in\": the provider's sign-in form, then back here with a code; the app checks \
+             the ID token and shows you, your `sid` and all three sessions;"
+        );
+    }
+    let hint = if demo.issuer.is_some() { " sends the ID token as id_token_hint," } else { "" };
     println!(
-        "  1. click \"Sign in\": signs in here and at the provider; the home page shows all three sessions;"
-    );
-    println!(
-        "  2. click \"Sign out\": the app ends its sessions, the provider ends its own and sends you back;"
+        "  2. click \"Sign out\": the app ends its sessions,{hint} the provider ends its own session \
+         and sends you back;"
     );
     println!(
         "  3. the callback page shows what was validated; the home page shows no session left."
