@@ -285,7 +285,7 @@ async fn the_front_channel_route_ends_the_sessions_of_the_providers_sid() {
         Request::get(format!("{FRONTCHANNEL}?{query}")).body(Body::empty()).unwrap()
     };
 
-    let (response, _) = app.send(get(format!("iss=https%3A%2F%2Fevil.example&sid=sid-1"))).await;
+    let (response, _) = app.send(get("iss=https%3A%2F%2Fevil.example&sid=sid-1".to_owned())).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let (response, _) = app.send(get(format!("iss={issuer}"))).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "sid is required");
