@@ -99,6 +99,52 @@
 //! sealed inside the state and handed back as
 //! [`LoggedOut::return_target`]; it is never read from the callback URL.
 //!
+//! # When the session ends at the provider
+//!
+//! With the `backchannel` feature the same layer also serves OpenID Connect
+//! Back-Channel Logout 1.0 ([`backchannel_logout`](OidcLogoutBuilder::backchannel_logout))
+//! and Front-Channel Logout 1.0 ([`frontchannel_logout`](OidcLogoutBuilder::frontchannel_logout)):
+//! when the user signs out at the provider, or of another app, or an
+//! administrator ends the session, the provider tells this app, which
+//! deletes the sessions from its store, so a copied session cookie is dead
+//! on every instance. The app records each sign-in in the
+//! [session index](index) (`record_sign_in` with tower-sessions); a
+//! [`ProviderLogout`] ties the token checks ([`LogoutTokenValidator`]),
+//! the index, the replay set and the store together:
+//!
+//! ```
+//! # use std::sync::Arc;
+//! # use tower_oidc_logout::{KeySet, LogoutTokenValidator, MemoryIndex, OidcLogoutLayer, ProviderLogout, StateKey};
+//! # use tower_oidc_logout::index::tower_sessions_0_14::DeleteFromStore;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let jwks = br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
+//! # let store = Arc::new(tower_sessions_0_14::MemoryStore::default());
+//! let validator = LogoutTokenValidator::builder()
+//!     .issuer("https://id.example")
+//!     .client_id("my-client-id")
+//!     .keys(KeySet::from_jwks(jwks)?) // or .provider(&discovered): keys from its jwks_uri
+//!     .build()?;
+//! let index = Arc::new(MemoryIndex::new()); // RedisIndex for many instances
+//! let provider_logout =
+//!     ProviderLogout::new(validator, index.clone(), index, DeleteFromStore::from_arc(store));
+//! let layer = OidcLogoutLayer::builder()
+//!     .end_session_endpoint("https://id.example/endsession")
+//!     .client_id("my-client-id")
+//!     .post_logout_redirect_uri("https://app.example/logout/callback")
+//!     .state_key(StateKey::generate()?)
+//!     .backchannel_logout("/logout/backchannel", provider_logout.clone())
+//!     .frontchannel_logout("/logout/frontchannel", provider_logout)
+//!     .build()?;
+//! # let _ = layer;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Prefer back-channel: front-channel runs in an iframe of the provider's
+//! page, where browsers that block third-party cookies send none (so the
+//! crate ends the sessions server-side, from `iss` and `sid`), and a page
+//! that is never loaded ends nothing.
+//!
 //! # Behind a reverse proxy or in a nested router
 //!
 //! The layer routes by the request's path only, and never reads `Host`,
