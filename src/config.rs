@@ -121,8 +121,13 @@ struct Settings {
     clear_site_data: Vec<ClearSiteData>,
     clock: Option<Clock>,
     refusal_page: Option<RefusalPage>,
+    /// The routes' parts, and their paths (each set with its part).
     #[cfg(feature = "backchannel")]
-    provider_logout: Option<(crate::ProviderLogout, Option<String>, Option<String>)>,
+    provider_logout: Option<crate::ProviderLogout>,
+    #[cfg(feature = "backchannel")]
+    backchannel_path: Option<String>,
+    #[cfg(feature = "backchannel")]
+    frontchannel_path: Option<String>,
 }
 
 impl<H> fmt::Debug for OidcLogoutBuilder<H> {
@@ -161,6 +166,10 @@ impl Default for OidcLogoutBuilder {
             refusal_page: None,
             #[cfg(feature = "backchannel")]
             provider_logout: None,
+            #[cfg(feature = "backchannel")]
+            backchannel_path: None,
+            #[cfg(feature = "backchannel")]
+            frontchannel_path: None,
         };
         Self { settings, hook: NoServerSession }
     }
@@ -419,16 +428,16 @@ impl<H> OidcLogoutBuilder<H> {
     /// failed store: `"server_error"`), `405` for other methods; always
     /// `Cache-Control: no-cache, no-store`. No cross-site check: the caller is
     /// the provider's server. Register `<origin><path>` as the client's
-    /// `backchannel_logout_uri`.
+    /// `backchannel_logout_uri`. Both provider routes share one
+    /// [`ProviderLogout`](crate::ProviderLogout): the one given last.
     #[cfg(feature = "backchannel")]
     pub fn backchannel_logout(
         mut self,
         path: impl Into<String>,
         logout: crate::ProviderLogout,
     ) -> Self {
-        let (_, _, front) =
-            self.settings.provider_logout.take().unwrap_or((logout.clone(), None, None));
-        self.settings.provider_logout = Some((logout, Some(path.into()), front));
+        self.settings.provider_logout = Some(logout);
+        self.settings.backchannel_path = Some(path.into());
         self
     }
 
@@ -449,9 +458,8 @@ impl<H> OidcLogoutBuilder<H> {
         path: impl Into<String>,
         logout: crate::ProviderLogout,
     ) -> Self {
-        let (_, back, _) =
-            self.settings.provider_logout.take().unwrap_or((logout.clone(), None, None));
-        self.settings.provider_logout = Some((logout, back, Some(path.into())));
+        self.settings.provider_logout = Some(logout);
+        self.settings.frontchannel_path = Some(path.into());
         self
     }
 
@@ -500,7 +508,8 @@ impl Settings {
         #[cfg(feature = "backchannel")]
         let provider_logout = match self.provider_logout {
             None => None,
-            Some((logout, back, front)) => {
+            Some(logout) => {
+                let (back, front) = (self.backchannel_path, self.frontchannel_path);
                 for path in back.iter().chain(&front) {
                     if !is_route_path(path) {
                         return Err(ConfigError::InvalidLogoutPath(path.clone()));
