@@ -530,6 +530,12 @@ fn setting_of(error: &ConfigError) -> &'static str {
 
 async fn home(State(app): State<AppState>, session: Session, headers: HeaderMap) -> Response<Body> {
     let (user, sessions) = sessions_now(&app, &session, &headers).await;
+    // Signed in at a provider, the server-side session is the sign-in: when the provider
+    // ended it by Back- or Front-Channel Logout, a local cookie left behind signs nobody in.
+    let user = match &app.index {
+        Some(_) => session.get::<String>(USER_KEY).await.ok().flatten(),
+        None => user,
+    };
     let mut body = match &user {
         Some(user) => {
             let sid = match session.get::<String>(SID_KEY).await.ok().flatten() {
