@@ -78,7 +78,9 @@ async fn main() -> ExitCode {
     println!("    post-logout redirect URI  {}", settings.post_logout_redirect_uri());
     if demo.issuer.is_some() {
         println!("    back-channel logout URI   {}", settings.backchannel_logout_uri());
-        println!("    front-channel logout URI  {}", settings.frontchannel_logout_uri());
+        let front =
+            if demo.mock.is_some() { "   (served; not registered at the mock)" } else { "" };
+        println!("    front-channel logout URI  {}{front}", settings.frontchannel_logout_uri());
     }
     match &settings.session_store {
         app::SessionBackend::Memory => {
