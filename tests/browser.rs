@@ -212,6 +212,47 @@ async fn sign_in_at_the_provider_then_sign_out_sends_the_id_token_hint() {
     .await;
 }
 
+/// Signed out at the provider, never at the app: the provider's own page
+/// ("Sign out everywhere", as the demo's home page tells a person to do) ends
+/// the hosted session and sends a logout token to the app's back-channel
+/// route, which deletes the app's session; the app's home page, loaded
+/// again with the same cookies, shows nobody signed in.
+#[tokio::test]
+async fn sign_out_at_the_provider_ends_the_apps_session() {
+    bounded(async {
+        let demo = harness::demo().await;
+        let (mock, mock_url) = demo.mock.clone().expect("mock");
+        let browser = Browser::launch().await;
+        let (id, sid) = sign_in_as(&browser, &demo, DEMO_USER).await;
+        let link = browser.client.find(Locator::Css("#provider-page")).await;
+        let href = link.expect("the home page links to the provider's page").attr("href").await;
+        assert_eq!(href.expect("href").as_deref(), Some(format!("{mock_url}/authorize").as_str()));
+
+        // The provider's page, in this browser: its "Sign out everywhere" button.
+        browser.goto(&format!("{mock_url}/authorize")).await;
+        let button = "#sign-out-everywhere button[type=submit]";
+        let button = browser.client.find(Locator::Css(button)).await;
+        button.expect("the Sign out everywhere button").click().await.expect("click it");
+        let ended = browser.page_at("/logout", "#hosted-session").await;
+        assert!(ended.contains("ended"), "{ended}");
+        assert!(!mock.has_session(DEMO_USER), "hosted session left");
+
+        // The app was told by back-channel, not through this browser.
+        let deliveries = mock.backchannel_deliveries();
+        assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+        assert_eq!(deliveries[0].sid, sid);
+        assert_eq!(deliveries[0].status, Some(200), "{:?}", deliveries[0]);
+        assert!(demo.store.load(&id).await.expect("store").is_none(), "server session left");
+
+        // Back to the app, with the cookies it set at sign-in: signed out.
+        assert_eq!(home_status(&browser, &demo).await, "Not signed in. Sign in");
+        let server = browser.text("#server").await.expect("the server-side session line");
+        assert!(server.starts_with("none"), "{server}");
+        browser.quit().await;
+    })
+    .await;
+}
+
 /// `Clear-Site-Data: "storage"` on the sign-out response empties the app's
 /// localStorage.
 ///

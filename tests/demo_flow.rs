@@ -500,3 +500,62 @@ async fn settings_the_layer_refuses_name_the_setting() {
     let error = app::start(settings, Some(rp), None).await.unwrap_err();
     assert_eq!(error.name, "LOGOUT_STATE_TTL_SECS", "{error}");
 }
+
+/// The browser's server-side session after a sign-out at the provider that the
+/// browser never brought to the app: gone from the store, and the home page,
+/// with the old cookie, shows nobody signed in.
+async fn assert_signed_out_elsewhere(browser: &mut CookieClient, demo: &app::Demo, id: &Id) {
+    assert!(demo.store.load(id).await.unwrap().is_none(), "server session still stored");
+    assert!(
+        browser.cookie(&demo.rp_url, SESSION_COOKIE).is_some(),
+        "the browser still sends its old session cookie"
+    );
+    // The local cookie is the browser's own, left behind; it signs nobody in.
+    assert_eq!(browser.cookie(&demo.rp_url, LOCAL_COOKIE).as_deref(), Some(DEMO_USER));
+    let home = browser.get(&format!("{}/", demo.rp_url)).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.body);
+    assert!(home.body.contains("Not signed in"), "{}", home.body);
+    assert!(
+        home.body.contains("<strong>none</strong> in the tower-sessions store"),
+        "{}",
+        home.body
+    );
+}
+
+#[tokio::test]
+async fn a_sign_out_at_the_provider_reaches_the_app_by_back_channel() {
+    let demo = demo().await;
+    let (mock, _) = demo.mock.clone().unwrap();
+    let mut browser = CookieClient::new();
+    let (id, sid) = sign_in(&mut browser, &demo).await;
+    let home = browser.get(&format!("{}/", demo.rp_url)).await;
+    assert!(home.body.contains("Sign out everywhere"), "the home page explains: {}", home.body);
+
+    // The provider ends its session; the browser does not visit the app.
+    mock.end_session_by_sid(&sid).await;
+    let deliveries = mock.backchannel_deliveries();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    let delivery = &deliveries[0];
+    assert_eq!(delivery.uri, format!("{}{}", demo.rp_url, app::BACKCHANNEL_PATH));
+    assert_eq!(delivery.sid, sid);
+    assert_eq!(delivery.sub, DEMO_USER);
+    assert_eq!(delivery.status, Some(200), "{delivery:?}");
+
+    assert_signed_out_elsewhere(&mut browser, &demo, &id).await;
+}
+
+#[tokio::test]
+async fn a_front_channel_logout_ends_the_apps_session() {
+    let demo = demo().await;
+    let mut browser = CookieClient::new();
+    let (id, sid) = sign_in(&mut browser, &demo).await;
+    let issuer = demo.issuer.clone().unwrap();
+
+    // What the provider's logged-out page loads in an iframe (another client, no app cookie needed).
+    let mut url = url::Url::parse(&format!("{}{}", demo.rp_url, app::FRONTCHANNEL_PATH)).unwrap();
+    url.query_pairs_mut().append_pair("iss", &issuer).append_pair("sid", &sid);
+    let frame = CookieClient::new().get(url.as_str()).await;
+    assert_eq!(frame.status, StatusCode::OK, "{}", frame.body);
+
+    assert_signed_out_elsewhere(&mut browser, &demo, &id).await;
+}

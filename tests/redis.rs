@@ -9,6 +9,8 @@ mod app;
 #[allow(dead_code)]
 #[path = "../examples/demo/app.rs"]
 mod demo;
+#[path = "http_client/mod.rs"]
+mod http_client;
 #[path = "redis/server.rs"]
 mod server;
 
@@ -196,4 +198,75 @@ async fn two_demos_on_one_redis_serve_one_user() {
 
     let home = http.send(http::Method::GET, &format!("{}/", one.rp_url), &[&session]).await;
     assert!(!server_session(&home.body), "still signed in on the first: {}", home.body);
+}
+
+/// Back-Channel Logout across instances: two demos with the same client on
+/// one Redis (sessions and the `RedisIndex`), A signing in at the embedded
+/// mock and B configured from its issuer. The provider's logout token, sent
+/// to A, ends the session the browser uses on B; the same token replayed to
+/// B is refused, because the token IDs seen are in the shared Redis too.
+#[tokio::test]
+async fn a_logout_token_sent_to_a_ends_the_session_on_b_and_is_refused_replayed_on_b() {
+    let redis = Redis::shared_or_own();
+    let client = redis.client().await;
+    let rp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mock = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a_url = format!("http://{}", rp.local_addr().unwrap());
+    let mock_url = format!("http://localhost:{}", mock.local_addr().unwrap().port());
+    let key = "cGxlYXNlIHVzZSBhIHJlYWwgcmFuZG9tIGtleSBoZXJlIQ==";
+    let settings = demo::Settings::from_lookup(|name| match name {
+        "RP_URL" => Some(a_url.clone()),
+        "MOCK_PROVIDER_URL" => Some(mock_url.clone()),
+        "STATE_KEY" => Some(key.to_owned()),
+        "SESSION_STORE" => Some(redis.url.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let a = demo::start(settings, Some(rp), Some(mock)).await.unwrap();
+    let (provider, _) = a.mock.clone().unwrap();
+    let rp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_url = format!("http://{}", rp.local_addr().unwrap());
+    let settings = demo::Settings::from_lookup(|name| match name {
+        "RP_URL" => Some(b_url.clone()),
+        "PROVIDER_ISSUER" => Some(mock_url.clone()),
+        "STATE_KEY" => Some(key.to_owned()),
+        "SESSION_STORE" => Some(redis.url.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let b = demo::start(settings, Some(rp), None).await.unwrap();
+
+    // Signed in through A at the provider (cookies are per host: B gets them too).
+    let mut browser = http_client::CookieClient::new();
+    let form = browser.get(&format!("{}/login", a.rp_url)).await;
+    assert_eq!(form.url.path(), "/authorize", "{}", form.body);
+    let mut fields: Vec<(String, String)> = form.url.query_pairs().into_owned().collect();
+    fields.push(("user".to_owned(), demo::DEMO_USER.to_owned()));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let home = browser.post_form(form.url.join("/authorize").unwrap().as_str(), &fields).await;
+    assert!(home.body.contains("<strong>Signed in</strong>"), "{}", home.body);
+    let session = browser.cookie(&a.rp_url, demo::SESSION_COOKIE).expect("session cookie");
+    let session = format!("{}={session}", demo::SESSION_COOKIE);
+    assert!(stored(&client, &session).await, "no record in Redis");
+    let on_b = browser.get(&format!("{}/", b.rp_url)).await;
+    assert!(on_b.body.contains("<strong>Signed in</strong>"), "B: {}", on_b.body);
+
+    // The provider ends its session and tells A (the one URI registered).
+    let sid = provider.hosted_sessions()[0].sid.clone();
+    provider.end_session_by_sid(&sid).await;
+    let deliveries = provider.backchannel_deliveries();
+    assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+    assert_eq!(deliveries[0].uri, format!("{}{}", a.rp_url, demo::BACKCHANNEL_PATH));
+    assert_eq!(deliveries[0].status, Some(200), "{:?}", deliveries[0]);
+    assert!(!stored(&client, &session).await, "the record is still in Redis");
+    let on_b = browser.get(&format!("{}/", b.rp_url)).await;
+    assert!(on_b.body.contains("Not signed in"), "still signed in on B: {}", on_b.body);
+
+    // The same token, replayed to B: refused, B saw its ID through Redis.
+    let token = deliveries[0].logout_token.as_str();
+    let replayed = http_client::CookieClient::new()
+        .post_form(&format!("{}{}", b.rp_url, demo::BACKCHANNEL_PATH), &[("logout_token", token)])
+        .await;
+    assert_eq!(replayed.status, StatusCode::BAD_REQUEST, "{}", replayed.body);
+    assert!(replayed.body.contains("replayed"), "{}", replayed.body);
 }

@@ -27,8 +27,13 @@ use axum::{
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_oidc_logout::{
-    ConfigError, EndSessionFailed, FlushSession, LoggedOut, OidcLogoutLayer, ProviderMetadata,
-    Rejection, SessionCookie, StateKey,
+    ConfigError, EndSessionFailed, FlushSession, LoggedOut, LogoutTokenValidator, MemoryIndex,
+    OidcLogoutLayer, ProviderLogout, ProviderMetadata, RedisIndex, Rejection, SessionCookie,
+    StateKey,
+    index::{
+        ReplayGuard, SessionIndex,
+        tower_sessions_0_14::{DeleteFromStore, record_sign_in},
+    },
     mock::{MockClient, MockProvider},
 };
 use tower_sessions_0_14::{
@@ -56,6 +61,10 @@ pub(crate) const LOCAL_COOKIE: &str = "demo_user";
 pub(crate) const SESSION_COOKIE: &str = "demo_session";
 /// The callback path, under `RP_URL`.
 pub(crate) const CALLBACK_PATH: &str = "/logout/callback";
+/// Back-Channel Logout: the provider POSTs a logout token here, under `RP_URL`.
+pub(crate) const BACKCHANNEL_PATH: &str = "/logout/backchannel";
+/// Front-Channel Logout: the provider's page loads this in an iframe, under `RP_URL`.
+pub(crate) const FRONTCHANNEL_PATH: &str = "/logout/frontchannel";
 /// Where the sign-out form offers to land afterwards.
 const LANDINGS: [(&str, &str); 3] = [
     ("/goodbye", "a goodbye page"),
@@ -232,6 +241,16 @@ impl Settings {
     pub(crate) fn redirect_uri(&self) -> String {
         format!("{}{LOGIN_CALLBACK_PATH}", self.rp_url)
     }
+
+    /// The Back-Channel Logout URI registered with the provider.
+    pub(crate) fn backchannel_logout_uri(&self) -> String {
+        format!("{}{BACKCHANNEL_PATH}", self.rp_url)
+    }
+
+    /// The Front-Channel Logout URI registered with the provider.
+    pub(crate) fn frontchannel_logout_uri(&self) -> String {
+        format!("{}{FRONTCHANNEL_PATH}", self.rp_url)
+    }
 }
 
 /// An `http(s)://host[:port]` URL without path, query or fragment; returned without trailing slash.
@@ -295,6 +314,9 @@ struct AppState {
     mock: Option<(MockProvider, String)>,
     /// `None`: `PROVIDER_END_SESSION_URL` only, `/login` signs in locally.
     sign_in: Option<SignIn>,
+    /// Where each sign-in at the provider is recorded (issuer, index), for
+    /// Back- and Front-Channel Logout; `None` without sign-in at a provider.
+    index: Option<(String, Arc<dyn SessionIndex>)>,
 }
 
 /// Starts the app (and the mock provider, unless an external one is set).
@@ -315,7 +337,12 @@ pub(crate) async fn start(
             };
             let mut client = MockClient::new(&settings.client_id)
                 .redirect_uri(settings.redirect_uri())
-                .post_logout_redirect_uri(settings.post_logout_redirect_uri());
+                .post_logout_redirect_uri(settings.post_logout_redirect_uri())
+                // Back-channel only: with a front-channel URI registered, the mock's
+                // /endsession answers with an iframe page that continues after a delay,
+                // instead of the redirect the sign-out flow shows. The app still serves
+                // FRONTCHANNEL_PATH, for a provider that has it registered.
+                .backchannel_logout_uri(settings.backchannel_logout_uri());
             if let Some(secret) = &settings.client_secret {
                 client = client.secret(secret);
             }
@@ -369,6 +396,45 @@ pub(crate) async fn start(
     if let Some(ttl) = settings.state_ttl {
         logout = logout.state_ttl(ttl);
     }
+    // The store, and the index of sign-ins beside it: in this process, or both in one Redis.
+    let (backend, index, replay): (Backend, Arc<dyn SessionIndex>, Arc<dyn ReplayGuard>) =
+        match &settings.session_store {
+            SessionBackend::Memory => {
+                let index = Arc::new(MemoryIndex::new());
+                (Backend::Memory(MemoryStore::default()), index.clone(), index)
+            }
+            SessionBackend::Redis { url } => {
+                let pool = redis_pool(url).await?;
+                let index = Arc::new(RedisIndex::new(pool.clone()));
+                (Backend::Redis(RedisStore::new(pool)), index.clone(), index)
+            }
+        };
+    // Back- and Front-Channel Logout, when the demo signs in at a provider it discovered.
+    if let (Some(metadata), Some((name, _))) = (&metadata, &issuer) {
+        let validator = LogoutTokenValidator::builder()
+            .provider(metadata)
+            .client_id(&settings.client_id)
+            .build()
+            .map_err(|e| bad(name, format!("logout token validation: {e}")))?;
+        // `DeleteFromStore` deletes the sessions the index names from the demo's own store.
+        let sessions = match &backend {
+            Backend::Memory(store) => ProviderLogout::new(
+                validator,
+                index.clone(),
+                replay,
+                DeleteFromStore::new(store.clone()),
+            ),
+            Backend::Redis(store) => ProviderLogout::new(
+                validator,
+                index.clone(),
+                replay,
+                DeleteFromStore::new(store.clone()),
+            ),
+        };
+        logout = logout
+            .backchannel_logout(BACKCHANNEL_PATH, sessions.clone())
+            .frontchannel_logout(FRONTCHANNEL_PATH, sessions);
+    }
     let logout = logout
         .end_session_hook(FlushSession::new().id_token_key(ID_TOKEN_KEY))
         .refusal_page(|rejection, _request| Response::new(refusal_page(rejection)))
@@ -379,6 +445,10 @@ pub(crate) async fn start(
         rp_url: settings.rp_url.clone(),
         client_id: settings.client_id.clone(),
         mock: mock.clone(),
+        index: sign_in
+            .as_ref()
+            .and(issuer.as_ref())
+            .map(|(_, issuer)| (issuer.clone(), index.clone())),
         sign_in,
     };
     let app = Router::new()
@@ -392,15 +462,11 @@ pub(crate) async fn start(
         .layer(logout)
         .layer(map_response(end_session_failed_page));
     let secure = settings.rp_url.starts_with("https:");
-    let (app, store): (Router, Arc<dyn SessionStore>) = match &settings.session_store {
-        SessionBackend::Memory => {
-            let store = MemoryStore::default();
+    let (app, store): (Router, Arc<dyn SessionStore>) = match backend {
+        Backend::Memory(store) => {
             (app.layer(session_layer(store.clone(), secure)), Arc::new(store))
         }
-        SessionBackend::Redis { url } => {
-            let store = RedisStore::new(redis_pool(url).await?);
-            (app.layer(session_layer(store.clone(), secure)), Arc::new(store))
-        }
+        Backend::Redis(store) => (app.layer(session_layer(store.clone(), secure)), Arc::new(store)),
     };
 
     let rp_listener = match rp_listener {
@@ -411,6 +477,12 @@ pub(crate) async fn start(
     let server = tokio::spawn(async move { axum::serve(rp_listener, app).await });
     let issuer = issuer.map(|(_, issuer)| issuer);
     Ok(Demo { rp_url: settings.rp_url, rp_addr, mock, issuer, store, key_generated, server })
+}
+
+/// The demo's session store.
+enum Backend {
+    Memory(MemoryStore),
+    Redis(RedisStore<Pool>),
 }
 
 /// The session manager, outside the logout layer so that `FlushSession` finds the session.
@@ -458,6 +530,12 @@ fn setting_of(error: &ConfigError) -> &'static str {
 
 async fn home(State(app): State<AppState>, session: Session, headers: HeaderMap) -> Response<Body> {
     let (user, sessions) = sessions_now(&app, &session, &headers).await;
+    // Signed in at a provider, the server-side session is the sign-in: when the provider
+    // ended it by Back- or Front-Channel Logout, a local cookie left behind signs nobody in.
+    let user = match &app.index {
+        Some(_) => session.get::<String>(USER_KEY).await.ok().flatten(),
+        None => user,
+    };
     let mut body = match &user {
         Some(user) => {
             let sid = match session.get::<String>(SID_KEY).await.ok().flatten() {
@@ -478,6 +556,7 @@ async fn home(State(app): State<AppState>, session: Session, headers: HeaderMap)
         }
     };
     body.push_str(&sessions);
+    body.push_str(&elsewhere(&app));
     body.push_str(&logout_form());
     body.push_str(&format!(
         "<p><small>Client ID <code>{}</code>; the provider sends the browser back to <code>{rp}{LOGIN_CALLBACK_PATH}</code> \
@@ -546,6 +625,28 @@ fn hosted_status(app: &AppState, user: &str) -> String {
     }
 }
 
+/// How to see Back-Channel Logout: a sign-out at the provider that the browser never brings here.
+fn elsewhere(app: &AppState) -> String {
+    if app.index.is_none() {
+        return String::new();
+    }
+    let provider = match &app.mock {
+        Some((_, url)) => format!(
+            "open <a id=\"provider-page\" href=\"{url}/authorize\" target=\"_blank\">the provider's \
+             page</a> in another tab, click \"Sign out everywhere\"",
+            url = escape(url)
+        ),
+        None => "sign out at the provider in another tab".to_owned(),
+    };
+    format!(
+        "<h2>Sign out elsewhere</h2><p id=\"elsewhere\">To see Back-Channel Logout: {provider}, \
+         then reload this page: signed out. The provider sends a logout token to \
+         <code>{rp}{BACKCHANNEL_PATH}</code>, which ends this app's sessions in that provider \
+         session (Front-Channel Logout: <code>{rp}{FRONTCHANNEL_PATH}</code>).</p>",
+        rp = escape(&app.rp_url)
+    )
+}
+
 fn logout_form() -> String {
     let options: String = LANDINGS
         .iter()
@@ -564,7 +665,7 @@ fn logout_form() -> String {
 /// with `PROVIDER_END_SESSION_URL` only, signs in locally at once.
 async fn login(State(app): State<AppState>, session: Session) -> Response<Body> {
     let Some(sign_in) = &app.sign_in else {
-        return signed_in(&session, DEMO_USER, None, None).await;
+        return signed_in(&session, DEMO_USER, None, None, None).await;
     };
     let (authorization_url, pending) = sign_in.start();
     // Single use, in the session until the provider sends the browser back.
@@ -594,7 +695,16 @@ async fn login_callback(
     // A query that does not parse (a repeated parameter, say) has no usable state: refused below.
     let query = query.map(|Query(q)| q).unwrap_or_default();
     match sign_in.finish(pending, query).await {
-        Ok(user) => signed_in(&session, &user.sub, user.sid.as_deref(), Some(&user.id_token)).await,
+        Ok(user) => {
+            signed_in(
+                &session,
+                &user.sub,
+                user.sid.as_deref(),
+                Some(&user.id_token),
+                app.index.as_ref().map(|(iss, index)| (iss.as_str(), &**index)),
+            )
+            .await
+        }
         Err(failure) => {
             let status = StatusCode::from_u16(failure.status()).unwrap_or(StatusCode::BAD_REQUEST);
             let body = format!(
@@ -609,12 +719,15 @@ async fn login_callback(
 }
 
 /// Starts the server-side session for `user` under a fresh ID (no session
-/// fixation), sets the local cookie, and goes home.
+/// fixation), records it in the index under (`iss`, `sid`, `sub`) so that the
+/// provider's Back- or Front-Channel Logout can end it, sets the local
+/// cookie, and goes home.
 async fn signed_in(
     session: &Session,
     user: &str,
     sid: Option<&str>,
     id_token: Option<&str>,
+    index: Option<(&str, &dyn SessionIndex)>,
 ) -> Response<Body> {
     let saved = async {
         session.cycle_id().await?;
@@ -625,9 +738,16 @@ async fn signed_in(
         if let Some(id_token) = id_token {
             session.insert(ID_TOKEN_KEY, id_token).await?;
         }
+        // Saved now, so that the session has its (new) ID to record.
+        session.save().await?;
         Ok::<_, tower_sessions_0_14::session::Error>(())
     };
     if let Err(e) = saved.await {
+        return store_failed(&e);
+    }
+    if let Some((iss, index)) = index
+        && let Err(e) = record_sign_in(index, session, iss, sid, user).await
+    {
         return store_failed(&e);
     }
     let mut response =

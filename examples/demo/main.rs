@@ -21,7 +21,13 @@
 //! - `LOGOUT_STATE_TTL_SECS`: how long a sign-out may take at the provider (default 300)
 //! - `SESSION_STORE`: where server-side sessions live: `memory` (default) or a Redis URL
 //!   `redis://host:port/db`; two demos on other `RP_URL` ports with the same `STATE_KEY` and
-//!   Redis serve one user (signed in through one, signed out through the other)
+//!   Redis serve one user (signed in through one, signed out through the other); the index of
+//!   sign-ins for Back-Channel Logout lives beside the sessions (in memory, or in the same Redis)
+//!
+//! With sign-in at a provider (the mock or `PROVIDER_ISSUER`), the app also serves
+//! Back-Channel Logout at `RP_URL/logout/backchannel` and Front-Channel Logout at
+//! `RP_URL/logout/frontchannel`: sign out at the provider (the mock's "Sign out everywhere")
+//! and the app's session is gone.
 
 // Loaded by path, as the tests load it, so its own `#[path]` resolves the same.
 #[path = "app.rs"]
@@ -70,6 +76,12 @@ async fn main() -> ExitCode {
         println!("    redirect URI              {}", settings.redirect_uri());
     }
     println!("    post-logout redirect URI  {}", settings.post_logout_redirect_uri());
+    if demo.issuer.is_some() {
+        println!("    back-channel logout URI   {}", settings.backchannel_logout_uri());
+        let front =
+            if demo.mock.is_some() { "   (served; not registered at the mock)" } else { "" };
+        println!("    front-channel logout URI  {}{front}", settings.frontchannel_logout_uri());
+    }
     match &settings.session_store {
         app::SessionBackend::Memory => {
             println!("  sessions: in this process (SESSION_STORE=memory)")
@@ -103,6 +115,17 @@ async fn main() -> ExitCode {
     println!(
         "  3. the callback page shows what was validated; the home page shows no session left."
     );
+    if let Some((_, url)) = &demo.mock {
+        println!(
+            "Signed out elsewhere (Back-Channel Logout): sign in, open {url}/authorize in another tab, \
+             click \"Sign out everywhere\", reload the app: signed out."
+        );
+    } else if demo.issuer.is_some() {
+        println!(
+            "Signed out elsewhere (Back-Channel Logout): sign in, sign out at the provider in another \
+             tab, reload the app: signed out."
+        );
+    }
     println!("Press Ctrl-C to stop.");
 
     tokio::select! {
