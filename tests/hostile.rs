@@ -83,9 +83,9 @@ async fn hostile_requests_get_a_4xx_with_a_reason_and_the_server_keeps_serving()
         use base64::Engine as _;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
     };
-    let claims = b64(&format!(
-        r#"{{"iss":"https://op.example","aud":"socket-tests","iat":1,"exp":99999999999,"jti":"j","sub":"u","events":{{"http://schemas.openid.net/event/backchannel-logout":{{}}}}}}"#
-    ));
+    let claims = b64(
+        r#"{"iss":"https://op.example","aud":"socket-tests","iat":1,"exp":99999999999,"jti":"j","sub":"u","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}"#,
+    );
     let alg_none =
         format!("logout_token={}.{claims}.", b64(r#"{"alg":"none","typ":"logout+jwt","kid":"k"}"#));
     let forged = format!(
