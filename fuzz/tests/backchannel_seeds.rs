@@ -8,8 +8,9 @@
 use std::{fs, path::Path};
 
 use libfuzzer_sys::arbitrary::{Arbitrary, Unstructured};
-use tower_oidc_logout_fuzz::backchannel::{
-    Body, ContentType, FormPart, Input, Route, Token, seeds, verifies,
+use tower_oidc_logout_fuzz::{
+    backchannel::{Body, ContentType, FormPart, Input, Route, Token, app, seeds, verifies},
+    send,
 };
 
 fn valid_form(input: &Input) -> bool {
