@@ -8,7 +8,10 @@
 # Targets (fuzz/fuzz_targets/): `callback` (any query and cookies at the
 # post-logout callback, splicing real sealed states), `return_target` (the
 # validator against the url crate's resolution), `logout` (any method,
-# headers, cookies, query and form body at the logout route).
+# headers, cookies, query and form body at the logout route), `backchannel`
+# (any method, content type and body at the Back-Channel Logout route, really
+# signed logout tokens spliced and mutated, any query at the Front-Channel one;
+# a 200 only for a token jsonwebtoken also verifies, replays refused).
 # Invariants checked: no panic, never a 5xx, a `code:` on every refusal, no
 # single allocation over 256 MiB, under 1 GiB resident, no input slower than 30 s (one input takes
 # milliseconds; the margin is for a machine shared with builds).
@@ -33,7 +36,7 @@ seconds="${1:-${FUZZ_SECONDS:-30}}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(callback return_target logout)
+    targets=(callback return_target logout backchannel)
 fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

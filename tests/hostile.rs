@@ -9,7 +9,7 @@ mod wire;
 use std::sync::atomic::Ordering;
 
 use wire::{
-    APP_ORIGIN, CALLBACK, Jar, KEY, TTL, callback, exchange, request, serve, sign_out,
+    APP_ORIGIN, BACKCHANNEL, CALLBACK, Jar, KEY, TTL, callback, exchange, request, serve, sign_out,
     state_cookie_name,
 };
 
@@ -22,6 +22,9 @@ enum Expect {
     LayerHead(u16),
     /// hyper, before the layer sees anything: some 4xx.
     Server,
+    /// The Back-Channel Logout route: this status and
+    /// `{"error":"invalid_request","error_description":"<code>: ..."}`.
+    Backchannel(u16, &'static str),
 }
 
 struct Case {
@@ -76,7 +79,90 @@ async fn hostile_requests_get_a_4xx_with_a_reason_and_the_server_keeps_serving()
         too_many_headers.push(("cookie", pair.as_bytes()));
     }
 
+    let b64 = |json: &str| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    };
+    let claims = b64(
+        r#"{"iss":"https://op.example","aud":"socket-tests","iat":1,"exp":99999999999,"jti":"j","sub":"u","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}"#,
+    );
+    let alg_none =
+        format!("logout_token={}.{claims}.", b64(r#"{"alg":"none","typ":"logout+jwt","kid":"k"}"#));
+    let forged = format!(
+        "logout_token={}.{claims}.{}",
+        b64(r#"{"alg":"ES256","typ":"logout+jwt","kid":"k"}"#),
+        b64(&"x".repeat(64))
+    );
+    let oversized_token = format!("logout_token={}", "a".repeat(30 * 1024));
+    let bcl = BACKCHANNEL.as_bytes();
+
     let cases = vec![
+        // Back-Channel Logout: what the provider (or anyone) may post.
+        case(
+            "GET at the back channel",
+            request("GET", bcl, &[], b""),
+            Expect::Backchannel(405, "method_not_allowed"),
+        ),
+        case(
+            "PUT at the back channel",
+            request("PUT", bcl, &[FORM], b"logout_token=a.b.c"),
+            Expect::Backchannel(405, "method_not_allowed"),
+        ),
+        case(
+            "a body over the back channel's limit",
+            request("POST", bcl, &[FORM], oversized_token.as_bytes()),
+            Expect::Backchannel(400, "too_large"),
+        ),
+        case(
+            "JSON at the back channel",
+            request(
+                "POST",
+                bcl,
+                &[("content-type", b"application/json")],
+                br#"{"logout_token":"a.b.c"}"#,
+            ),
+            Expect::Backchannel(400, "not_a_form"),
+        ),
+        case(
+            "no content type at the back channel",
+            request("POST", bcl, &[], b"logout_token=a.b.c"),
+            Expect::Backchannel(400, "not_a_form"),
+        ),
+        case(
+            "an empty form",
+            request("POST", bcl, &[FORM], b""),
+            Expect::Backchannel(400, "no_logout_token"),
+        ),
+        case(
+            "a logout token that is not a JWT",
+            request("POST", bcl, &[FORM], b"logout_token=not-a-jwt"),
+            Expect::Backchannel(400, "malformed"),
+        ),
+        case(
+            "an alg none logout token",
+            request("POST", bcl, &[FORM], alg_none.as_bytes()),
+            Expect::Backchannel(400, "alg_none"),
+        ),
+        case(
+            "a logout token with a forged signature",
+            request("POST", bcl, &[FORM], forged.as_bytes()),
+            Expect::Backchannel(400, "bad_signature"),
+        ),
+        case(
+            "two logout tokens",
+            request("POST", bcl, &[FORM], b"logout_token=a.b.c&logout_token=a.b.c"),
+            Expect::Backchannel(400, "no_logout_token"),
+        ),
+        case(
+            "a logout token of bytes that are not UTF-8",
+            request("POST", bcl, &[FORM], b"logout_token=\xff\xfe\x80.\xc3(.\xa0"),
+            Expect::Backchannel(400, "malformed"),
+        ),
+        case(
+            "a body of bytes that are not UTF-8",
+            request("POST", bcl, &[FORM], b"\xff\xfe\x00\x80\xc3("),
+            Expect::Backchannel(400, "no_logout_token"),
+        ),
         // Oversized query, header and cookie values.
         case(
             "oversized callback query",
@@ -375,6 +461,16 @@ async fn hostile_requests_get_a_4xx_with_a_reason_and_the_server_keeps_serving()
             }
             Expect::LayerHead(status) => assert_eq!(reply.status, status, "{what}"),
             Expect::Server => eprintln!("{what}: answered by hyper"),
+            Expect::Backchannel(status, code) => {
+                assert_eq!(reply.status, status, "{what}");
+                assert_eq!(reply.header("content-type"), Some("application/json"), "{what}");
+                assert_eq!(reply.header("cache-control"), Some("no-cache, no-store"), "{what}");
+                assert_eq!(reply.header("pragma"), Some("no-cache"), "{what}");
+                let json: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+                assert_eq!(json["error"], "invalid_request", "{what}");
+                let description = json["error_description"].as_str().unwrap();
+                assert!(description.starts_with(&format!("{code}: ")), "{what}");
+            }
         }
         // Still serving, and the callback handler never ran.
         let home = exchange(addr, request("GET", b"/", &[], b"")).await;

@@ -5,6 +5,7 @@
 //! session, in-memory bodies), so a future still pending after a few polls
 //! is itself a bug.
 
+pub mod backchannel;
 pub mod callback;
 pub mod logout;
 

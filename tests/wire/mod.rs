@@ -19,13 +19,43 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
-use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, ReturnTarget, SessionCookie, StateKey};
+use tower_oidc_logout::{
+    EndSessions, KeySet, LoggedOut, LogoutTokenValidator, MemoryIndex, OidcLogoutLayer,
+    ProviderLogout, ReturnTarget, SessionCookie, SessionsEnded, StateKey, index::EndSessionsFuture,
+};
 
 pub(crate) const KEY: &[u8] = b"socket tests key 0123456789abcdef";
 pub(crate) const APP_ORIGIN: &str = "https://app.example";
 pub(crate) const CALLBACK: &str = "/logout/callback";
 pub(crate) const START: u64 = 1_800_000_000;
 pub(crate) const TTL: u64 = 300;
+/// The Back-Channel Logout route; its provider's one public key (P-256) is
+/// the static key set in `op-jwks.json` (no fetch, no private key needed:
+/// the hostile cases never carry a valid signature).
+pub(crate) const BACKCHANNEL: &str = "/logout/backchannel";
+pub(crate) const FRONTCHANNEL: &str = "/logout/frontchannel";
+pub(crate) const ISSUER: &str = "https://op.example";
+
+/// Ends nothing: no session is ever indexed in these tests.
+struct NoSessions;
+
+impl EndSessions for NoSessions {
+    fn end_sessions<'a>(&'a self, _: &'a [String]) -> EndSessionsFuture<'a> {
+        Box::pin(std::future::ready(Ok(SessionsEnded::default())))
+    }
+}
+
+fn provider_logout() -> ProviderLogout {
+    let keys = KeySet::from_jwks(include_bytes!("op-jwks.json")).unwrap();
+    let validator = LogoutTokenValidator::builder()
+        .issuer(ISSUER)
+        .client_id("socket-tests")
+        .keys(keys)
+        .build()
+        .unwrap();
+    let index = Arc::new(MemoryIndex::new());
+    ProviderLogout::new(validator, index.clone(), index, NoSessions)
+}
 /// Longest a single exchange may take before the test fails.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -38,7 +68,8 @@ pub(crate) struct Server {
     pub(crate) now: Arc<AtomicU64>,
 }
 
-/// Serves `GET /` and the callback behind the layer, sealed with `key`, on
+/// Serves `GET /` and the callback behind the layer (with the Back- and
+/// Front-Channel Logout routes), sealed with `key`, on
 /// 127.0.0.1 with a port of its own. The server task lives as long as the
 /// test's runtime.
 pub(crate) async fn serve(key: &[u8]) -> Server {
@@ -52,6 +83,8 @@ pub(crate) async fn serve(key: &[u8]) -> Server {
         .state_ttl(Duration::from_secs(TTL))
         .expire_cookie(SessionCookie::new("__Host-session"))
         .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
+        .backchannel_logout(BACKCHANNEL, provider_logout())
+        .frontchannel_logout(FRONTCHANNEL, provider_logout())
         .build()
         .unwrap();
     let callbacks = Arc::new(AtomicUsize::new(0));
