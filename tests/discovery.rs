@@ -7,7 +7,7 @@ use std::{
         Arc,
         atomic::{AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{
@@ -309,14 +309,12 @@ async fn content_length_over_the_cap_is_refused_without_reading_the_body() {
     // Announces 100 000 bytes, sends one and hangs: only the header check can answer in time.
     let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{".to_vec();
     let (port, _) = raw_server(move |stream| answer_and_hang(stream, reply.clone())).await;
-    let started = Instant::now();
     let err = quick()
         .max_document_len(1000)
         .discover(&format!("http://127.0.0.1:{port}"))
         .await
         .unwrap_err();
     assert!(matches!(err, DiscoveryError::TooLarge { limit: 1000, .. }), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test]
@@ -326,20 +324,17 @@ async fn a_streamed_body_over_the_cap_is_refused_while_it_streams() {
     let reply = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}");
     let (port, _) =
         raw_server(move |stream| answer_and_hang(stream, reply.clone().into_bytes())).await;
-    let started = Instant::now();
     let err = quick()
         .max_document_len(1000)
         .discover(&format!("http://127.0.0.1:{port}"))
         .await
         .unwrap_err();
     assert!(matches!(err, DiscoveryError::TooLarge { limit: 1000, .. }), "{err}");
-    assert!(started.elapsed() < Duration::from_secs(1));
 }
 
 #[tokio::test]
 async fn a_server_that_never_answers_hits_the_total_timeout() {
     let (port, accepted) = raw_server(|stream| answer_and_hang(stream, Vec::new())).await;
-    let started = Instant::now();
     let err = Discovery::new()
         .timeout(Duration::from_millis(200))
         .discover(&format!("http://127.0.0.1:{port}"))
@@ -349,7 +344,6 @@ async fn a_server_that_never_answers_hits_the_total_timeout() {
         matches!(err, DiscoveryError::Timeout { timeout, .. } if timeout == Duration::from_millis(200)),
         "{err}"
     );
-    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
     assert_eq!(accepted.load(Ordering::SeqCst), 1, "the connection itself succeeded");
 }
 
@@ -375,7 +369,6 @@ async fn a_connection_that_cannot_be_opened_hits_the_connect_timeout() {
     }
     assert!(queue_full, "the accept queue never filled; cannot simulate a silent host");
 
-    let started = Instant::now();
     let err = Discovery::new()
         .connect_timeout(Duration::from_millis(200))
         .timeout(Duration::from_secs(2))
@@ -386,7 +379,6 @@ async fn a_connection_that_cannot_be_opened_hits_the_connect_timeout() {
         matches!(err, DiscoveryError::ConnectTimeout { timeout, .. } if timeout == Duration::from_millis(200)),
         "{err}"
     );
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     drop((held, listener));
 }
 
