@@ -267,10 +267,14 @@ fn find_param(pairs: &[u8], mut found: Option<String>) -> Result<Option<String>,
 }
 
 fn is_form(parts: &Parts) -> bool {
-    parts.method == Method::POST
-        && parts.headers.get(CONTENT_TYPE).is_some_and(|value| {
-            let value = value.as_bytes();
-            let essence = value.split(|&b| b == b';').next().unwrap_or_default();
-            essence.trim_ascii().eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
-        })
+    parts.method == Method::POST && has_form_body(&parts.headers)
+}
+
+/// Whether `Content-Type` says `application/x-www-form-urlencoded` (any
+/// case, parameters such as `charset` ignored).
+pub(crate) fn has_form_body(headers: &http::HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).is_some_and(|value| {
+        let essence = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
+        essence.trim_ascii().eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+    })
 }

@@ -21,7 +21,7 @@ use crate::{
     BoxError,
     body::ReplyBody,
     index::{EndSessions, ReplayGuard, SessionIndex},
-    logout::LogoutFuture,
+    logout::{LogoutFuture, has_form_body},
 };
 
 /// Largest back-channel request body read: a token at its cap, form-encoded.
@@ -168,7 +168,7 @@ impl ProviderLogoutRoutes {
             response.headers_mut().insert(ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
-        if !is_form(&parts) {
+        if !has_form_body(&parts.headers) {
             let why = "the body must be application/x-www-form-urlencoded".into();
             return backchannel_error("not_a_form", why);
         }
@@ -247,13 +247,6 @@ impl ProviderLogoutRoutes {
         headers.insert(CONTENT_SECURITY_POLICY, self.frame_ancestors.clone());
         response
     }
-}
-
-fn is_form(parts: &Parts) -> bool {
-    parts.headers.get(CONTENT_TYPE).is_some_and(|value| {
-        let essence = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
-        essence.trim_ascii().eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
-    })
 }
 
 /// `Cache-Control: no-cache, no-store` and `Pragma: no-cache` (section 2.8), `nosniff`.
