@@ -196,7 +196,7 @@ impl ProviderLogoutRoutes {
             Err(error) => return backchannel_failed(&error.into()),
         }
         match self.logout.end_app_sessions(iss, token.sid(), token.sub()).await {
-            Ok(_) => backchannel_reply(StatusCode::OK, Bytes::new()),
+            Ok(_) => no_cache(StatusCode::OK, ReplyBody::empty()),
             Err(error) => backchannel_failed(&error),
         }
     }
@@ -260,22 +260,11 @@ fn no_cache(status: StatusCode, body: ReplyBody) -> Response<ReplyBody> {
     response
 }
 
-fn backchannel_reply(status: StatusCode, body: Bytes) -> Response<ReplyBody> {
-    no_cache(status, ReplyBody::from(body))
-}
-
 /// `400 {"error":"invalid_request","error_description":"<code>: <why>"}`.
 fn backchannel_error(code: &'static str, why: String) -> Response<ReplyBody> {
     #[cfg(feature = "tracing")]
     tracing::debug!(code, "back-channel logout refused: {why}");
-    let body = serde_json::json!({
-        "error": "invalid_request",
-        "error_description": format!("{code}: {why}"),
-    });
-    let mut response = backchannel_reply(StatusCode::BAD_REQUEST, Bytes::from(body.to_string()));
-    response.headers_mut().insert(CONTENT_TYPE, JSON);
-    response.extensions_mut().insert(BackchannelRefusal(code));
-    response
+    json_refusal("invalid_request", code, format!("{code}: {why}"))
 }
 
 /// The token was valid but the sessions could not be ended: the section
@@ -283,13 +272,17 @@ fn backchannel_error(code: &'static str, why: String) -> Response<ReplyBody> {
 fn backchannel_failed(error: &BoxError) -> Response<ReplyBody> {
     #[cfg(feature = "tracing")]
     tracing::warn!(%error, "back-channel logout failed: the sessions were not ended");
-    let body = serde_json::json!({
-        "error": "server_error",
-        "error_description": format!("the sessions could not be ended: {error}"),
-    });
-    let mut response = backchannel_reply(StatusCode::BAD_REQUEST, Bytes::from(body.to_string()));
+    let description = format!("the sessions could not be ended: {error}");
+    json_refusal("server_error", "server_error", description)
+}
+
+/// A `400` with the OAuth-style JSON error body, and `code` in the extensions.
+fn json_refusal(error: &str, code: &'static str, description: String) -> Response<ReplyBody> {
+    let body = serde_json::json!({ "error": error, "error_description": description });
+    let body = ReplyBody::from(Bytes::from(body.to_string()));
+    let mut response = no_cache(StatusCode::BAD_REQUEST, body);
     response.headers_mut().insert(CONTENT_TYPE, JSON);
-    response.extensions_mut().insert(BackchannelRefusal("server_error"));
+    response.extensions_mut().insert(BackchannelRefusal(code));
     response
 }
 
