@@ -127,7 +127,7 @@ where
             Box::pin(std::future::ready(reply::rejection(page, &parts, rejection, allow)))
         }
     };
-    LogoutFuture { future }
+    LogoutFuture::new(future)
 }
 
 /// Method and same-origin rules, before anything changes.

@@ -136,6 +136,11 @@ impl fmt::Debug for StateKey {
 /// Where "now" comes from; injectable so expiry is testable without waiting.
 pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
+/// Whole seconds since the Unix epoch (0 for a time before it).
+pub(crate) fn unix_secs(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
 /// The current key, which seals, and older keys that still open.
 #[derive(Clone)]
 pub(crate) struct KeyRing {
@@ -194,8 +199,7 @@ impl KeyRing {
     }
 
     pub(crate) fn now(&self) -> u64 {
-        let now = self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock());
-        now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        unix_secs(self.clock.as_ref().map_or_else(SystemTime::now, |clock| clock()))
     }
 
     /// Draws 128 random bits and fixes their expiry.

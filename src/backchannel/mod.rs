@@ -99,7 +99,7 @@ mod token;
 use std::{
     fmt,
     sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 pub use keys::{DEFAULT_KEY_REFETCH_INTERVAL, KeySet, KeySetError};
@@ -124,7 +124,7 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Seconds since the epoch by `clock` (0 before it).
 fn now_secs(clock: &Clock) -> u64 {
-    clock().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+    crate::state::unix_secs(clock())
 }
 
 /// Checks logout tokens of one provider for one client; cheap to clone.

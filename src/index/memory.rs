@@ -7,14 +7,14 @@ use std::{
     time::SystemTime,
 };
 
+use crate::state::Clock;
+
 use super::{IndexError, IndexFuture, ReplayGuard, SessionIndex, SignIn};
 
 /// How many sign-ins a [`MemoryIndex`] holds by default.
 pub const DEFAULT_MAX_SIGN_INS: usize = 100_000;
 /// How many logout-token IDs a [`MemoryIndex`] remembers by default.
 pub const DEFAULT_MAX_TOKEN_IDS: usize = 100_000;
-
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// A [`SessionIndex`] and [`ReplayGuard`] in this process's memory.
 ///
