@@ -110,7 +110,7 @@
 //! on every instance. The app records each sign-in in the
 //! [session index](index) (`record_sign_in` with tower-sessions); a
 //! [`ProviderLogout`] ties the token checks ([`LogoutTokenValidator`]),
-//! the index, the replay set and the store together:
+//! the index (which also remembers the tokens used) and the store together:
 //!
 //! ```
 //! # use std::sync::Arc;
@@ -125,8 +125,7 @@
 //!     .keys(KeySet::from_jwks(jwks)?) // or .provider(&discovered): keys from its jwks_uri
 //!     .build()?;
 //! let index = Arc::new(MemoryIndex::new()); // RedisIndex for many instances
-//! let provider_logout =
-//!     ProviderLogout::new(validator, index.clone(), index, DeleteFromStore::from_arc(store));
+//! let provider_logout = ProviderLogout::new(validator, index, DeleteFromStore::from_arc(store));
 //! let layer = OidcLogoutLayer::builder()
 //!     .end_session_endpoint("https://id.example/endsession")
 //!     .client_id("my-client-id")
@@ -262,9 +261,7 @@ pub use future::ResponseFuture;
 pub use hook::{EndSessionHook, LogoutHints, NoServerSession};
 #[cfg(feature = "redis")]
 pub use index::RedisIndex;
-pub use index::{
-    EndSessions, IndexError, MemoryIndex, ReplayGuard, SessionIndex, SessionsEnded, SignIn,
-};
+pub use index::{EndSessions, IndexError, MemoryIndex, SessionIndex, SessionsEnded, SignIn};
 pub use layer::{OidcLogout, OidcLogoutLayer};
 pub use logout::{LogoutFuture, LogoutService, MAX_PENDING_STATES, RETURN_TO_PARAM};
 pub use state::{DEFAULT_STATE_TTL, MAX_STATE_TTL, MIN_STATE_TTL, StateKey};

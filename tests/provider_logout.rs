@@ -7,7 +7,10 @@
 
 use std::{
     convert::Infallible,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering::SeqCst},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -18,7 +21,10 @@ use tower::{Layer, ServiceExt};
 use tower_oidc_logout::{
     BackchannelRefusal, LogoutTokenValidator, MemoryIndex, OidcLogoutLayer, ProviderLogout,
     ProviderMetadata, StateKey,
-    index::{SessionIndex, SignIn, tower_sessions_0_15::DeleteFromStore},
+    index::{
+        EndSessions, EndSessionsError, EndSessionsFuture, SessionIndex, SessionsEnded, SignIn,
+        tower_sessions_0_15::DeleteFromStore,
+    },
     mock::{LogoutTokenClaims, MockClient, MockProvider},
 };
 use tower_sessions_0_15::{MemoryStore, Session, SessionStore, session::Id};
@@ -32,7 +38,28 @@ struct Fixture {
     provider: MockProvider,
     index: Arc<MemoryIndex>,
     store: Arc<MemoryStore>,
+    /// How many of the next `end_sessions` calls fail (as a store that is down would).
+    store_failures: Arc<AtomicUsize>,
     layer: OidcLogoutLayer,
+}
+
+/// `DeleteFromStore` over the fixture's store, failing while `failures` is above zero.
+struct FlakyStore {
+    store: DeleteFromStore<MemoryStore>,
+    failures: Arc<AtomicUsize>,
+}
+
+impl EndSessions for FlakyStore {
+    fn end_sessions<'a>(&'a self, session_ids: &'a [String]) -> EndSessionsFuture<'a> {
+        let fail = self.failures.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok();
+        if !fail {
+            return self.store.end_sessions(session_ids);
+        }
+        let source = "store at 10.0.0.7:6379: connection reset (secret detail)".into();
+        let failed = session_ids.to_vec();
+        let ended = SessionsEnded::default();
+        Box::pin(async move { Err(EndSessionsError::Store { ended, failed, source }) })
+    }
 }
 
 async fn fixture() -> Fixture {
@@ -56,12 +83,12 @@ async fn fixture_with(
             .unwrap();
     let index = Arc::new(MemoryIndex::new());
     let store = Arc::new(MemoryStore::default());
-    let logout = ProviderLogout::new(
-        validator,
-        index.clone(),
-        index.clone(),
-        DeleteFromStore::from_arc(store.clone()),
-    );
+    let store_failures = Arc::new(AtomicUsize::new(0));
+    let flaky = FlakyStore {
+        store: DeleteFromStore::from_arc(store.clone()),
+        failures: store_failures.clone(),
+    };
+    let logout = ProviderLogout::new(validator, index.clone(), flaky);
     let layer = OidcLogoutLayer::builder()
         .provider(&metadata)
         .client_id(CLIENT)
@@ -71,7 +98,7 @@ async fn fixture_with(
         .frontchannel_logout(FRONTCHANNEL, logout)
         .build()
         .unwrap();
-    Fixture { provider, index, store, layer }
+    Fixture { provider, index, store, store_failures, layer }
 }
 
 impl Fixture {
@@ -293,7 +320,26 @@ async fn the_front_channel_route_ends_the_sessions_of_the_providers_sid() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "once each");
     assert!(app.alive(&mine).await);
 
-    let (response, body) = app.send(get(format!("iss={issuer}&sid=sid-1"))).await;
+    // Loaded as anything but a frame or a page (an <img>, a fetch from any page): refused.
+    for dest in ["image", "empty", "script"] {
+        let mut request = get(format!("iss={issuer}&sid=sid-1"));
+        request.headers_mut().insert("sec-fetch-dest", dest.parse().unwrap());
+        let (response, _) = app.send(request).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{dest}");
+        assert_eq!(response.extensions().get::<BackchannelRefusal>().unwrap().0, "not_a_frame");
+    }
+    // HEAD would end sessions where every other route treats it as harmless.
+    let head = Request::head(format!("{FRONTCHANNEL}?iss={issuer}&sid=sid-1"))
+        .body(Body::empty())
+        .unwrap();
+    let (response, _) = app.send(head).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()[header::ALLOW], "GET");
+    assert!(app.alive(&mine).await, "refused requests ended the session");
+
+    let mut framed = get(format!("iss={issuer}&sid=sid-1"));
+    framed.headers_mut().insert("sec-fetch-dest", "iframe".parse().unwrap());
+    let (response, body) = app.send(framed).await;
     assert_eq!(response.status(), StatusCode::OK, "{body}");
     assert_no_cache(&response);
     let provider_origin = app.provider.issuer().trim_end_matches('/').to_owned();
@@ -331,7 +377,6 @@ fn the_routes_must_not_collide_with_the_others() {
     let logout = ProviderLogout::new(
         validator,
         app.index.clone(),
-        app.index.clone(),
         DeleteFromStore::from_arc(app.store.clone()),
     );
     let builder = || {
@@ -351,4 +396,118 @@ fn the_routes_must_not_collide_with_the_others() {
         .build()
         .unwrap_err();
     assert_eq!(same, tower_oidc_logout::ConfigError::RoutesCollide("/bc".into()));
+}
+
+/// A retry after a failed store delete: the same token, then the session is gone.
+#[tokio::test]
+async fn a_store_that_fails_once_loses_nothing_the_providers_retry_ends_the_session() {
+    let app = fixture().await;
+    let id = app.signed_in("alice", "sid-1").await;
+    let token = app.provider.logout_token(&app.claims("sid-1", "alice"));
+
+    app.store_failures.store(1, SeqCst);
+    let (response, body) = app.post_token(&token).await;
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (response.status(), &json["error"]),
+        (StatusCode::BAD_REQUEST, &"server_error".into())
+    );
+    assert!(!body.contains("10.0.0.7") && !body.contains("secret"), "internals sent: {body}");
+    assert!(app.alive(&id).await);
+    assert_eq!(app.index.len(), 1, "the index gave up a session the store still holds");
+
+    let (response, body) = app.post_token(&token).await;
+    assert_eq!(response.status(), StatusCode::OK, "the retry was refused: {body}");
+    assert!(!app.alive(&id).await, "the retry did not end the session");
+    assert!(app.index.is_empty());
+    let (response, body) = app.post_token(&token).await;
+    assert_refused(&response, &body, "replayed");
+}
+
+/// A fresh token for the same `sid` after a failed delivery also ends the session.
+#[tokio::test]
+async fn after_a_failed_delivery_a_new_token_for_the_sid_still_ends_the_session() {
+    let app = fixture().await;
+    let id = app.signed_in("alice", "sid-1").await;
+    app.store_failures.store(1, SeqCst);
+    let (response, _) =
+        app.post_token(&app.provider.logout_token(&app.claims("sid-1", "alice"))).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let (response, _) =
+        app.post_token(&app.provider.logout_token(&app.claims("sid-1", "alice"))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!app.alive(&id).await);
+}
+
+/// A front-channel request whose store delete failed leaves the entry for the next one.
+#[tokio::test]
+async fn a_failed_front_channel_logout_leaves_the_session_for_the_next_request() {
+    let app = fixture().await;
+    let id = app.signed_in("alice", "sid-1").await;
+    let issuer: String =
+        url::form_urlencoded::byte_serialize(app.provider.issuer().as_bytes()).collect();
+    let get = || {
+        Request::get(format!("{FRONTCHANNEL}?iss={issuer}&sid=sid-1")).body(Body::empty()).unwrap()
+    };
+    app.store_failures.store(1, SeqCst);
+    let (response, _) = app.send(get()).await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(app.alive(&id).await && app.index.len() == 1);
+    let (response, _) = app.send(get()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!app.alive(&id).await && app.index.is_empty());
+}
+
+/// Two instances (one index, one store) receiving the provider's retry at once end it once.
+#[tokio::test]
+async fn two_instances_receiving_the_same_retry_at_once_end_the_session() {
+    let app = fixture().await;
+    let id = app.signed_in("alice", "sid-1").await;
+    let token = app.provider.logout_token(&app.claims("sid-1", "alice"));
+    app.store_failures.store(1, SeqCst);
+    assert_eq!(app.post_token(&token).await.0.status(), StatusCode::BAD_REQUEST);
+
+    let (a, b) = tokio::join!(app.post_token(&token), app.post_token(&token));
+    let statuses = [a.0.status(), b.0.status()];
+    assert!(statuses.contains(&StatusCode::OK), "{statuses:?}: {} {}", a.1, b.1);
+    for (response, body) in [&a, &b] {
+        if response.status() != StatusCode::OK {
+            assert_refused(response, body, "replayed");
+        }
+    }
+    assert!(!app.alive(&id).await);
+    assert!(app.index.is_empty() && app.index.token_ids() == 1);
+    let (response, body) = app.post_token(&token).await;
+    assert_refused(&response, &body, "replayed");
+}
+
+/// One user signing in 200 000 times crowds out no one: another user still
+/// signs in, and her provider logout still ends her session.
+#[tokio::test]
+async fn one_subject_signing_in_again_and_again_stops_no_one_elses_logout() {
+    let app = fixture().await;
+    let expires = SystemTime::now() + Duration::from_secs(3600);
+    for n in 0..200_000u32 {
+        let sign_in = SignIn::new(app.provider.issuer(), "mallory", format!("m{n}"), expires)
+            .sid(format!("sid-m{n}"));
+        app.index.record(&sign_in).await.unwrap();
+    }
+    let alice = app.signed_in("alice", "sid-a").await;
+    let (response, _) =
+        app.post_token(&app.provider.logout_token(&app.claims("sid-a", "alice"))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(!app.alive(&alice).await, "her session outlived her provider logout");
+    assert_eq!(app.index.len(), tower_oidc_logout::index::DEFAULT_MAX_SIGN_INS_PER_SUBJECT);
+}
+
+/// `keys_unavailable` tells the caller no internal URL or network error.
+#[tokio::test]
+async fn unavailable_keys_are_refused_without_internal_details() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let app =
+        fixture_with(|validator| validator.jwks_uri(format!("http://{closed}/secret-jwks"))).await;
+    let (response, body) =
+        app.post_token(&app.provider.logout_token(&app.claims("sid-1", "alice"))).await;
+    assert_refused(&response, &body, "keys_unavailable");
+    assert!(!body.contains("secret-jwks") && !body.contains(&closed.to_string()), "{body}");
 }

@@ -31,7 +31,7 @@ use tower_oidc_logout::{
     OidcLogoutLayer, ProviderLogout, ProviderMetadata, RedisIndex, Rejection, SessionCookie,
     StateKey,
     index::{
-        ReplayGuard, SessionIndex,
+        SessionIndex,
         tower_sessions_0_14::{DeleteFromStore, record_sign_in},
     },
     mock::{MockClient, MockProvider},
@@ -397,18 +397,15 @@ pub(crate) async fn start(
         logout = logout.state_ttl(ttl);
     }
     // The store, and the index of sign-ins beside it: in this process, or both in one Redis.
-    let (backend, index, replay): (Backend, Arc<dyn SessionIndex>, Arc<dyn ReplayGuard>) =
-        match &settings.session_store {
-            SessionBackend::Memory => {
-                let index = Arc::new(MemoryIndex::new());
-                (Backend::Memory(MemoryStore::default()), index.clone(), index)
-            }
-            SessionBackend::Redis { url } => {
-                let pool = redis_pool(url).await?;
-                let index = Arc::new(RedisIndex::new(pool.clone()));
-                (Backend::Redis(RedisStore::new(pool)), index.clone(), index)
-            }
-        };
+    let (backend, index): (Backend, Arc<dyn SessionIndex>) = match &settings.session_store {
+        SessionBackend::Memory => {
+            (Backend::Memory(MemoryStore::default()), Arc::new(MemoryIndex::new()))
+        }
+        SessionBackend::Redis { url } => {
+            let pool = redis_pool(url).await?;
+            (Backend::Redis(RedisStore::new(pool.clone())), Arc::new(RedisIndex::new(pool)))
+        }
+    };
     // Back- and Front-Channel Logout, when the demo signs in at a provider it discovered.
     if let (Some(metadata), Some((name, _))) = (&metadata, &issuer) {
         let validator = LogoutTokenValidator::builder()
@@ -418,25 +415,21 @@ pub(crate) async fn start(
             .map_err(|e| bad(name, format!("logout token validation: {e}")))?;
         // `DeleteFromStore` deletes the sessions the index names from the demo's own store.
         let sessions = match &backend {
-            Backend::Memory(store) => ProviderLogout::new(
-                validator,
-                index.clone(),
-                replay,
-                DeleteFromStore::new(store.clone()),
-            ),
-            Backend::Redis(store) => ProviderLogout::new(
-                validator,
-                index.clone(),
-                replay,
-                DeleteFromStore::new(store.clone()),
-            ),
+            Backend::Memory(store) => {
+                ProviderLogout::new(validator, index.clone(), DeleteFromStore::new(store.clone()))
+            }
+            Backend::Redis(store) => {
+                ProviderLogout::new(validator, index.clone(), DeleteFromStore::new(store.clone()))
+            }
         };
         logout = logout
             .backchannel_logout(BACKCHANNEL_PATH, sessions.clone())
             .frontchannel_logout(FRONTCHANNEL_PATH, sessions);
     }
     let logout = logout
-        .end_session_hook(FlushSession::new().id_token_key(ID_TOKEN_KEY))
+        .end_session_hook(
+            FlushSession::new().id_token_key(ID_TOKEN_KEY).session_index(index.clone()),
+        )
         .refusal_page(|rejection, _request| Response::new(refusal_page(rejection)))
         .build()
         .map_err(|e| bad(setting_of(&e), e.to_string()))?;

@@ -189,7 +189,7 @@ pub fn app() -> (App, Arc<AtomicUsize>) {
     });
     let counter = Counting::default();
     let ended = counter.0.clone();
-    let logout = ProviderLogout::new(validator, index.clone(), index, counter);
+    let logout = ProviderLogout::new(validator, index, counter);
     let layer = OidcLogoutLayer::builder()
         .end_session_endpoint(END_SESSION)
         .client_id(CLIENT_ID)

@@ -20,8 +20,8 @@
 //!
 //! match validator.validate(logout_token).await {
 //!     Ok(token) => {
-//!         // Check `(token.issuer(), token.jti())` was not seen before, remember it until
-//!         // `token.remember_until()`, then end the sessions of `token.sid()` or `token.sub()`.
+//!         // Check `(token.issuer(), token.jti())` was not used before, end the sessions of
+//!         // `token.sid()` or `token.sub()`, then remember the jti until `token.remember_until()`.
 //!     }
 //!     Err(error) => {
 //!         // 400 {"error":"invalid_request","error_description": error.to_string()}

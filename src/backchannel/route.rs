@@ -16,11 +16,11 @@ use http_body::Body;
 use http_body_util::{BodyExt, Limited};
 use url::{Url, form_urlencoded};
 
-use super::{LogoutTokenValidator, MAX_LOGOUT_TOKEN_LEN};
+use super::{LogoutTokenError, LogoutTokenValidator, MAX_LOGOUT_TOKEN_LEN};
 use crate::{
     BoxError,
     body::ReplyBody,
-    index::{EndSessions, ReplayGuard, SessionIndex},
+    index::{EndSessions, LogoutNotice, Pending, SessionIndex},
     logout::{LogoutFuture, has_form_body},
 };
 
@@ -32,9 +32,10 @@ const JSON: HeaderValue = HeaderValue::from_static("application/json");
 const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const CONTENT_SECURITY_POLICY: HeaderName = HeaderName::from_static("content-security-policy");
+const SEC_FETCH_DEST: HeaderName = HeaderName::from_static("sec-fetch-dest");
 
 /// What the provider-initiated logout routes need: whose logout tokens to
-/// accept, where the app's sessions are indexed, which token IDs were seen,
+/// accept, where the app's sessions (and the token IDs used) are indexed,
 /// and how the app's sessions end.
 ///
 /// ```
@@ -57,9 +58,8 @@ const CONTENT_SECURITY_POLICY: HeaderName = HeaderName::from_static("content-sec
 ///     .client_id("my-client-id")
 ///     .keys(tower_oidc_logout::KeySet::from_jwks(jwks)?) // or .provider(&metadata)
 ///     .build()?;
-/// // One instance: the index and the replay set in memory. Many: `RedisIndex`.
-/// let index = Arc::new(MemoryIndex::new());
-/// let logout = ProviderLogout::new(validator, index.clone(), index, Store);
+/// // One instance: the index in memory. Many: `RedisIndex`.
+/// let logout = ProviderLogout::new(validator, Arc::new(MemoryIndex::new()), Store);
 /// # let _ = logout;
 /// # Ok(())
 /// # }
@@ -68,39 +68,49 @@ const CONTENT_SECURITY_POLICY: HeaderName = HeaderName::from_static("content-sec
 pub struct ProviderLogout {
     validator: LogoutTokenValidator,
     index: Arc<dyn SessionIndex>,
-    replay: Arc<dyn ReplayGuard>,
     sessions: Arc<dyn EndSessions>,
 }
 
 impl ProviderLogout {
     /// The routes' parts: `validator` checks logout tokens, `index` finds
     /// the app sessions of a provider session (recorded by the app at
-    /// sign-in), `replay` refuses a token ID seen before (shared by every
+    /// sign-in) and refuses a token ID used before (shared by every
     /// instance when it is a [`RedisIndex`](crate::index::RedisIndex)), and
     /// `sessions` deletes them from the app's store.
     pub fn new(
         validator: LogoutTokenValidator,
         index: Arc<dyn SessionIndex>,
-        replay: Arc<dyn ReplayGuard>,
         sessions: impl EndSessions + 'static,
     ) -> Self {
-        Self { validator, index, replay, sessions: Arc::new(sessions) }
+        Self { validator, index, sessions: Arc::new(sessions) }
     }
 
-    /// Deletes the app sessions of (`iss`, `sid`), or of (`iss`, `sub`)
-    /// without a `sid`.
-    async fn end_app_sessions(
-        &self,
-        iss: &str,
-        sid: Option<&str>,
-        sub: Option<&str>,
-    ) -> Result<(), BoxError> {
-        let ids = self.index.take(iss, sid, sub).await?;
+    /// Ends the app sessions `notice` names, or changes nothing: the index
+    /// gives them up (and the token's `jti` is used) only once the store
+    /// deleted them, so a failure leaves all for the provider's retry.
+    async fn end_app_sessions(&self, notice: &LogoutNotice<'_>) -> Result<Ended, BoxError> {
+        let ids = match self.index.pending(notice).await? {
+            Pending::Replayed => return Ok(Ended::Replayed),
+            Pending::Sessions(ids) => ids,
+        };
+        let mut ended = Vec::new();
         if !ids.is_empty() {
-            self.sessions.end_sessions(&ids).await?;
+            let report = self.sessions.end_sessions(&ids).await?;
+            // Malformed IDs can never be deleted: they leave the index too.
+            ended = report.deleted;
+            ended.extend(report.malformed);
         }
-        Ok(())
+        self.index.complete(notice, &ended).await?;
+        Ok(Ended::Sessions)
     }
+}
+
+/// How [`ProviderLogout::end_app_sessions`] went.
+enum Ended {
+    /// The sessions named are gone, and the token's `jti` used.
+    Sessions,
+    /// The token's `jti` was used before: nothing done.
+    Replayed,
 }
 
 impl fmt::Debug for ProviderLogout {
@@ -183,19 +193,23 @@ impl ProviderLogoutRoutes {
         };
         let token = match self.logout.validator.validate(&token).await {
             Ok(token) => token,
+            Err(error @ LogoutTokenError::KeysUnavailable { .. }) => {
+                // The fetch error names internal URLs and network errors: logged, not sent.
+                #[cfg(feature = "tracing")]
+                tracing::warn!(%error, "back-channel logout refused: the provider's keys are unavailable");
+                let why = "the provider's signing keys could not be fetched; retry later".into();
+                return backchannel_error(error.code(), why);
+            }
             Err(error) => return backchannel_error(error.code(), error.to_string()),
         };
-        let iss = token.issuer();
-        match self.logout.replay.first_use(iss, token.jti(), token.remember_until()).await {
-            Ok(true) => {}
-            Ok(false) => {
+        let notice = LogoutNotice::new(token.issuer(), token.sid(), token.sub())
+            .token(token.jti(), token.remember_until());
+        match self.logout.end_app_sessions(&notice).await {
+            Ok(Ended::Sessions) => no_cache(StatusCode::OK, ReplyBody::empty()),
+            Ok(Ended::Replayed) => {
                 let why = "this logout token (its jti) was already used".into();
-                return backchannel_error("replayed", why);
+                backchannel_error("replayed", why)
             }
-            Err(error) => return backchannel_failed(&error.into()),
-        }
-        match self.logout.end_app_sessions(iss, token.sid(), token.sub()).await {
-            Ok(()) => no_cache(StatusCode::OK, ReplyBody::empty()),
             Err(error) => backchannel_failed(&error),
         }
     }
@@ -203,10 +217,21 @@ impl ProviderLogoutRoutes {
     /// Front-Channel Logout 1.0: `iss` and `sid` in the query, checked
     /// against the issuer; the page is only ever framed by the provider.
     async fn frontchannel(&self, parts: &Parts) -> Response<ReplyBody> {
-        if parts.method != Method::GET && parts.method != Method::HEAD {
-            let mut response = self.page(StatusCode::METHOD_NOT_ALLOWED, "Use GET.");
+        // HEAD is a GET without effects for every other route: here it would end sessions.
+        if parts.method != Method::GET {
+            let mut response =
+                self.refusal(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Use GET.");
             response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET"));
             return response;
+        }
+        // The provider loads this route in an iframe (or, at worst, as a page);
+        // an <img>, a script or a fetch() from any page is not the provider.
+        if let Some(dest) = parts.headers.get(SEC_FETCH_DEST)
+            && dest != "iframe"
+            && dest != "document"
+        {
+            let why = "Only the provider's page may load this route, in a frame.";
+            return self.refusal(StatusCode::FORBIDDEN, "not_a_frame", why);
         }
         let query = parts.uri.query().unwrap_or_default();
         let (mut iss, mut sid, mut repeated) = (None, None, false);
@@ -219,20 +244,35 @@ impl ProviderLogoutRoutes {
             repeated |= slot.replace(value).is_some();
         }
         let (Some(iss), Some(sid), false) = (iss, sid, repeated) else {
-            return self.page(StatusCode::BAD_REQUEST, "iss and sid are required, once each.");
+            let why = "iss and sid are required, once each.";
+            return self.refusal(StatusCode::BAD_REQUEST, "no_iss_or_sid", why);
         };
         if iss != self.logout.validator.issuer() {
-            return self.page(StatusCode::BAD_REQUEST, "iss is not this app's provider.");
+            let why = "iss is not this app's provider.";
+            return self.refusal(StatusCode::BAD_REQUEST, "wrong_issuer", why);
         }
-        match self.logout.end_app_sessions(&iss, Some(&sid), None).await {
-            Ok(()) => self.page(StatusCode::OK, "Signed out."),
+        match self.logout.end_app_sessions(&LogoutNotice::new(&iss, Some(&sid), None)).await {
+            Ok(_) => self.page(StatusCode::OK, "Signed out."),
             Err(error) => {
                 #[cfg(feature = "tracing")]
                 tracing::warn!(%error, "front-channel logout failed: the sessions were not ended");
                 let _ = error;
-                self.page(StatusCode::INTERNAL_SERVER_ERROR, "The session could not be ended.")
+                let why = "The session could not be ended.";
+                self.refusal(StatusCode::INTERNAL_SERVER_ERROR, "server_error", why)
             }
         }
+    }
+
+    /// [`page`](Self::page) with `code` in the extensions.
+    fn refusal(
+        &self,
+        status: StatusCode,
+        code: &'static str,
+        text: &'static str,
+    ) -> Response<ReplyBody> {
+        let mut response = self.page(status, text);
+        response.extensions_mut().insert(BackchannelRefusal(code));
+        response
     }
 
     /// A small page the provider may frame, and no one else.
@@ -267,11 +307,13 @@ fn backchannel_error(code: &'static str, why: String) -> Response<ReplyBody> {
 }
 
 /// The token was valid but the sessions could not be ended: the section
-/// 2.8 answer to a failed logout (400), told apart by `server_error`.
+/// 2.8 answer to a failed logout (400), told apart by `server_error`. The
+/// cause (store addresses, network errors) is logged, not sent.
 fn backchannel_failed(error: &BoxError) -> Response<ReplyBody> {
     #[cfg(feature = "tracing")]
     tracing::warn!(%error, "back-channel logout failed: the sessions were not ended");
-    let description = format!("the sessions could not be ended: {error}");
+    let _ = error;
+    let description = "the sessions could not be ended; nothing was changed: retry".to_owned();
     json_refusal("server_error", "server_error", description)
 }
 
@@ -285,9 +327,12 @@ fn json_refusal(error: &str, code: &'static str, description: String) -> Respons
     response
 }
 
-/// Why the back-channel route refused a request, in the response extensions:
-/// a [`LogoutTokenError::code`](super::LogoutTokenError::code), or one of
-/// `method_not_allowed`, `not_a_form`, `too_large`, `no_logout_token`,
-/// `replayed`, `server_error`.
+/// Why a provider-logout route refused a request, in the response extensions.
+///
+/// Back-channel: a [`LogoutTokenError::code`](super::LogoutTokenError::code),
+/// or one of `method_not_allowed`, `not_a_form`, `too_large`,
+/// `no_logout_token`, `replayed`, `server_error`. Front-channel: one of
+/// `method_not_allowed`, `not_a_frame`, `no_iss_or_sid`, `wrong_issuer`,
+/// `server_error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackchannelRefusal(pub &'static str);

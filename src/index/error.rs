@@ -41,4 +41,8 @@ pub enum RecordSignInError {
     /// The index failed.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The session could not keep the recorded ID (its data failed to
+    /// serialize); the sign-in is recorded in the index.
+    #[error("the session could not keep the recorded session ID: {0}")]
+    Session(#[source] BoxError),
 }

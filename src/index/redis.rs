@@ -5,76 +5,147 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
-use fred::{
-    interfaces::{KeysInterface, LuaInterface},
-    types::{Expiration, SetOptions},
-};
+use fred::interfaces::LuaInterface;
 
-use super::{IndexError, IndexFuture, ReplayGuard, SessionIndex, SignIn, key::digest};
+use super::{
+    DEFAULT_MAX_SIGN_INS_PER_SUBJECT, IndexError, IndexFuture, LogoutNotice, Pending, SessionIndex,
+    SignIn, key::digest,
+};
 
 /// The key prefix a [`RedisIndex`] uses unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "oidc-logout:";
 
-/// Adds the session ID (ARGV[1]) to each set in KEYS and pushes the set's
-/// expiry to ARGV[2] (ms since the epoch) unless it already lasts longer.
-const RECORD: &str = r"
-local at = tonumber(ARGV[2])
-for _, key in ipairs(KEYS) do
-  redis.call('SADD', key, ARGV[1])
-  if redis.call('PEXPIRETIME', key) < at then
-    redis.call('PEXPIREAT', key, at)
+/// `forget(prefix, id)`: drops session `id` from the sets its record
+/// (`<prefix>ses:<id>`) names, and the record. Begins every script below.
+macro_rules! with_forget {
+    ($script:literal) => {
+        concat!(
+            r"
+local function forget(prefix, id)
+  local record = prefix .. 'ses:' .. id
+  for _, set in ipairs(redis.call('HMGET', record, 'sid', 'sub')) do
+    if set then redis.call('ZREM', set, id) end
+  end
+  redis.call('DEL', record)
+end
+",
+            $script
+        )
+    };
+}
+
+/// Records session ARGV[2] under the sets KEYS[1] (`sub`) and KEYS[2]
+/// (`sid`, optional), expiring at ARGV[3] (ms); ARGV[4] is now, ARGV[5] the
+/// bound per subject, ARGV[1] the prefix. See [`RedisIndex`] for the layout.
+const RECORD: &str = with_forget!(
+    r"
+local prefix, id = ARGV[1], ARGV[2]
+local at, now, max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local record = prefix .. 'ses:' .. id
+local old = redis.call('HMGET', record, 'sid', 'sub')
+if old[2] == KEYS[1] and old[1] == (KEYS[2] or false) then
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) > at then at = tonumber(score) end
+end
+forget(prefix, id)
+redis.call('HSET', record, 'sub', KEYS[1])
+if KEYS[2] then redis.call('HSET', record, 'sid', KEYS[2]) end
+redis.call('PEXPIREAT', record, at)
+for _, set in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
+end
+local over = redis.call('ZCARD', KEYS[1]) - max + 1
+if over > 0 then
+  for _, first in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do
+    forget(prefix, first)
   end
 end
+for _, set in ipairs(KEYS) do
+  redis.call('ZADD', set, at, id)
+  local last = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+  redis.call('PEXPIREAT', set, last[2])
+end
 return 0
-";
+"
+);
 
-/// Returns the members of the set KEYS[1] and deletes it, atomically.
-const TAKE: &str = r"
-local ids = redis.call('SMEMBERS', KEYS[1])
-redis.call('DEL', KEYS[1])
+/// Forgets session ARGV[2] (ARGV[1] the prefix).
+const FORGET: &str = with_forget!(
+    r"
+forget(ARGV[1], ARGV[2])
+return 0
+"
+);
+
+/// `{'1'}` when KEYS[2] (a `jti`, optional) exists, else `{'0', ids...}`:
+/// the members of the set KEYS[1] not expired at ARGV[2] (ms; ARGV[1] the prefix).
+const PENDING: &str = r"
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return {'1'} end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[2], '+inf')
+table.insert(ids, 1, '0')
 return ids
 ";
 
-/// A [`SessionIndex`] and [`ReplayGuard`] in Redis, shared by every app instance.
+/// Forgets sessions ARGV[3..] (ARGV[1] the prefix), then remembers the
+/// `jti` KEYS[1] (optional) until ARGV[2] (ms).
+const COMPLETE: &str = with_forget!(
+    r"
+for i = 3, #ARGV do forget(ARGV[1], ARGV[i]) end
+if KEYS[1] then redis.call('SET', KEYS[1], 1, 'PXAT', ARGV[2], 'NX') end
+return 0
+"
+);
+
+/// A [`SessionIndex`] in Redis, shared by every app instance.
 ///
-/// Works over any fred client that speaks keys and Lua: a `Pool` (e.g. the
-/// one `tower-sessions-redis-store` uses) or a `Client`. Needs Redis 7.0 or
-/// later (`PEXPIRETIME`). Give the client short timeouts: a Redis that is
-/// down fails a call with [`IndexError::Store`] rather than hanging it.
+/// Works over any fred client that speaks Lua: a `Pool` (e.g. the one
+/// `tower-sessions-redis-store` uses) or a `Client`. Needs Redis 7.0 or
+/// later. Give the client short timeouts: a Redis that is down fails a call
+/// with [`IndexError::Store`] rather than hanging it.
 ///
 /// Keys, under a [prefix](Self::prefix) ([`DEFAULT_PREFIX`]):
 ///
-/// - `<prefix>sid:<digest>`: a set of app session IDs per (`iss`, `sid`);
-/// - `<prefix>sub:<digest>`: a set of app session IDs per (`iss`, `sub`);
-/// - `<prefix>jti:<digest>`: one key per logout token seen.
+/// - `<prefix>sid:<digest>`: a sorted set of app session IDs per (`iss`,
+///   `sid`), each scored by its session's expiry (ms since the epoch);
+/// - `<prefix>sub:<digest>`: the same per user (`iss`, `sub`), holding at
+///   most [`max_sign_ins_per_subject`](Self::max_sign_ins_per_subject);
+/// - `<prefix>ses:<session ID>`: a hash naming the two sets that session is
+///   in, so that it can be forgotten, and dropped from both when one
+///   logout or the bound removes it;
+/// - `<prefix>jti:<digest>`: one key per logout token used.
 ///
 /// `<digest>` is a BLAKE3 hash of the kind, `iss` and the value, each
 /// length-prefixed: whatever bytes the claims hold, keys are fixed-size
-/// hex, no two claims share one, and claims are not readable from Redis.
-/// Each set expires with the longest session it holds; each token ID when
-/// its `until` passes. Nothing outlives its sessions.
+/// hex, no two claims share one, and claims are not readable from Redis
+/// (session IDs are, as in the session store itself). Each set expires with
+/// the longest session it holds, and drops members already expired whenever
+/// it is written; each record with its session; each token ID when its
+/// `until` passes. Nothing outlives its session, and a forgotten or ended
+/// session leaves nothing behind.
 ///
-/// Round trips: [`record`](SessionIndex::record), each take and each
-/// [`first_use`](ReplayGuard::first_use) is one command (`EVAL` of a small
-/// Lua script, or `SET NX PXAT`), atomic in Redis.
+/// Round trips: [`record`](SessionIndex::record),
+/// [`forget`](SessionIndex::forget), [`pending`](SessionIndex::pending)
+/// and [`complete`](SessionIndex::complete) are one `EVAL` each, atomic in
+/// Redis: two per provider logout.
 ///
-/// Taking by `sid` leaves those session IDs in the user's `sub` set (and
-/// taking by `sub` in the `sid` sets) until that set expires: a later take
-/// may return an ID already ended, which ending again deletes nothing.
-/// Likewise, recording one session ID under another `sid` or `sub` adds it
-/// there and leaves it under the old ones until they expire.
-/// Redis Cluster is not supported: `record` writes the `sid` and the `sub`
-/// set in one script, and they hash to different slots.
+/// Redis Cluster is not supported yet: the scripts touch keys of different
+/// hash slots. Standalone Redis, and a primary with replicas behind
+/// Sentinel, are.
 #[derive(Clone)]
 pub struct RedisIndex<C> {
     client: C,
     prefix: String,
+    max_per_subject: usize,
 }
 
 impl<C> RedisIndex<C> {
     /// An index over `client`, with keys under [`DEFAULT_PREFIX`].
     pub fn new(client: C) -> Self {
-        Self { client, prefix: DEFAULT_PREFIX.to_owned() }
+        Self {
+            client,
+            prefix: DEFAULT_PREFIX.to_owned(),
+            max_per_subject: DEFAULT_MAX_SIGN_INS_PER_SUBJECT,
+        }
     }
 
     /// Puts every key under `prefix` instead (e.g. `"my-app:oidc-logout:"`).
@@ -84,15 +155,41 @@ impl<C> RedisIndex<C> {
         self
     }
 
+    /// At most `max` sign-ins of one user (`iss`, `sub`) at once (at least
+    /// 1, default [`DEFAULT_MAX_SIGN_INS_PER_SUBJECT`]); one more drops that
+    /// user's entry that expires first.
+    #[must_use]
+    pub fn max_sign_ins_per_subject(mut self, max: usize) -> Self {
+        self.max_per_subject = max.max(1);
+        self
+    }
+
     /// The Redis key of (`kind`, `iss`, `value`); `kind` is `sid`, `sub` or `jti`.
     fn key(&self, kind: &str, iss: &str, value: &str) -> String {
         format!("{}{kind}:{}", self.prefix, digest(kind, iss, value))
+    }
+
+    /// The set a logout of `notice` reads: by `sid`, else by `sub`.
+    fn set_of(&self, notice: &LogoutNotice<'_>) -> Option<String> {
+        match (notice.sid, notice.sub) {
+            (Some(sid), _) => Some(self.key("sid", notice.iss, sid)),
+            (None, Some(sub)) => Some(self.key("sub", notice.iss, sub)),
+            (None, None) => None,
+        }
+    }
+
+    /// The key of the logout token's `jti`, if the notice has a token.
+    fn token_key(&self, notice: &LogoutNotice<'_>) -> Option<(String, SystemTime)> {
+        notice.token.map(|(jti, until)| (self.key("jti", notice.iss, jti), until))
     }
 }
 
 impl<C> fmt::Debug for RedisIndex<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisIndex").field("prefix", &self.prefix).finish_non_exhaustive()
+        f.debug_struct("RedisIndex")
+            .field("prefix", &self.prefix)
+            .field("max_sign_ins_per_subject", &self.max_per_subject)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,66 +206,77 @@ impl<C> RedisIndex<C>
 where
     C: LuaInterface + Send + Sync,
 {
-    async fn take_set(&self, key: String) -> Result<Vec<String>, IndexError> {
-        let mut ids: Vec<String> =
-            self.client.eval(TAKE, vec![key], None::<String>).await.map_err(store_error)?;
-        ids.sort_unstable();
-        Ok(ids)
+    /// Runs `script` with `keys`, the prefix as `ARGV[1]` and `args` after it.
+    async fn run<R>(
+        &self,
+        script: &str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<R, IndexError>
+    where
+        R: fred::types::FromValue,
+    {
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push(self.prefix.clone());
+        argv.extend(args);
+        self.client.eval(script, keys, argv).await.map_err(store_error)
     }
 }
 
 impl<C> SessionIndex for RedisIndex<C>
 where
-    C: LuaInterface + KeysInterface + Send + Sync,
+    C: LuaInterface + Send + Sync,
 {
     fn record<'a>(&'a self, sign_in: &'a SignIn) -> IndexFuture<'a, ()> {
         Box::pin(async move {
-            let mut keys = Vec::with_capacity(2);
+            let mut keys = vec![self.key("sub", &sign_in.iss, &sign_in.sub)];
             if let Some(sid) = &sign_in.sid {
                 keys.push(self.key("sid", &sign_in.iss, sid));
             }
-            keys.push(self.key("sub", &sign_in.iss, &sign_in.sub));
-            let args =
-                vec![sign_in.session_id.clone(), epoch_millis(sign_in.expires_at).to_string()];
-            self.client.eval::<(), _, _, _>(RECORD, keys, args).await.map_err(store_error)
+            let args = vec![
+                sign_in.session_id.clone(),
+                epoch_millis(sign_in.expires_at).to_string(),
+                epoch_millis(SystemTime::now()).to_string(),
+                self.max_per_subject.to_string(),
+            ];
+            self.run(RECORD, keys, args).await
         })
     }
 
-    fn take_by_sid<'a>(&'a self, iss: &'a str, sid: &'a str) -> IndexFuture<'a, Vec<String>> {
-        Box::pin(self.take_set(self.key("sid", iss, sid)))
+    fn forget<'a>(&'a self, session_id: &'a str) -> IndexFuture<'a, ()> {
+        Box::pin(self.run(FORGET, Vec::new(), vec![session_id.to_owned()]))
     }
 
-    fn take_by_sub<'a>(&'a self, iss: &'a str, sub: &'a str) -> IndexFuture<'a, Vec<String>> {
-        Box::pin(self.take_set(self.key("sub", iss, sub)))
-    }
-}
-
-impl<C> ReplayGuard for RedisIndex<C>
-where
-    C: LuaInterface + KeysInterface + Send + Sync,
-{
-    fn first_use<'a>(
-        &'a self,
-        iss: &'a str,
-        jti: &'a str,
-        until: SystemTime,
-    ) -> IndexFuture<'a, bool> {
+    fn pending<'a>(&'a self, notice: &'a LogoutNotice<'a>) -> IndexFuture<'a, Pending> {
         Box::pin(async move {
-            if until <= SystemTime::now() {
-                return Ok(true); // the validator refuses expired tokens; nothing to remember
+            let Some(set) = self.set_of(notice) else { return Ok(Pending::Sessions(Vec::new())) };
+            let mut keys = vec![set];
+            keys.extend(self.token_key(notice).map(|(key, _)| key));
+            let now = epoch_millis(SystemTime::now()).to_string();
+            let mut reply: Vec<String> = self.run(PENDING, keys, vec![now]).await?;
+            if reply.first().map(String::as_str) != Some("0") {
+                return Ok(Pending::Replayed);
             }
-            let set: Option<String> = self
-                .client
-                .set(
-                    self.key("jti", iss, jti),
-                    1,
-                    Some(Expiration::PXAT(epoch_millis(until))),
-                    Some(SetOptions::NX),
-                    false,
-                )
-                .await
-                .map_err(store_error)?;
-            Ok(set.is_some())
+            reply.remove(0);
+            reply.sort_unstable();
+            Ok(Pending::Sessions(reply))
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        notice: &'a LogoutNotice<'a>,
+        ended: &'a [String],
+    ) -> IndexFuture<'a, ()> {
+        Box::pin(async move {
+            // A token already expired needs no remembering (the validator refuses it).
+            let token = self.token_key(notice).filter(|(_, until)| *until > SystemTime::now());
+            let until = token.as_ref().map_or(0, |(_, until)| epoch_millis(*until));
+            let keys = token.map(|(key, _)| key).into_iter().collect();
+            let mut args = Vec::with_capacity(ended.len() + 1);
+            args.push(until.to_string());
+            args.extend(ended.iter().cloned());
+            self.run(COMPLETE, keys, args).await
         })
     }
 }

@@ -48,3 +48,45 @@ impl SignIn {
         self
     }
 }
+
+/// A provider's logout, as the index reads it: which issuer, which provider
+/// session (`sid`) or user (`sub`), and for a Back-Channel logout token its
+/// `jti`, remembered until `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogoutNotice<'a> {
+    /// The issuer (`iss`).
+    pub iss: &'a str,
+    /// The provider session that ended (`sid`), if named.
+    pub sid: Option<&'a str>,
+    /// The user whose sessions ended (`sub`), if named.
+    pub sub: Option<&'a str>,
+    /// The logout token's `jti` and until when to remember it; `None` for a
+    /// Front-Channel logout, which has no token.
+    pub token: Option<(&'a str, SystemTime)>,
+}
+
+impl<'a> LogoutNotice<'a> {
+    /// A logout of (`iss`, `sid`), or of every session of (`iss`, `sub`)
+    /// without a `sid`; without a token (add it with [`token`](Self::token)).
+    #[must_use]
+    pub fn new(iss: &'a str, sid: Option<&'a str>, sub: Option<&'a str>) -> Self {
+        Self { iss, sid, sub, token: None }
+    }
+
+    /// The logout token's `jti`, used once, remembered until `until`.
+    #[must_use]
+    pub fn token(mut self, jti: &'a str, until: SystemTime) -> Self {
+        self.token = Some((jti, until));
+        self
+    }
+}
+
+/// What [`SessionIndex::pending`](super::SessionIndex::pending) found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    /// The logout token's `jti` was already used: refuse it, end nothing.
+    Replayed,
+    /// The app session IDs the logout names (maybe none), ascending.
+    Sessions(Vec<String>),
+}

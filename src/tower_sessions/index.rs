@@ -11,8 +11,8 @@ macro_rules! session_index {
         use crate::{
             BoxError,
             index::{
-                EndSessions, EndSessionsError, EndSessionsFuture, RecordSignInError, SessionIndex,
-                SessionsEnded, SignIn,
+                EndSessions, EndSessionsError, EndSessionsFuture, RECORDED_SESSION_ID_KEY,
+                RecordSignInError, SessionIndex, SessionsEnded, SignIn,
             },
         };
 
@@ -24,9 +24,11 @@ macro_rules! session_index {
         /// the session **has an ID**, i.e. after `session.save()` (a new
         /// session gets its ID when first saved; after `cycle_id()`, save
         /// again): otherwise it fails with [`RecordSignInError::NoSessionId`].
-        /// After any later `cycle_id()`, call it again: the index still names
-        /// the old ID. The session's expiry is read now: if it is extended
-        /// later (`Expiry::OnInactivity`), record again to extend the entry.
+        /// After any later `cycle_id()`, call it again: the ID it recorded
+        /// is kept in the session under [`RECORDED_SESSION_ID_KEY`], so the
+        /// old ID is then forgotten and the new one recorded. The session's
+        /// expiry is read now: if it is extended later
+        /// (`Expiry::OnInactivity`), record again to extend the entry.
         pub async fn record_sign_in(
             index: &(impl SessionIndex + ?Sized),
             session: &Session,
@@ -34,11 +36,20 @@ macro_rules! session_index {
             sid: Option<&str>,
             sub: &str,
         ) -> Result<(), RecordSignInError> {
-            let id = session.id().ok_or(RecordSignInError::NoSessionId)?;
+            let id = session.id().ok_or(RecordSignInError::NoSessionId)?.to_string();
+            // A value that cannot be read names no ID to forget.
+            let recorded = session.get::<String>(RECORDED_SESSION_ID_KEY).await.ok().flatten();
+            if let Some(old) = recorded.filter(|old| *old != id) {
+                index.forget(&old).await?;
+            }
             let mut sign_in =
-                SignIn::new(iss, sub, id.to_string(), SystemTime::from(session.expiry_date()));
+                SignIn::new(iss, sub, id.clone(), SystemTime::from(session.expiry_date()));
             sign_in.sid = sid.map(str::to_owned);
             index.record(&sign_in).await?;
+            session
+                .insert(RECORDED_SESSION_ID_KEY, id)
+                .await
+                .map_err(|e| RecordSignInError::Session(Box::new(e)))?;
             Ok(())
         }
 
@@ -113,7 +124,10 @@ mod tests {
                 use $tower_sessions::{MemoryStore, Session, SessionStore, session::Id};
 
                 use crate::{
-                    index::{EndSessions, MemoryIndex, RecordSignInError, SessionIndex},
+                    index::{
+                        EndSessions, LogoutNotice, MemoryIndex, Pending, RecordSignInError,
+                        SessionIndex,
+                    },
                     tower_sessions::$index::{DeleteFromStore, record_sign_in},
                 };
 
@@ -135,7 +149,10 @@ mod tests {
                     ids.push(session.id().unwrap());
                 }
 
-                let mut ended = index.take_by_sid(ISS, "sid-1").await.unwrap();
+                let notice = LogoutNotice::new(ISS, Some("sid-1"), None);
+                let Pending::Sessions(mut ended) = index.pending(&notice).await.unwrap() else {
+                    panic!("replayed")
+                };
                 assert_eq!(ended, [ids[0].to_string()]);
                 ended.push("not-an-id".to_owned());
                 let report =
@@ -150,6 +167,63 @@ mod tests {
             }
         };
     }
+
+    /// Recording again after `cycle_id()` forgets the old ID; the sign-out hook forgets the session.
+    macro_rules! cycled_then_signed_out {
+        ($name:ident, $tower_sessions:ident, $index:ident) => {
+            #[tokio::test]
+            async fn $name() {
+                use std::sync::Arc;
+
+                use $tower_sessions::{MemoryStore, Session};
+
+                use crate::{
+                    EndSessionHook, FlushSession,
+                    index::{LogoutNotice, MemoryIndex, Pending, SessionIndex},
+                    tower_sessions::$index::record_sign_in,
+                };
+
+                const ISS: &str = "https://op.example";
+                let store = Arc::new(MemoryStore::default());
+                let index = Arc::new(MemoryIndex::new());
+                let session = Session::new(None, store.clone(), None);
+                session.save().await.unwrap();
+                record_sign_in(&*index, &session, ISS, Some("sid-1"), "alice").await.unwrap();
+                let first = session.id().unwrap().to_string();
+
+                session.cycle_id().await.unwrap();
+                session.save().await.unwrap();
+                record_sign_in(&*index, &session, ISS, Some("sid-1"), "alice").await.unwrap();
+                let second = session.id().unwrap().to_string();
+                assert_ne!(first, second);
+                let named = |notice| {
+                    let index = index.clone();
+                    async move { index.pending(&notice).await.unwrap() }
+                };
+                let by_sid = LogoutNotice::new(ISS, Some("sid-1"), None);
+                assert_eq!(named(by_sid).await, Pending::Sessions(vec![second]), "old ID kept");
+
+                let mut request = http::Request::new(());
+                request.extensions_mut().insert(session);
+                let hook = FlushSession::new().session_index(index.clone());
+                hook.end_session(&request.into_parts().0).await.unwrap();
+                assert!(index.is_empty(), "the signed-out session left in the index");
+            }
+        };
+    }
+
+    #[cfg(feature = "tower-sessions-0-14")]
+    cycled_then_signed_out!(
+        a_0_14_session_cycled_then_signed_out_leaves_nothing,
+        tower_sessions_0_14,
+        index_0_14
+    );
+    #[cfg(feature = "tower-sessions-0-15")]
+    cycled_then_signed_out!(
+        a_0_15_session_cycled_then_signed_out_leaves_nothing,
+        tower_sessions_0_15,
+        index_0_15
+    );
 
     #[cfg(feature = "tower-sessions-0-14")]
     recorded_then_ended!(

@@ -4,11 +4,11 @@
 //! feature (`tower-sessions-0-14`, `tower-sessions-0-15`). The logic lives
 //! here once; each version's file only names its `Session` type.
 
-use std::{fmt, future::Future, pin::Pin};
+use std::{fmt, future::Future, pin::Pin, sync::Arc};
 
 use http::request::Parts;
 
-use crate::{BoxError, EndSessionHook, LogoutHints};
+use crate::{BoxError, EndSessionHook, LogoutHints, index::SessionIndex};
 
 /// Implements [`VersionedSession`] for one version's `Session`: the same calls on another type.
 macro_rules! versioned_session {
@@ -19,6 +19,10 @@ macro_rules! versioned_session {
             async fn id_token(&self, key: &str) -> Option<String> {
                 // The hint is a nicety: a value that cannot be read is not sent.
                 self.get::<String>(key).await.ok().flatten()
+            }
+
+            fn session_id(&self) -> Option<String> {
+                self.id().map(|id| id.to_string())
             }
 
             async fn end(&self) -> Result<(), crate::BoxError> {
@@ -64,6 +68,8 @@ const VERSIONS: &[&str] = &[
 trait VersionedSession: Clone + Send + Sync + 'static {
     /// The string stored under `key`, if there is one.
     fn id_token(&self, key: &str) -> impl Future<Output = Option<String>> + Send;
+    /// The session's ID, if it has one.
+    fn session_id(&self) -> Option<String>;
     /// `Session::flush`: data cleared, store record deleted, ID dropped.
     fn end(&self) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
@@ -87,7 +93,8 @@ trait VersionedSession: Clone + Send + Sync + 'static {
 ///
 /// Optionally, an ID token kept in the session under
 /// [`id_token_key`](Self::id_token_key) is read first and sent to the
-/// provider as `id_token_hint`.
+/// provider as `id_token_hint`; and with Back-Channel or Front-Channel
+/// Logout, the [session index](Self::session_index) forgets the session.
 ///
 /// ```
 /// # extern crate tower_sessions_0_14 as tower_sessions;
@@ -113,9 +120,19 @@ trait VersionedSession: Clone + Send + Sync + 'static {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct FlushSession {
     id_token_key: Option<String>,
+    index: Option<Arc<dyn SessionIndex>>,
+}
+
+impl fmt::Debug for FlushSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FlushSession")
+            .field("id_token_key", &self.id_token_key)
+            .field("session_index", &self.index.is_some())
+            .finish()
+    }
 }
 
 impl FlushSession {
@@ -132,6 +149,20 @@ impl FlushSession {
     #[must_use]
     pub fn id_token_key(mut self, key: impl Into<String>) -> Self {
         self.id_token_key = Some(key.into());
+        self
+    }
+
+    /// Once the session is flushed, drop its entry from `index` (the one the
+    /// sign-in recorded it in), so that nothing of it outlives the sign-out.
+    ///
+    /// The sign-out has happened once the store deleted the session: if the
+    /// index then fails, the failure is logged (`tracing`, warn) and the
+    /// sign-out goes on. The entry left names a session that no longer
+    /// exists (a provider logout finding it deletes nothing) and expires
+    /// with it.
+    #[must_use]
+    pub fn session_index(mut self, index: Arc<dyn SessionIndex>) -> Self {
+        self.index = Some(index);
         self
     }
 }
@@ -192,37 +223,47 @@ impl EndSessionHook for FlushSession {
         let v0_14 = request.extensions.get::<v0_14::Session>().cloned();
         #[cfg(feature = "tower-sessions-0-15")]
         let v0_15 = request.extensions.get::<v0_15::Session>().cloned();
-        let id_token_key = self.id_token_key.clone();
+        let hook = self.clone();
         FlushSessionFuture(Box::pin(async move {
-            let key = id_token_key.as_deref();
             let mut hints = None;
             #[cfg(feature = "tower-sessions-0-14")]
-            end(v0_14, key, &mut hints).await?;
+            hook.end(v0_14, &mut hints).await?;
             #[cfg(feature = "tower-sessions-0-15")]
-            end(v0_15, key, &mut hints).await?;
+            hook.end(v0_15, &mut hints).await?;
             hints.ok_or(FlushSessionError::NoSession)
         }))
     }
 }
 
-/// Flushes `session` if the request carries one, and notes the hints it gave.
-async fn end<S: VersionedSession>(
-    session: Option<S>,
-    id_token_key: Option<&str>,
-    hints: &mut Option<LogoutHints>,
-) -> Result<(), FlushSessionError> {
-    let Some(session) = session else { return Ok(()) };
-    let id_token = match id_token_key {
-        Some(key) => session.id_token(key).await,
-        None => None,
-    };
-    session.end().await.map_err(FlushSessionError::Store)?;
-    let hints = hints.get_or_insert_with(LogoutHints::new);
-    // Sessions of two versions (mid-upgrade): the first ID token found is sent.
-    if hints.id_token_hint.is_none() {
-        hints.id_token_hint = id_token;
+impl FlushSession {
+    /// Flushes `session` if the request carries one, forgets it in the
+    /// index, and notes the hints it gave.
+    async fn end<S: VersionedSession>(
+        &self,
+        session: Option<S>,
+        hints: &mut Option<LogoutHints>,
+    ) -> Result<(), FlushSessionError> {
+        let Some(session) = session else { return Ok(()) };
+        let id_token = match &self.id_token_key {
+            Some(key) => session.id_token(key).await,
+            None => None,
+        };
+        let session_id = session.session_id();
+        session.end().await.map_err(FlushSessionError::Store)?;
+        if let (Some(index), Some(id)) = (&self.index, session_id)
+            && let Err(error) = index.forget(&id).await
+        {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(%error, "signed out, but the session index could not forget the session");
+            let _ = error;
+        }
+        let hints = hints.get_or_insert_with(LogoutHints::new);
+        // Sessions of two versions (mid-upgrade): the first ID token found is sent.
+        if hints.id_token_hint.is_none() {
+            hints.id_token_hint = id_token;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -53,8 +53,7 @@ fn provider_logout() -> ProviderLogout {
         .keys(keys)
         .build()
         .unwrap();
-    let index = Arc::new(MemoryIndex::new());
-    ProviderLogout::new(validator, index.clone(), index, NoSessions)
+    ProviderLogout::new(validator, Arc::new(MemoryIndex::new()), NoSessions)
 }
 /// Longest a single exchange may take before the test fails.
 const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
