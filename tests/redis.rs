@@ -11,6 +11,7 @@ mod app;
 mod demo;
 #[path = "http_client/mod.rs"]
 mod http_client;
+#[allow(dead_code)] // the harness also serves tests/redis_index.rs
 #[path = "redis/server.rs"]
 mod server;
 

@@ -24,22 +24,40 @@ pub(crate) struct Redis {
     port: Option<u16>,
     /// The server this test started (none with `REDIS_URL`).
     child: Option<Child>,
+    /// With [`own_durable`](Self::own_durable): where its append-only file lives.
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Redis {
     /// The Redis at `REDIS_URL`, else a `redis-server` started here.
     pub(crate) fn shared_or_own() -> Self {
         match std::env::var("REDIS_URL") {
-            Ok(url) if !url.trim().is_empty() => Self { url, port: None, child: None },
+            Ok(url) if !url.trim().is_empty() => Self { url, port: None, child: None, dir: None },
             _ => Self::own(),
         }
     }
 
     /// A `redis-server` started here, which the test may stop and start again.
     pub(crate) fn own() -> Self {
+        Self::own_in(None)
+    }
+
+    /// A `redis-server` started here that writes every command to an
+    /// append-only file before answering, so a restart keeps what it held.
+    pub(crate) fn own_durable() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "tower-oidc-logout-redis-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self::own_in(Some(dir))
+    }
+
+    fn own_in(dir: Option<std::path::PathBuf>) -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut redis =
-            Self { url: format!("redis://127.0.0.1:{port}/0"), port: Some(port), child: None };
+        let url = format!("redis://127.0.0.1:{port}/0");
+        let mut redis = Self { url, port: Some(port), child: None, dir };
         redis.start();
         redis
     }
@@ -53,11 +71,15 @@ impl Redis {
     pub(crate) fn start(&mut self) {
         let port = self.port.expect("only a Redis started here can be started");
         assert!(self.child.is_none(), "already running");
-        let spawned = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn();
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", ""]);
+        match &self.dir {
+            None => command.args(["--appendonly", "no"]),
+            Some(dir) => {
+                command.args(["--appendonly", "yes", "--appendfsync", "always", "--dir"]).arg(dir)
+            }
+        };
+        let spawned = command.stdout(Stdio::null()).spawn();
         let child = match spawned {
             Ok(child) => child,
             Err(e) if e.kind() == ErrorKind::NotFound => panic!(
@@ -82,33 +104,20 @@ impl Redis {
         child.wait().unwrap();
     }
 
-    fn config(&self) -> Config {
-        Config::from_url(&self.url).unwrap()
-    }
-
     /// A pool for an app instance: short timeouts, reconnecting every 50 ms.
     pub(crate) async fn app_pool(&self) -> Pool {
-        let pool = Builder::from_config(self.config())
-            .with_connection_config(|c| {
-                c.connection_timeout = TIMEOUT;
-                c.internal_command_timeout = TIMEOUT;
-            })
-            .with_performance_config(|p| p.default_command_timeout = TIMEOUT)
-            .set_policy(ReconnectPolicy::new_constant(0, 50))
-            .build_pool(2)
-            .unwrap();
-        pool.init().await.unwrap();
-        pool
+        app_pool_at(&self.url).await
+    }
+
+    /// The address of the server this test started.
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        let port = self.port.expect("only a Redis started here has a known address");
+        std::net::SocketAddr::from(([127, 0, 0, 1], port))
     }
 
     /// The test's own client, to look at records without going through an app.
     pub(crate) async fn client(&self) -> Client {
-        let client = Builder::from_config(self.config())
-            .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(2))
-            .build()
-            .unwrap();
-        client.init().await.unwrap();
-        client
+        redis_client(&self.url).await
     }
 }
 
@@ -118,5 +127,33 @@ impl Drop for Redis {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// A pool for an app instance on the Redis at `url`: short timeouts, reconnecting every 50 ms.
+pub(crate) async fn app_pool_at(url: &str) -> Pool {
+    let pool = Builder::from_config(Config::from_url(url).unwrap())
+        .with_connection_config(|c| {
+            c.connection_timeout = TIMEOUT;
+            c.internal_command_timeout = TIMEOUT;
+        })
+        .with_performance_config(|p| p.default_command_timeout = TIMEOUT)
+        .set_policy(ReconnectPolicy::new_constant(0, 50))
+        .build_pool(2)
+        .unwrap();
+    pool.init().await.unwrap();
+    pool
+}
+
+/// The test's own client of the Redis at `url`, to look at records without going through an app.
+pub(crate) async fn redis_client(url: &str) -> Client {
+    let client = Builder::from_config(Config::from_url(url).unwrap())
+        .with_performance_config(|p| p.default_command_timeout = Duration::from_secs(2))
+        .build()
+        .unwrap();
+    client.init().await.unwrap();
+    client
 }
