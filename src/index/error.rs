@@ -2,8 +2,7 @@
 
 use crate::BoxError;
 
-/// Why a [`SessionIndex`](super::SessionIndex) or
-/// [`ReplayGuard`](super::ReplayGuard) call failed.
+/// Why a [`SessionIndex`](super::SessionIndex) call failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IndexError {

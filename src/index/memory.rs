@@ -63,7 +63,8 @@ type Claim = (String, String);
 struct State {
     sign_ins: HashMap<String, Entry>,
     by_sid: HashMap<Claim, HashSet<String>>,
-    by_sub: HashMap<Claim, HashSet<String>>,
+    /// Each user's sign-ins, by (expiry, session ID): the first to expire first.
+    by_sub: HashMap<Claim, BTreeSet<(SystemTime, String)>>,
     /// (expiry, session ID): the next sign-ins to expire first.
     sign_in_expiry: BTreeSet<(SystemTime, String)>,
     token_ids: HashMap<Claim, SystemTime>,
@@ -173,7 +174,7 @@ impl MemoryIndex {
         if let Some(sid) = &sign_in.sid {
             state.by_sid.entry((sign_in.iss.clone(), sid.clone())).or_default().insert(id.clone());
         }
-        state.by_sub.entry(user).or_default().insert(id.clone());
+        state.by_sub.entry(user).or_default().insert((expires_at, id.clone()));
         state.sign_in_expiry.insert((expires_at, id.clone()));
         state.sign_ins.insert(
             id.clone(),
@@ -194,12 +195,18 @@ impl MemoryIndex {
         {
             return Pending::Replayed;
         }
-        let ids = match (notice.sid, notice.sub) {
-            (Some(sid), _) => state.by_sid.get(&(notice.iss.to_owned(), sid.to_owned())),
-            (None, Some(sub)) => state.by_sub.get(&(notice.iss.to_owned(), sub.to_owned())),
-            (None, None) => None,
+        let key = |value: &str| (notice.iss.to_owned(), value.to_owned());
+        let mut ids: Vec<String> = match (notice.sid, notice.sub) {
+            (Some(sid), _) => state.by_sid.get(&key(sid)).into_iter().flatten().cloned().collect(),
+            (None, Some(sub)) => state
+                .by_sub
+                .get(&key(sub))
+                .into_iter()
+                .flatten()
+                .map(|(_, id)| id.clone())
+                .collect(),
+            (None, None) => Vec::new(),
         };
-        let mut ids: Vec<String> = ids.into_iter().flatten().cloned().collect();
         ids.sort_unstable();
         Pending::Sessions(ids)
     }
@@ -250,12 +257,7 @@ impl State {
 
     /// Drops the entry of `user` that expires first.
     fn drop_first_to_expire(&mut self, user: &Claim) {
-        let first = self.by_sub.get(user).and_then(|ids| {
-            ids.iter()
-                .filter_map(|id| Some((self.sign_ins.get(id)?.expires_at, id)))
-                .min()
-                .map(|(_, id)| id.clone())
-        });
+        let first = self.by_sub.get(user).and_then(|ids| ids.first()).map(|(_, id)| id.clone());
         if let Some(id) = first {
             self.remove(&id);
         }
@@ -266,19 +268,23 @@ impl State {
         let Some(entry) = self.sign_ins.remove(id) else { return };
         self.sign_in_expiry.remove(&(entry.expires_at, id.to_owned()));
         if let Some(sid) = entry.sid {
-            remove_from(&mut self.by_sid, (entry.iss.clone(), sid), id);
+            remove_from(&mut self.by_sid, (entry.iss.clone(), sid), |ids| {
+                ids.remove(id);
+                ids.is_empty()
+            });
         }
-        remove_from(&mut self.by_sub, (entry.iss, entry.sub), id);
+        remove_from(&mut self.by_sub, (entry.iss, entry.sub), |ids| {
+            ids.remove(&(entry.expires_at, id.to_owned()));
+            ids.is_empty()
+        });
     }
 }
 
-/// Removes `id` from the set at `key`, and the set once empty.
-fn remove_from(map: &mut HashMap<Claim, HashSet<String>>, key: Claim, id: &str) {
-    if let Some(ids) = map.get_mut(&key) {
-        ids.remove(id);
-        if ids.is_empty() {
-            map.remove(&key);
-        }
+/// Runs `take_out` on the set at `key` (it removes a member and says
+/// whether the set is now empty), and drops the set once empty.
+fn remove_from<S>(map: &mut HashMap<Claim, S>, key: Claim, take_out: impl FnOnce(&mut S) -> bool) {
+    if map.get_mut(&key).is_some_and(take_out) {
+        map.remove(&key);
     }
 }
 

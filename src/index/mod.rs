@@ -150,10 +150,10 @@
 //! # Both `sid` and `sub`
 //!
 //! A logout token may carry `sid`, `sub` or both. With `sid` (with or
-//! without `sub`), [`SessionIndex::take`] ends only the app sessions of that
+//! without `sub`), [`SessionIndex::pending`] names only the app sessions of that
 //! provider session, as Back-Channel Logout 1.0 means it: the same user
 //! signed in through another browser keeps that session. With `sub` alone,
-//! it ends every session of that user at that issuer.
+//! it names every session of that user at that issuer.
 
 mod end;
 mod error;
