@@ -305,8 +305,9 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
 
 /// Why a key set could not be read or fetched.
 ///
-/// Every message says what to check. A failed refetch keeps the keys
-/// already held.
+/// Every message says what to check. A failed fetch keeps the keys
+/// already held (a stale set for at most one more key max age: see the
+/// [module](super) on the provider's keys).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeySetError {

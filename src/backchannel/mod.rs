@@ -209,8 +209,9 @@ impl LogoutTokenValidator {
     /// Checks a logout token (the `logout_token` form field) against every
     /// rule of section 2.6 but replay; see the [module](self).
     ///
-    /// May fetch the provider's keys when the token names a key not held
-    /// (needs a Tokio runtime then); otherwise it does not wait on anything.
+    /// May fetch the provider's keys when those held are past their maximum
+    /// age or lack the token's key (needs a Tokio runtime then), or wait for
+    /// such a fetch under way; otherwise it does not wait on anything.
     pub async fn validate(&self, token: &str) -> Result<LogoutToken, LogoutTokenError> {
         let signed = token::parse(token)?;
         let keys = self.inner.keys.key_set_for(signed.kid.as_deref(), signed.alg).await?;
@@ -221,9 +222,9 @@ impl LogoutTokenValidator {
         token::check_claims(&signed, &self.inner.rules, now_secs(&self.inner.clock))
     }
 
-    /// Fetches the provider's keys now, whatever the refetch interval, and
-    /// returns how many are usable; keys given with
-    /// [`keys`](LogoutTokenValidatorBuilder::keys) are not refetched.
+    /// Fetches the provider's keys now, whatever the fetch limits (it counts
+    /// towards them), and returns how many are usable; keys given with
+    /// [`keys`](LogoutTokenValidatorBuilder::keys) are not fetched.
     ///
     /// Call it at start-up to learn early that the `jwks_uri` works; on
     /// failure the keys held stay in use.
