@@ -190,7 +190,8 @@
 //! - **`backchannel`** (implies `discovery`): the `backchannel` module,
 //!   OpenID Connect Back-Channel Logout 1.0: `LogoutTokenValidator` checks
 //!   a provider's logout token (signature by a key of its JWK Set, fetched
-//!   from `jwks_uri` and cached, and every rule of section 2.6 but replay)
+//!   from `jwks_uri` and cached for a maximum age, and every rule of
+//!   section 2.6 but replay)
 //!   and says whose sessions to end. Pure-Rust signature checks
 //!   (jsonwebtoken's RustCrypto backend).
 //! - **`redis`**: `index::RedisIndex`, the [session

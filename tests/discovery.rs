@@ -395,6 +395,11 @@ async fn a_refused_connection_is_a_connect_error() {
 /// A TLS server on 127.0.0.1 whose certificate (for `localhost`) is self-signed; returns the
 /// port and the certificate (DER).
 async fn tls_server() -> (u16, Vec<u8>) {
+    tls_server_with(document).await
+}
+
+/// [`tls_server`], serving `document(issuer)` for its issuer `https://localhost:<port>`.
+async fn tls_server_with(document: fn(&str) -> String) -> (u16, Vec<u8>) {
     let rcgen::CertifiedKey { cert, signing_key } =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let der = cert.der().to_vec();
@@ -454,6 +459,30 @@ async fn a_trusted_certificate_works_and_its_host_name_is_checked() {
     // Same server and root, but the certificate is for `localhost`, not `127.0.0.1`.
     let err = trusting.discover(&format!("https://127.0.0.1:{port}")).await.unwrap_err();
     assert!(matches!(err, DiscoveryError::UntrustedCertificate { .. }), "{err}");
+}
+
+/// An `https` provider's document may not send the key fetch to a plain-`http`
+/// loopback URL (a forged `kid` would make the app GET it); a plain-`http`
+/// loopback provider's may.
+#[tokio::test]
+async fn an_https_issuers_document_naming_a_loopback_http_endpoint_is_refused() {
+    fn local_jwks(issuer: &str) -> String {
+        document(issuer).replace(&format!("{issuer}/jwks"), "http://127.0.0.1:6379/jwks")
+    }
+    let (port, der) = tls_server_with(local_jwks).await;
+    let err = quick()
+        .add_root_certificate(der)
+        .discover(&format!("https://localhost:{port}"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DiscoveryError::InvalidEndpoint { field: "jwks_uri", value, .. }
+            if value == "http://127.0.0.1:6379/jwks"),
+        "{err}"
+    );
+    let base = serve_document(local_jwks).await;
+    let metadata = quick().discover(&base).await.unwrap();
+    assert_eq!(metadata.jwks_uri(), Some("http://127.0.0.1:6379/jwks"));
 }
 
 /// The layer configured from the mock provider's discovery document sends

@@ -1827,4 +1827,38 @@ mod logout_senders {
         assert_eq!(verify(&jwks, &before), Err("kid not in the JWKS".to_owned()));
         assert_eq!(verify(&jwks, token), Err("kid not in the JWKS".to_owned()));
     }
+
+    /// A rotation as a real provider makes it: the new key published beside
+    /// the old, which is removed later (e.g. compromised).
+    #[tokio::test]
+    async fn a_rotation_retires_the_old_key_later() {
+        let provider = builder().serve("127.0.0.1:0").await.unwrap();
+        let first = provider.signing_key_id();
+        let old = provider.logout_token(&provider.logout_token_claims("a", "s", "u"));
+        let second = provider.rotate_signing_key(true).unwrap();
+        assert!(verify(&fetch_jwks(&provider).await, &old).is_ok(), "published beside the new");
+
+        assert_eq!(provider.retire_previous_signing_keys(), 1);
+        let jwks = fetch_jwks(&provider).await;
+        let kids: Vec<&Value> =
+            jwks["keys"].as_array().unwrap().iter().map(|k| &k["kid"]).collect();
+        assert_eq!(kids, [&json!(second)]);
+        assert_ne!(second, first);
+        assert_eq!(verify(&jwks, &old), Err("kid not in the JWKS".to_owned()));
+        let new = provider.logout_token(&provider.logout_token_claims("a", "s", "u"));
+        assert!(verify(&jwks, &new).is_ok());
+        assert_eq!(provider.retire_previous_signing_keys(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_jwks_is_no_store_unless_a_max_age_is_set() {
+        let provider = builder().serve("127.0.0.1:0").await.unwrap();
+        let page = CookieClient::new().get(&provider.jwks_url()).await;
+        assert_eq!(page.header("cache-control"), Some("no-store"));
+        let provider =
+            builder().jwks_max_age(Duration::from_secs(120)).serve("127.0.0.1:0").await.unwrap();
+        let page = CookieClient::new().get(&provider.jwks_url()).await;
+        assert_eq!(page.header("cache-control"), Some("public, max-age=120"));
+        assert_eq!(page.header("content-type"), Some("application/jwk-set+json"));
+    }
 }

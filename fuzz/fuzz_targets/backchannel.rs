@@ -7,8 +7,9 @@
 //! (405 for another method than POST) with the JSON body
 //! `{"error":"invalid_request","error_description":"<code>: ..."}` and a known
 //! code; a 200 only for a single token that verifies under the test key with
-//! the right `iss`, `aud` and `events` (re-checked with jsonwebtoken), and it
-//! ends the app sessions it names; the same request again is refused as
+//! the right `iss`, `aud`, `azp`, `jti` and `events` (re-checked with
+//! jsonwebtoken), and it ends the app sessions it names; the same request
+//! again is refused as
 //! `replayed`. At the front channel, a 200 only for one `iss` (the
 //! provider's) and one `sid`.
 

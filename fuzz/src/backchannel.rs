@@ -46,15 +46,19 @@ pub const CODES: &[&str] = &[
     "wrong_typ",
     "wrong_issuer",
     "wrong_audience",
+    "missing_azp",
+    "azp_mismatch",
     "missing_iat",
     "iat_in_future",
     "missing_exp",
     "expired",
+    "too_old",
     "missing_events",
     "wrong_event",
     "no_sid_or_sub",
     "nonce_present",
     "missing_jti",
+    "empty_jti",
 ];
 
 fn es256() -> EncodingKey {
@@ -135,7 +139,16 @@ pub fn seeds() -> &'static [String] {
         let key = es256();
         vec![
             sign(&header, &claims("jti-valid"), &key),
-            sign(&header, &with("jti-sub-only", "aud", json!([CLIENT_ID, "other"])), &key),
+            sign(
+                &header,
+                &{
+                    // Several audiences: `azp` names this client (Core 1.0 section 3.1.3.7).
+                    let mut c = with("jti-sub-only", "aud", json!([CLIENT_ID, "other"]));
+                    c["azp"] = json!(CLIENT_ID);
+                    c
+                },
+                &key,
+            ),
             sign(&header, &without("jti-no-sid", "sid"), &key),
             sign(&header, &with("jti-iss", "iss", json!("https://evil.example")), &key),
             sign(&header, &with("jti-aud", "aud", json!("another-client")), &key),
@@ -206,7 +219,8 @@ pub fn app() -> (App, Arc<AtomicUsize>) {
 }
 
 /// Whether `token` verifies under the test key with the right `iss`, `aud`
-/// and `events`, written with jsonwebtoken independently of the crate.
+/// (and `azp` beside other audiences), a non-empty `jti` and `events`,
+/// written with jsonwebtoken independently of the crate.
 pub fn verifies(token: &str) -> bool {
     let Ok(key) = DecodingKey::from_jwk(jwk()) else { return false };
     let mut validation = Validation::new(Algorithm::ES256);
@@ -215,8 +229,16 @@ pub fn verifies(token: &str) -> bool {
     validation.set_required_spec_claims(&["exp", "iss", "aud"]);
     let Ok(data) = jsonwebtoken::decode::<Value>(token, &key, &validation) else { return false };
     let claims = data.claims;
+    let other_audience = claims["aud"]
+        .as_array()
+        .is_some_and(|auds| auds.iter().any(|aud| aud.as_str() != Some(CLIENT_ID)));
+    let azp_fits = match claims.get("azp") {
+        None => !other_audience,
+        Some(azp) => azp.as_str() == Some(CLIENT_ID),
+    };
     claims["events"][EVENT].is_object()
-        && claims["jti"].is_string()
+        && claims["jti"].as_str().is_some_and(|jti| !jti.is_empty())
+        && azp_fits
         && claims.get("nonce").is_none()
         && (claims["sid"].is_string() || claims["sub"].is_string())
 }

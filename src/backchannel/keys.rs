@@ -1,7 +1,9 @@
 //! The provider's signing keys: a JWK Set given at start-up or fetched from
-//! its `jwks_uri`, cached, refetched when a token names a key it lacks.
+//! its `jwks_uri`, cached for a maximum age, fetched again when it is stale or
+//! a token names a key it lacks, within limits (see [`ProviderKeys`]).
 
 use std::{
+    collections::VecDeque,
     fmt,
     future::Future,
     pin::Pin,
@@ -16,8 +18,23 @@ use url::Url;
 use super::{Clock, LogoutTokenError, now_secs};
 use crate::{BoxError, base64url, discovery::Discovery};
 
-/// Default least time between two fetches of the key set caused by unknown keys.
-pub const DEFAULT_KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(5 * 60);
+/// Default [`key_max_age`](super::LogoutTokenValidatorBuilder::key_max_age):
+/// a fetched key set is fetched again after an hour.
+pub const DEFAULT_KEY_MAX_AGE: Duration = Duration::from_secs(60 * 60);
+/// Shortest key max age: the builder's least, and the floor of a
+/// `Cache-Control: max-age` on the key set.
+pub const MIN_KEY_MAX_AGE: Duration = Duration::from_secs(60);
+/// Longest key max age the builder accepts: a key the provider removed
+/// verifies no longer than this (twice this while the provider is unreachable).
+pub const MAX_KEY_MAX_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+/// Default [`unknown_kid_min_gap`](super::LogoutTokenValidatorBuilder::unknown_kid_min_gap).
+pub const DEFAULT_UNKNOWN_KID_MIN_GAP: Duration = Duration::from_secs(10);
+/// Longest minimum gap the builder accepts.
+pub const MAX_UNKNOWN_KID_MIN_GAP: Duration = Duration::from_secs(5 * 60);
+/// Default [`max_key_fetches_per_minute`](super::LogoutTokenValidatorBuilder::max_key_fetches_per_minute):
+/// 60 s divided by the default gap, so that at the defaults no `kid` waits
+/// longer than the gap for a fetch.
+pub const DEFAULT_MAX_KEY_FETCHES_PER_MINUTE: u32 = 6;
 
 /// Smallest RSA modulus accepted, in bytes (2048 bits, as RFC 7518 section 3.3 requires).
 const MIN_RSA_MODULUS_LEN: usize = 256;
@@ -288,8 +305,9 @@ pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
 
 /// Why a key set could not be read or fetched.
 ///
-/// Every message says what to check. A failed refetch keeps the keys
-/// already held.
+/// Every message says what to check. A failed fetch keeps the keys
+/// already held (a stale set for at most one more key max age: see the
+/// [module](super) on the provider's keys).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeySetError {
@@ -389,9 +407,18 @@ pub enum KeySetError {
     },
 }
 
+/// A key set as fetched, and how long the provider says it stays fresh.
+pub(crate) struct FetchedKeys {
+    pub(crate) set: KeySet,
+    /// The `max-age` of the response's `Cache-Control`, if it states one.
+    pub(crate) max_age: Option<Duration>,
+}
+
 /// Fetches the key set anew.
 pub(crate) type FetchKeys = Arc<
-    dyn Fn() -> Pin<Box<dyn Future<Output = Result<KeySet, KeySetError>> + Send>> + Send + Sync,
+    dyn Fn() -> Pin<Box<dyn Future<Output = Result<FetchedKeys, KeySetError>> + Send>>
+        + Send
+        + Sync,
 >;
 
 /// The fetch of a `jwks_uri` through the crate's one HTTP GET.
@@ -399,21 +426,82 @@ pub(crate) fn fetch_from(url: Url, fetcher: Discovery) -> FetchKeys {
     Arc::new(move || {
         let (url, fetcher) = (url.clone(), fetcher.clone());
         Box::pin(async move {
-            let document = fetcher.get(&url).await?;
-            KeySet::from_jwks(&document)
+            let fetched = fetcher.get(&url).await?;
+            Ok(FetchedKeys { set: KeySet::from_jwks(&fetched.body)?, max_age: fetched.max_age })
         })
     })
 }
 
-/// The keys in use, and the rule for refetching them.
+/// When fetched keys are fetched again; the builder checked each value.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyPolicy {
+    /// How long a fetched set is used before it is fetched again (the
+    /// `Cache-Control: max-age` may shorten it, down to [`MIN_KEY_MAX_AGE`]).
+    pub(crate) max_age: Duration,
+    /// Least time since the last fetch before a token with an unknown `kid` fetches again.
+    pub(crate) unknown_kid_min_gap: Duration,
+    /// Most fetches started in any 60 seconds, whatever caused them.
+    pub(crate) max_fetches_per_minute: u32,
+}
+
+/// The set in use and until when it may be used.
+#[derive(Clone)]
+struct Held {
+    set: Arc<KeySet>,
+    /// Until when (seconds since the epoch) the set is fresh: past it, the
+    /// next token fetches it again. `u64::MAX` for keys given at start-up,
+    /// `0` before the first fetch.
+    fresh_until: u64,
+    /// Until when a set past `fresh_until` still verifies while fetching it
+    /// again fails: `fresh_until` plus the configured maximum age.
+    usable_until: u64,
+}
+
+/// The fetches started lately, for the limits on how often to fetch.
+#[derive(Debug, Default)]
+struct FetchLog {
+    /// Start times (seconds) of the fetches of the last 60 seconds, oldest first.
+    recent: VecDeque<u64>,
+    /// Start time of the last fetch.
+    last: Option<u64>,
+    /// Why the last fetch failed, while no fetch since has succeeded.
+    last_error: Option<String>,
+}
+
+impl FetchLog {
+    /// Whether a fetch may start `now`: at least `gap` after the last one,
+    /// and fewer than the policy's fetches in the last 60 seconds.
+    fn may_fetch(&mut self, now: u64, gap: Duration, per_minute: u32) -> bool {
+        // A clock set back forgets the fetches "in the future", rather than stalling.
+        self.recent.retain(|&start| start <= now && now - start < 60);
+        let gap_passed = self.last.is_none_or(|last| last > now || now - last >= gap.as_secs());
+        gap_passed && self.recent.len() < per_minute as usize
+    }
+
+    fn start(&mut self, now: u64) {
+        self.last = Some(now);
+        self.recent.push_back(now);
+    }
+}
+
+/// The keys in use, and the rules for fetching them again.
+///
+/// A fetched set is fresh for the maximum age (or the shorter
+/// `Cache-Control: max-age` of its response, at least [`MIN_KEY_MAX_AGE`]);
+/// the first token after that fetches it again, so a key the provider
+/// removed stops verifying. While that fetch fails, the stale set keeps
+/// verifying for at most one more maximum age, then tokens are refused
+/// `keys_unavailable`. A token naming a `kid` the fresh set lacks fetches
+/// again when the last fetch started at least the minimum gap ago. Every
+/// fetch counts towards the per-minute limit.
 pub(crate) struct ProviderKeys {
-    current: RwLock<Arc<KeySet>>,
-    /// `None` for keys given at start-up, which are never refetched.
+    current: RwLock<Held>,
+    /// `None` for keys given at start-up, which are never fetched.
     fetch: Option<FetchKeys>,
-    /// When the last fetch started; held across the fetch, so that
-    /// concurrent misses wait for one fetch instead of each starting one.
-    last_fetch: tokio::sync::Mutex<Option<u64>>,
-    refetch_interval: Duration,
+    /// Held across a fetch, so that concurrent misses wait for one fetch
+    /// instead of each starting one.
+    log: tokio::sync::Mutex<FetchLog>,
+    policy: KeyPolicy,
     clock: Clock,
 }
 
@@ -422,104 +510,158 @@ impl fmt::Debug for ProviderKeys {
         f.debug_struct("ProviderKeys")
             .field("current", &self.snapshot())
             .field("fetched", &self.fetch.is_some())
-            .field("refetch_interval", &self.refetch_interval)
+            .field("key_max_age", &self.policy.max_age)
+            .field("unknown_kid_min_gap", &self.policy.unknown_kid_min_gap)
+            .field("max_fetches_per_minute", &self.policy.max_fetches_per_minute)
             .finish()
     }
 }
 
 impl ProviderKeys {
+    /// Keys given at start-up (`fetch` is `None`) are fresh for ever; fetched
+    /// keys start empty and stale, so the first token fetches them.
     pub(crate) fn new(
         initial: KeySet,
         fetch: Option<FetchKeys>,
-        refetch_interval: Duration,
+        policy: KeyPolicy,
         clock: Clock,
     ) -> Self {
+        let fresh_until = if fetch.is_some() { 0 } else { u64::MAX };
         Self {
-            current: RwLock::new(Arc::new(initial)),
+            current: RwLock::new(Held {
+                set: Arc::new(initial),
+                fresh_until,
+                usable_until: fresh_until,
+            }),
             fetch,
-            last_fetch: tokio::sync::Mutex::new(None),
-            refetch_interval,
+            log: tokio::sync::Mutex::new(FetchLog::default()),
+            policy,
             clock,
         }
     }
 
-    pub(crate) fn snapshot(&self) -> Arc<KeySet> {
-        // A poisoned lock still holds a whole `Arc`: writers only swap it.
+    fn held(&self) -> Held {
+        // A poisoned lock still holds a whole value: writers only swap it.
         self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
-    fn replace(&self, set: KeySet) {
-        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(set);
+    pub(crate) fn snapshot(&self) -> Arc<KeySet> {
+        self.held().set
     }
 
-    /// Fetches the key set now (waiting for a fetch under way), whatever the interval.
+    /// Puts a set fetched at `started` in use and returns it.
+    fn replace(&self, fetched: FetchedKeys, started: u64) -> Held {
+        let max_age = self.policy.max_age;
+        let fresh_for =
+            fetched.max_age.map_or(max_age, |stated| stated.clamp(MIN_KEY_MAX_AGE, max_age));
+        let fresh_until = started.saturating_add(fresh_for.as_secs());
+        let held = Held {
+            set: Arc::new(fetched.set),
+            fresh_until,
+            usable_until: fresh_until.saturating_add(max_age.as_secs()),
+        };
+        *self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = held.clone();
+        held
+    }
+
+    /// Fetches the key set now (waiting for a fetch under way), whatever the limits.
     pub(crate) async fn refresh(&self) -> Result<usize, KeySetError> {
         let Some(fetch) = &self.fetch else {
             return Ok(self.snapshot().len());
         };
-        let mut last_fetch = self.last_fetch.lock().await;
-        *last_fetch = Some(now_secs(&self.clock));
-        let set = fetch().await?;
-        let len = set.len();
-        self.replace(set);
-        Ok(len)
+        let mut log = self.log.lock().await;
+        let now = now_secs(&self.clock);
+        log.start(now);
+        match fetch().await {
+            Ok(fetched) => {
+                log.last_error = None;
+                Ok(self.replace(fetched, now).set.len())
+            }
+            Err(error) => {
+                log.last_error = Some(error.to_string());
+                Err(error)
+            }
+        }
     }
 
     /// The set holding the key for a token with this `kid` and `alg`,
-    /// refetched at most once per interval when the key is missing.
+    /// fetched again first when the set held is stale or lacks the `kid`,
+    /// within the limits (see [`ProviderKeys`]).
     pub(crate) async fn key_set_for(
         &self,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<Arc<KeySet>, LogoutTokenError> {
-        let held = self.snapshot();
-        let miss = match held.select(kid, alg) {
-            Ok(_) => return Ok(held),
-            Err(KeyMiss::Unknown) if self.fetch.is_some() => KeyMiss::Unknown,
-            Err(miss) => return Err(miss_error(miss, kid, alg, None)),
-        };
-        let Some(fetch) = &self.fetch else { return Err(miss_error(miss, kid, alg, None)) };
-
-        let mut last_fetch = self.last_fetch.lock().await;
-        // Another request may have refetched while this one waited.
-        let latest = self.snapshot();
-        if !Arc::ptr_eq(&latest, &held) {
-            return match latest.select(kid, alg) {
-                Ok(_) => Ok(latest),
-                Err(miss) => Err(miss_error(miss, kid, alg, None)),
-            };
-        }
+        let held = self.held();
         let now = now_secs(&self.clock);
-        let due = last_fetch
-            .is_none_or(|last| now >= last.saturating_add(self.refetch_interval.as_secs()));
-        if !due {
-            return Err(miss_error(miss, kid, alg, None));
-        }
-        *last_fetch = Some(now);
-        match fetch().await {
-            Ok(set) => {
-                self.replace(set);
-                let latest = self.snapshot();
-                match latest.select(kid, alg) {
-                    Ok(_) => Ok(latest),
-                    Err(miss) => Err(miss_error(miss, kid, alg, None)),
-                }
+        let Some(fetch) = &self.fetch else {
+            return answer(&held, kid, alg, now, None);
+        };
+        if now < held.fresh_until {
+            match held.set.select(kid, alg) {
+                Ok(_) => return Ok(held.set),
+                // Only a missing key may be found by fetching again.
+                Err(KeyMiss::Unknown) => {}
+                Err(miss) => return Err(miss_error(miss, kid, alg)),
             }
-            // The keys held stay in use.
-            Err(error) => Err(miss_error(miss, kid, alg, Some(error))),
+        }
+
+        let mut log = self.log.lock().await;
+        let now = now_secs(&self.clock);
+        // Another request may have fetched while this one waited: its answer is this one's too.
+        let latest = self.held();
+        if !Arc::ptr_eq(&latest.set, &held.set) {
+            return answer(&latest, kid, alg, now, None);
+        }
+        let policy = self.policy;
+        if !log.may_fetch(now, policy.unknown_kid_min_gap, policy.max_fetches_per_minute) {
+            // Within the limits' wait, the keys held answer; past their use, the last failure does.
+            let unavailable = log.last_error.as_deref().filter(|_| now >= held.usable_until);
+            return answer(&held, kid, alg, now, unavailable);
+        }
+        log.start(now);
+        match fetch().await {
+            Ok(fetched) => {
+                log.last_error = None;
+                let latest = self.replace(fetched, now);
+                answer(&latest, kid, alg, now, None)
+            }
+            Err(error) => {
+                let reason = error.to_string();
+                let result = answer(&held, kid, alg, now, Some(&reason));
+                log.last_error = Some(reason);
+                result
+            }
         }
     }
 }
 
-fn miss_error(
-    miss: KeyMiss,
+/// What `held` answers for this `kid` and `alg` at `now`, without fetching.
+/// `unavailable` says why the provider's keys could not be fetched, when
+/// that is why a key is missing.
+fn answer(
+    held: &Held,
     kid: Option<&str>,
     alg: Algorithm,
-    fetch_error: Option<KeySetError>,
-) -> LogoutTokenError {
-    if let Some(error) = fetch_error {
-        return LogoutTokenError::KeysUnavailable { reason: error.to_string() };
+    now: u64,
+    unavailable: Option<&str>,
+) -> Result<Arc<KeySet>, LogoutTokenError> {
+    let keys_unavailable =
+        |reason: &str| LogoutTokenError::KeysUnavailable { reason: reason.to_owned() };
+    if now >= held.usable_until {
+        // Never fetched, or stale for longer than the grace: no key verifies.
+        return Err(keys_unavailable(unavailable.unwrap_or(
+            "the keys held are past their maximum age and the fetch limits put off fetching them again; retry in a few seconds",
+        )));
     }
+    match (held.set.select(kid, alg), unavailable) {
+        (Ok(_), _) => Ok(held.set.clone()),
+        (Err(KeyMiss::Unknown), Some(reason)) => Err(keys_unavailable(reason)),
+        (Err(miss), _) => Err(miss_error(miss, kid, alg)),
+    }
+}
+
+fn miss_error(miss: KeyMiss, kid: Option<&str>, alg: Algorithm) -> LogoutTokenError {
     let alg = algorithm_name(alg);
     match miss {
         KeyMiss::Unknown => LogoutTokenError::UnknownKey {
@@ -549,14 +691,14 @@ fn miss_error(
 mod tests {
     use std::sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     };
 
     use jsonwebtoken::Algorithm;
     use serde_json::json;
 
     use super::*;
-    use crate::backchannel::{LogoutTokenValidator, testkit::*};
+    use crate::backchannel::{LogoutTokenValidator, LogoutTokenValidatorBuilder, testkit::*};
 
     fn ec_jwk(kid: &str) -> Value {
         public_jwk(&es256(), Algorithm::ES256, kid, None)
@@ -634,11 +776,19 @@ mod tests {
     }
 
     /// A fetch the test controls: counts calls, serves `sets` in turn (the last one again
-    /// and again), fails when the next entry is `None`, and waits for `gate` when given.
+    /// and again) with `max_age` as their `Cache-Control: max-age`, fails when the next
+    /// entry is `None`, and waits for `gate` when given.
     struct FakeProvider {
         calls: AtomicUsize,
         sets: Vec<Option<Vec<u8>>>,
+        max_age: Option<Duration>,
         gate: Option<Arc<tokio::sync::Semaphore>>,
+    }
+
+    impl FakeProvider {
+        fn calls(&self) -> usize {
+            self.calls.load(Ordering::SeqCst)
+        }
     }
 
     fn fetching(provider: Arc<FakeProvider>) -> FetchKeys {
@@ -650,7 +800,10 @@ mod tests {
                     let _permit = gate.acquire().await.unwrap();
                 }
                 match &provider.sets[call.min(provider.sets.len() - 1)] {
-                    Some(document) => KeySet::from_jwks(document),
+                    Some(document) => Ok(FetchedKeys {
+                        set: KeySet::from_jwks(document)?,
+                        max_age: provider.max_age,
+                    }),
                     None => Err(KeySetError::Status {
                         url: "https://op.example/jwks".into(),
                         status: 503,
@@ -661,31 +814,61 @@ mod tests {
     }
 
     fn fake(sets: Vec<Option<Vec<u8>>>) -> Arc<FakeProvider> {
-        Arc::new(FakeProvider { calls: AtomicUsize::new(0), sets, gate: None })
+        Arc::new(FakeProvider { calls: AtomicUsize::new(0), sets, max_age: None, gate: None })
     }
 
-    /// Short enough for the test tokens (valid for 110 s after NOW) to outlive it.
-    const INTERVAL: u64 = 30;
+    /// The default minimum gap, in seconds.
+    const GAP: u64 = DEFAULT_UNKNOWN_KID_MIN_GAP.as_secs();
+    /// The default key max age, in seconds.
+    const MAX_AGE: u64 = DEFAULT_KEY_MAX_AGE.as_secs();
 
-    fn fetching_validator(
+    /// A validator fetching from `provider` with the default key settings,
+    /// changed by `settings`, and the handle of its clock.
+    fn fetching_validator_with(
         provider: &Arc<FakeProvider>,
-    ) -> (LogoutTokenValidator, Arc<std::sync::atomic::AtomicU64>) {
+        settings: impl FnOnce(LogoutTokenValidatorBuilder) -> LogoutTokenValidatorBuilder,
+    ) -> (LogoutTokenValidator, Arc<AtomicU64>) {
         let (clock, now) = clock();
-        let validator = LogoutTokenValidator::builder()
+        let builder = LogoutTokenValidator::builder()
             .issuer(ISSUER)
             .client_id(CLIENT_ID)
             .fetch_keys_with(fetching(provider.clone()))
-            .key_refetch_interval(std::time::Duration::from_secs(INTERVAL))
-            .clock(clock)
-            .build()
-            .unwrap();
-        (validator, now)
+            .clock(clock);
+        (settings(builder).build().unwrap(), now)
+    }
+
+    fn fetching_validator(provider: &Arc<FakeProvider>) -> (LogoutTokenValidator, Arc<AtomicU64>) {
+        fetching_validator_with(provider, |builder| builder)
+    }
+
+    /// A token valid at `now` (seconds), signed by `key` under `kid`.
+    fn token_at(now: u64, kid: &str, key: &jsonwebtoken::EncodingKey) -> String {
+        let mut header = header();
+        header["kid"] = json!(kid);
+        let mut claims = claims();
+        claims["iat"] = json!(now - 10);
+        claims["exp"] = json!(now + 110);
+        sign_as(&header, &claims, key, Algorithm::ES256)
     }
 
     fn token_with_kid(kid: &str) -> String {
         let mut header = header();
         header["kid"] = json!(kid);
         sign(&header, &claims())
+    }
+
+    /// The provider's set before and during a rotation: the old key, then the
+    /// new one published beside it.
+    fn old_only() -> Vec<u8> {
+        jwks(&[ec_jwk(KID)])
+    }
+
+    fn old_and_new() -> Vec<u8> {
+        jwks(&[public_jwk(&es256_other(), Algorithm::ES256, "new", None), ec_jwk(KID)])
+    }
+
+    fn new_only() -> Vec<u8> {
+        jwks(&[public_jwk(&es256_other(), Algorithm::ES256, "new", None)])
     }
 
     #[tokio::test]
@@ -696,76 +879,236 @@ mod tests {
         for _ in 0..3 {
             validator.validate(&sign(&header(), &claims())).await.unwrap();
         }
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(provider.calls(), 1);
     }
 
     #[tokio::test]
     async fn a_rotated_key_is_found_by_refetching() {
-        let rotated =
-            jwks(&[ec_jwk(KID), public_jwk(&es256_other(), Algorithm::ES256, "new", None)]);
-        let provider = fake(vec![Some(es256_jwks()), Some(rotated)]);
+        let provider = fake(vec![Some(old_only()), Some(old_and_new())]);
         let (validator, now) = fetching_validator(&provider);
         validator.validate(&sign(&header(), &claims())).await.unwrap();
-        // The first fetch counts: the next may happen an interval later.
-        now.fetch_add(INTERVAL, Ordering::SeqCst);
-        let mut header = header();
-        header["kid"] = json!("new");
-        let token = sign_as(&header, &claims(), &es256_other(), Algorithm::ES256);
+        // The first fetch counts: the next may happen a gap later.
+        now.fetch_add(GAP, Ordering::SeqCst);
+        let token = token_at(NOW + GAP, "new", &es256_other());
         validator.validate(&token).await.unwrap();
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(provider.calls(), 2);
     }
 
     #[tokio::test]
-    async fn unknown_kids_refetch_at_most_once_per_interval() {
+    async fn unknown_kids_refetch_at_most_once_per_gap() {
         let provider = fake(vec![Some(es256_jwks())]);
         let (validator, now) = fetching_validator(&provider);
         validator.validate(&sign(&header(), &claims())).await.unwrap();
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(provider.calls(), 1);
 
         // The first fetch counts: a forged kid right after it fetches nothing.
         for kid in ["forged-1", "forged-2", "forged-3"] {
             let error = validator.validate(&token_with_kid(kid)).await.unwrap_err();
             assert_eq!(error.code(), "unknown_key");
         }
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(provider.calls(), 1);
 
-        now.fetch_add(INTERVAL - 1, Ordering::SeqCst);
+        now.fetch_add(GAP - 1, Ordering::SeqCst);
         let _ = validator.validate(&token_with_kid("forged-4")).await;
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(provider.calls(), 1);
         now.fetch_add(1, Ordering::SeqCst);
         let _ = validator.validate(&token_with_kid("forged-5")).await;
         let _ = validator.validate(&token_with_kid("forged-6")).await;
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(provider.calls(), 2);
+    }
+
+    /// Issue 18: one POST with a made-up `kid` used the single refetch of a
+    /// 5-minute interval, so a key rotated in during it was refused for up to
+    /// 5 minutes. Now it waits at most the minimum gap.
+    #[tokio::test]
+    async fn a_made_up_kid_delays_a_rotation_by_at_most_the_gap() {
+        let provider = fake(vec![Some(old_only()), Some(old_only()), Some(old_and_new())]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        now.fetch_add(GAP, Ordering::SeqCst);
+        // Anyone's forged kid: a fetch (the provider has not rotated yet).
+        let error = validator.validate(&token_with_kid("made-up")).await.unwrap_err();
+        assert_eq!(error.code(), "unknown_key");
+        assert_eq!(provider.calls(), 2);
+        // The provider rotates in a new key and signs with it at once.
+        now.fetch_add(1, Ordering::SeqCst);
+        let rotated = token_at(NOW + GAP + 1, "new", &es256_other());
+        assert_eq!(validator.validate(&rotated).await.unwrap_err().code(), "unknown_key");
+        now.fetch_add(GAP - 1, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + 2 * GAP, "new", &es256_other())).await.unwrap();
+        assert_eq!(provider.calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn forged_kids_fetch_at_most_the_limit_per_minute() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (validator, now) = fetching_validator_with(&provider, |builder| {
+            builder.unknown_kid_min_gap(Duration::ZERO).max_key_fetches_per_minute(3)
+        });
+        for second in 0..60 {
+            for n in 0..5 {
+                let kid = format!("forged-{second}-{n}");
+                assert!(validator.validate(&token_with_kid(&kid)).await.is_err());
+            }
+            now.fetch_add(1, Ordering::SeqCst);
+        }
+        // The first three, all in the first second; none for the rest of that minute.
+        assert_eq!(provider.calls(), 3);
+        let _ = validator.validate(&token_with_kid("forged-next-minute")).await;
+        assert_eq!(provider.calls(), 4);
+        // The genuine key still verifies throughout.
+        let token = token_at(NOW + 60, KID, &es256());
+        validator.validate(&token).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_removed_key_stops_verifying_after_the_max_age() {
+        // The provider published a new key beside the old, then removed the old one.
+        let provider = fake(vec![Some(old_and_new()), Some(new_only())]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        now.fetch_add(MAX_AGE - 1, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + MAX_AGE - 1, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 1);
+
+        now.fetch_add(1, Ordering::SeqCst);
+        let old = token_at(NOW + MAX_AGE, KID, &es256());
+        assert_eq!(validator.validate(&old).await.unwrap_err().code(), "unknown_key");
+        assert_eq!(provider.calls(), 2);
+        validator.validate(&token_at(NOW + MAX_AGE, "new", &es256_other())).await.unwrap();
+        assert_eq!(validator.keys().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_key_max_age_is_configurable() {
+        let provider = fake(vec![Some(es256_jwks())]);
+        let (validator, now) = fetching_validator_with(&provider, |builder| {
+            builder.key_max_age(Duration::from_secs(300))
+        });
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        now.fetch_add(299, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + 299, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 1);
+        now.fetch_add(1, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + 300, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 2);
+    }
+
+    /// How many fetches happen by `at` seconds after the first when the
+    /// provider states `max_age` and a token comes every second.
+    async fn fetches_with_cache_control(max_age: Option<Duration>, at: u64) -> usize {
+        let provider = Arc::new(FakeProvider {
+            calls: AtomicUsize::new(0),
+            sets: vec![Some(es256_jwks())],
+            max_age,
+            gate: None,
+        });
+        let (validator, now) = fetching_validator(&provider);
+        for second in 0..=at {
+            now.store(NOW + second, Ordering::SeqCst);
+            validator.validate(&token_at(NOW + second, KID, &es256())).await.unwrap();
+        }
+        provider.calls()
+    }
+
+    #[tokio::test]
+    async fn cache_control_max_age_is_honoured_within_bounds() {
+        let secs = Duration::from_secs;
+        // Shorter than the key max age: honoured.
+        assert_eq!(fetches_with_cache_control(Some(secs(120)), 119).await, 1);
+        assert_eq!(fetches_with_cache_control(Some(secs(120)), 120).await, 2);
+        // Below the floor (max-age=0): one minute.
+        assert_eq!(fetches_with_cache_control(Some(secs(0)), 59).await, 1);
+        assert_eq!(fetches_with_cache_control(Some(secs(0)), 60).await, 2);
+        // Longer than the key max age, or absent: the key max age.
+        let provider = Arc::new(FakeProvider {
+            calls: AtomicUsize::new(0),
+            sets: vec![Some(es256_jwks())],
+            max_age: Some(secs(30 * 24 * 3600)),
+            gate: None,
+        });
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        now.fetch_add(MAX_AGE, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + MAX_AGE, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_stale_set_verifies_while_the_provider_is_unreachable_for_one_more_max_age() {
+        let provider = fake(vec![Some(es256_jwks()), None]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+
+        // Stale: the fetch fails, the stale keys still verify.
+        now.fetch_add(MAX_AGE, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + MAX_AGE, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 2);
+        // Retried no more often than the gap allows.
+        validator.validate(&token_at(NOW + MAX_AGE, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 2);
+        now.fetch_add(GAP, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + MAX_AGE + GAP, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 3);
+
+        // One more max age: no key verifies until a fetch succeeds.
+        now.store(NOW + 2 * MAX_AGE - 1, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + 2 * MAX_AGE - 1, KID, &es256())).await.unwrap();
+        now.store(NOW + 2 * MAX_AGE, Ordering::SeqCst);
+        let token = token_at(NOW + 2 * MAX_AGE, KID, &es256());
+        let error = validator.validate(&token).await.unwrap_err();
+        assert_eq!(error.code(), "keys_unavailable");
+        assert!(error.to_string().contains("503"), "{error}");
+        // Within the gap, without a fetch: still refused, with the last failure.
+        let error = validator.validate(&token).await.unwrap_err();
+        assert_eq!(error.code(), "keys_unavailable");
+        assert!(error.to_string().contains("503"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_stale_set_is_replaced_as_soon_as_a_fetch_succeeds() {
+        let provider = fake(vec![Some(old_only()), None, Some(new_only())]);
+        let (validator, now) = fetching_validator(&provider);
+        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        now.fetch_add(MAX_AGE, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + MAX_AGE, KID, &es256())).await.unwrap();
+        now.fetch_add(GAP, Ordering::SeqCst);
+        let old = token_at(NOW + MAX_AGE + GAP, KID, &es256());
+        assert_eq!(validator.validate(&old).await.unwrap_err().code(), "unknown_key");
+        assert_eq!(provider.calls(), 3);
     }
 
     #[test]
-    fn the_default_refetch_interval_is_five_minutes() {
-        assert_eq!(DEFAULT_KEY_REFETCH_INTERVAL, std::time::Duration::from_secs(300));
+    fn the_key_settings_have_documented_defaults() {
+        assert_eq!(DEFAULT_KEY_MAX_AGE, Duration::from_secs(3600));
+        assert_eq!(DEFAULT_UNKNOWN_KID_MIN_GAP, Duration::from_secs(10));
+        assert_eq!(DEFAULT_MAX_KEY_FETCHES_PER_MINUTE, 6);
         let validator = LogoutTokenValidator::builder()
             .issuer(ISSUER)
             .client_id(CLIENT_ID)
             .jwks_uri("https://op.example/jwks")
             .build()
             .unwrap();
-        assert!(format!("{validator:?}").contains("refetch_interval: 300s"), "{validator:?}");
+        let debug = format!("{validator:?}");
+        for field in ["key_max_age: 3600s", "unknown_kid_min_gap: 10s", "max_fetches_per_minute: 6"]
+        {
+            assert!(debug.contains(field), "{field}: {debug}");
+        }
     }
 
     #[tokio::test]
-    async fn the_refetch_interval_is_configurable() {
+    async fn the_former_refetch_interval_sets_the_gap() {
         let provider = fake(vec![Some(es256_jwks())]);
-        let (clock, now) = clock();
-        let validator = LogoutTokenValidator::builder()
-            .issuer(ISSUER)
-            .client_id(CLIENT_ID)
-            .fetch_keys_with(fetching(provider.clone()))
-            .key_refetch_interval(std::time::Duration::from_secs(10))
-            .clock(clock)
-            .build()
-            .unwrap();
+        let (validator, now) = fetching_validator_with(&provider, |builder| {
+            builder.key_refetch_interval(Duration::from_secs(3))
+        });
         let _ = validator.validate(&token_with_kid("forged-1")).await;
-        now.fetch_add(10, Ordering::SeqCst);
+        now.fetch_add(2, Ordering::SeqCst);
         let _ = validator.validate(&token_with_kid("forged-2")).await;
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(provider.calls(), 1);
+        now.fetch_add(1, Ordering::SeqCst);
+        let _ = validator.validate(&token_with_kid("forged-3")).await;
+        assert_eq!(provider.calls(), 2);
     }
 
     #[tokio::test]
@@ -773,17 +1116,31 @@ mod tests {
         let provider = fake(vec![Some(es256_jwks()), None]);
         let (validator, now) = fetching_validator(&provider);
         validator.validate(&sign(&header(), &claims())).await.unwrap();
-        now.fetch_add(INTERVAL, Ordering::SeqCst);
+        now.fetch_add(GAP, Ordering::SeqCst);
         let error = validator.validate(&token_with_kid("new")).await.unwrap_err();
         assert_eq!(error.code(), "keys_unavailable");
         assert!(error.to_string().contains("503"), "{error}");
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(provider.calls(), 2);
         validator.validate(&sign(&header(), &claims())).await.unwrap();
         assert_eq!(validator.keys().len(), 1);
-        // And the failed fetch counts for the interval too.
+        // And the failed fetch counts for the gap too.
         let error = validator.validate(&token_with_kid("newer")).await.unwrap_err();
         assert_eq!(error.code(), "unknown_key");
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 2);
+        assert_eq!(provider.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_first_fetch_that_fails_is_retried_after_the_gap() {
+        let provider = fake(vec![None, Some(es256_jwks())]);
+        let (validator, now) = fetching_validator(&provider);
+        for _ in 0..2 {
+            let error = validator.validate(&sign(&header(), &claims())).await.unwrap_err();
+            assert_eq!(error.code(), "keys_unavailable");
+        }
+        assert_eq!(provider.calls(), 1);
+        now.fetch_add(GAP, Ordering::SeqCst);
+        validator.validate(&token_at(NOW + GAP, KID, &es256())).await.unwrap();
+        assert_eq!(provider.calls(), 2);
     }
 
     #[tokio::test]
@@ -792,6 +1149,7 @@ mod tests {
         let provider = Arc::new(FakeProvider {
             calls: AtomicUsize::new(0),
             sets: vec![Some(es256_jwks())],
+            max_age: None,
             gate: Some(gate.clone()),
         });
         let (validator, _) = fetching_validator(&provider);
@@ -806,12 +1164,12 @@ mod tests {
         for _ in 0..20 {
             tokio::task::yield_now().await;
         }
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(provider.calls(), 1);
         gate.add_permits(100);
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        assert_eq!(provider.calls.load(Ordering::SeqCst), 1);
+        assert_eq!(provider.calls(), 1);
     }
 
     #[tokio::test]
@@ -830,6 +1188,15 @@ mod tests {
         base
     }
 
+    /// A token valid at `now` from the issuer `issuer`, signed by the test key.
+    fn token_of(issuer: &str, now: u64) -> String {
+        let mut claims = claims();
+        claims["iss"] = json!(issuer);
+        claims["iat"] = json!(now - 10);
+        claims["exp"] = json!(now + 110);
+        sign(&header(), &claims)
+    }
+
     #[tokio::test]
     async fn keys_come_over_the_crates_http_get_with_its_rules() {
         use axum::{http::StatusCode, response::Redirect, routing::get};
@@ -842,9 +1209,10 @@ mod tests {
                 .route("/big", get(|| async { "x".repeat(4096) })),
         )
         .await;
+        // A plain-http loopback jwks_uri needs a plain-http loopback issuer.
         let build = |path: &str| {
             LogoutTokenValidator::builder()
-                .issuer(ISSUER)
+                .issuer(&base)
                 .client_id(CLIENT_ID)
                 .jwks_uri(format!("{base}{path}"))
                 .fetcher(crate::discovery::Discovery::new().max_document_len(2048))
@@ -853,7 +1221,7 @@ mod tests {
                 .unwrap()
         };
         let validator = build("/jwks");
-        validator.validate(&sign(&header(), &claims())).await.unwrap();
+        validator.validate(&token_of(&base, NOW)).await.unwrap();
         assert_eq!(validator.refresh_keys().await.unwrap(), 1);
 
         assert!(matches!(
@@ -868,7 +1236,39 @@ mod tests {
             build("/big").refresh_keys().await,
             Err(KeySetError::TooLarge { limit: 2048, .. })
         ));
-        let error = build("/gone").validate(&sign(&header(), &claims())).await.unwrap_err();
+        let error = build("/gone").validate(&token_of(&base, NOW)).await.unwrap_err();
         assert_eq!(error.code(), "keys_unavailable");
+    }
+
+    #[tokio::test]
+    async fn the_key_sets_cache_control_max_age_comes_over_the_http_get() {
+        use axum::{http::header::CACHE_CONTROL, routing::get};
+        let document = String::from_utf8(es256_jwks()).unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let base = serve(axum::Router::new().route(
+            "/jwks",
+            get(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let document = document.clone();
+                async move { ([(CACHE_CONTROL, "public, max-age=120")], document) }
+            }),
+        ))
+        .await;
+        let (clock, now) = clock();
+        let validator = LogoutTokenValidator::builder()
+            .issuer(&base)
+            .client_id(CLIENT_ID)
+            .jwks_uri(format!("{base}/jwks"))
+            .clock(clock)
+            .build()
+            .unwrap();
+        validator.validate(&token_of(&base, NOW)).await.unwrap();
+        now.store(NOW + 119, Ordering::SeqCst);
+        validator.validate(&token_of(&base, NOW + 119)).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        now.store(NOW + 120, Ordering::SeqCst);
+        validator.validate(&token_of(&base, NOW + 120)).await.unwrap();
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 }

@@ -48,24 +48,31 @@
 //!    When the header has `typ`, it is `logout+jwt` (section 2.4,
 //!    explicit typing against cross-JWT confusion, section 4.1);
 //!    a header with `crit` is refused (RFC 7515 section 4.1.11).
-//! 4. `iss` equals the configured issuer exactly; `aud` (a string or an
-//!    array) contains the client ID; `iat` is present and not later than
-//!    now plus the [clock skew](LogoutTokenValidatorBuilder::clock_skew);
-//!    `exp` is present and now is before `exp` plus the skew (step 4, as
-//!    Core 1.0 section 3.1.3.7 for ID tokens). A token without `exp` is
-//!    refused unless the app
+//! 4. As Core 1.0 section 3.1.3.7 for ID tokens (step 4): `iss` equals the
+//!    configured issuer exactly; `aud` (a string or an array) contains the
+//!    client ID; when `aud` names other audiences too, `azp` is present, and
+//!    when `azp` is present it is the client ID. `iat` is present and not
+//!    later than now plus the [clock skew](LogoutTokenValidatorBuilder::clock_skew);
+//!    `exp` is present and now is before `exp` plus the skew. A token
+//!    without `exp` is refused unless the app
 //!    [accepts them up to a maximum age](LogoutTokenValidatorBuilder::accept_tokens_without_exp).
+//!    Whatever `exp` says, now is before `iat` plus the
+//!    [token max age](LogoutTokenValidatorBuilder::token_max_age) (default
+//!    [`DEFAULT_TOKEN_MAX_AGE`]) plus the skew.
 //! 5. `sub`, `sid`, or both (step 5), as strings.
 //! 6. `events` is an object holding the member
 //!    `http://schemas.openid.net/event/backchannel-logout`, itself an
 //!    object (step 6).
 //! 7. No `nonce` (step 7), so that a logout token cannot pass for an ID token.
-//! 8. `jti` is present (section 2.4).
+//! 8. `jti` is present and not empty (section 2.4).
 //!
 //! Step 8, refusing a `jti` seen before, needs storage shared by the app's
 //! instances and is not done here: [`LogoutToken`] carries `iss`, `jti` and
-//! [`remember_until`](LogoutToken::remember_until) for it. Steps 9 and 10
-//! (matching `sid`/`sub` with the app's sessions) are the session index's.
+//! [`remember_until`](LogoutToken::remember_until) for it: the moment from
+//! which the token is refused anyway (the earlier of the `exp` and the token
+//! max age bounds), so a `jti` is remembered no longer than the token max age
+//! plus the skew, even for a token whose `exp` is centuries away. Steps 9
+//! and 10 (matching `sid`/`sub` with the app's sessions) are the session index's.
 //!
 //! Every refusal is a [`LogoutTokenError`] with a stable
 //! [`code`](LogoutTokenError::code); nothing panics on any input.
@@ -75,13 +82,40 @@
 //! From a [`jwks_uri`](LogoutTokenValidatorBuilder::jwks_uri), fetched over
 //! the crate's one HTTP GET (rustls, timeouts, size cap, no redirects; set
 //! with [`fetcher`](LogoutTokenValidatorBuilder::fetcher)), or given once
-//! with [`keys`](LogoutTokenValidatorBuilder::keys). Fetched keys are
-//! cached; a token naming a key the cache lacks (the provider rotated its
-//! keys) triggers a refetch, at most once per
-//! [interval](LogoutTokenValidatorBuilder::key_refetch_interval) (default
-//! [`DEFAULT_KEY_REFETCH_INTERVAL`]), so forged `kid`s cannot make the app
-//! hammer the provider. Concurrent misses wait for the same fetch. A failed
-//! fetch keeps the keys already held.
+//! with [`keys`](LogoutTokenValidatorBuilder::keys) and never fetched. Fetched keys:
+//!
+//! - **Maximum age.** The set is fetched on the first token, then used for
+//!   the [key max age](LogoutTokenValidatorBuilder::key_max_age) (default
+//!   [`DEFAULT_KEY_MAX_AGE`]), or for the `Cache-Control: max-age` of the
+//!   response when that is shorter (never below [`MIN_KEY_MAX_AGE`]; other
+//!   `Cache-Control` directives are not read). The first token after that
+//!   fetches it again, so a key the provider removed (compromised and
+//!   rotated out) stops verifying.
+//! - **Provider unreachable.** If fetching a stale set fails, the stale set
+//!   keeps verifying for at most one more key max age (fetches are retried
+//!   meanwhile, within the limits below), so a provider outage shorter than
+//!   that loses no logout; after it, every token is refused
+//!   `keys_unavailable` until a fetch succeeds. A removed key thus verifies
+//!   at most the key max age after the provider dropped it, or twice that
+//!   while the app cannot reach the provider.
+//! - **Rotation.** A token naming a `kid` the set lacks fetches it again
+//!   when the last fetch started at least the
+//!   [minimum gap](LogoutTokenValidatorBuilder::unknown_kid_min_gap) ago
+//!   (default [`DEFAULT_UNKNOWN_KID_MIN_GAP`]), otherwise it is refused
+//!   `unknown_key`. A token with a made-up `kid` (which needs no signature)
+//!   can therefore delay a key the provider rotates in by at most that gap:
+//!   any fetch, whoever caused it, brings the new key.
+//! - **Limits.** At most
+//!   [`max_key_fetches_per_minute`](LogoutTokenValidatorBuilder::max_key_fetches_per_minute)
+//!   fetches start in any 60 seconds (default
+//!   [`DEFAULT_MAX_KEY_FETCHES_PER_MINUTE`], which at the default gap never
+//!   makes a `kid` wait longer than the gap), so forged `kid`s cannot make
+//!   the app hammer the provider. Concurrent tokens that need a fetch wait
+//!   for the same one. A failed fetch keeps the keys already held.
+//! - **Where from.** The `jwks_uri` is `https`; plain `http` only on
+//!   loopback and only for a plain-`http` loopback issuer (see
+//!   [`crate::discovery`]), so that no document can point the fetch at a
+//!   local service.
 //!
 //! # Why back-channel
 //!
@@ -102,13 +136,16 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-pub use keys::{DEFAULT_KEY_REFETCH_INTERVAL, KeySet, KeySetError};
+pub use keys::{
+    DEFAULT_KEY_MAX_AGE, DEFAULT_MAX_KEY_FETCHES_PER_MINUTE, DEFAULT_UNKNOWN_KID_MIN_GAP, KeySet,
+    KeySetError, MAX_KEY_MAX_AGE, MAX_UNKNOWN_KID_MIN_GAP, MIN_KEY_MAX_AGE,
+};
 pub(crate) use route::ProviderLogoutRoutes;
 pub use route::{BackchannelRefusal, ProviderLogout};
 pub use token::{BACKCHANNEL_LOGOUT_EVENT, LogoutToken, LogoutTokenError, MAX_LOGOUT_TOKEN_LEN};
 
 use self::{
-    keys::{FetchKeys, ProviderKeys},
+    keys::{FetchKeys, KeyPolicy, ProviderKeys},
     token::ClaimRules,
 };
 use crate::{
@@ -121,6 +158,13 @@ use crate::{
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(60);
 /// Largest clock skew accepted by the builder.
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// Default [`token_max_age`](LogoutTokenValidatorBuilder::token_max_age): a
+/// logout token issued more than 10 minutes ago is refused. Providers send
+/// logout tokens the moment a session ends; 10 minutes leave room for their
+/// retries and for slow queues, and bound how long a `jti` is remembered.
+pub const DEFAULT_TOKEN_MAX_AGE: Duration = Duration::from_secs(10 * 60);
+/// Largest token max age the builder accepts.
+pub const MAX_TOKEN_MAX_AGE: Duration = Duration::from_secs(60 * 60);
 
 /// Seconds since the epoch by `clock` (0 before it).
 fn now_secs(clock: &Clock) -> u64 {
@@ -148,7 +192,8 @@ impl fmt::Debug for LogoutTokenValidator {
             .field("issuer", &self.inner.rules.issuer)
             .field("client_id", &self.inner.rules.client_id)
             .field("clock_skew_secs", &self.inner.rules.skew_secs)
-            .field("max_age_secs", &self.inner.rules.max_age_secs)
+            .field("token_max_age_secs", &self.inner.rules.max_age_secs)
+            .field("without_exp_max_age_secs", &self.inner.rules.without_exp_max_age_secs)
             .field("keys", &self.inner.keys)
             .finish()
     }
@@ -164,8 +209,9 @@ impl LogoutTokenValidator {
     /// Checks a logout token (the `logout_token` form field) against every
     /// rule of section 2.6 but replay; see the [module](self).
     ///
-    /// May fetch the provider's keys when the token names a key not held
-    /// (needs a Tokio runtime then); otherwise it does not wait on anything.
+    /// May fetch the provider's keys when those held are past their maximum
+    /// age or lack the token's key (needs a Tokio runtime then), or wait for
+    /// such a fetch under way; otherwise it does not wait on anything.
     pub async fn validate(&self, token: &str) -> Result<LogoutToken, LogoutTokenError> {
         let signed = token::parse(token)?;
         let keys = self.inner.keys.key_set_for(signed.kid.as_deref(), signed.alg).await?;
@@ -176,9 +222,9 @@ impl LogoutTokenValidator {
         token::check_claims(&signed, &self.inner.rules, now_secs(&self.inner.clock))
     }
 
-    /// Fetches the provider's keys now, whatever the refetch interval, and
-    /// returns how many are usable; keys given with
-    /// [`keys`](LogoutTokenValidatorBuilder::keys) are not refetched.
+    /// Fetches the provider's keys now, whatever the fetch limits (it counts
+    /// towards them), and returns how many are usable; keys given with
+    /// [`keys`](LogoutTokenValidatorBuilder::keys) are not fetched.
     ///
     /// Call it at start-up to learn early that the `jwks_uri` works; on
     /// failure the keys held stay in use.
@@ -212,8 +258,11 @@ pub struct LogoutTokenValidatorBuilder {
     keys: Option<KeySource>,
     fetcher: Discovery,
     clock_skew: Duration,
-    max_age: Option<Duration>,
-    refetch_interval: Duration,
+    token_max_age: Duration,
+    without_exp_max_age: Option<Duration>,
+    key_max_age: Duration,
+    unknown_kid_min_gap: Duration,
+    max_key_fetches_per_minute: u32,
     clock: Option<Clock>,
 }
 
@@ -225,8 +274,11 @@ impl Default for LogoutTokenValidatorBuilder {
             keys: None,
             fetcher: Discovery::new(),
             clock_skew: DEFAULT_CLOCK_SKEW,
-            max_age: None,
-            refetch_interval: DEFAULT_KEY_REFETCH_INTERVAL,
+            token_max_age: DEFAULT_TOKEN_MAX_AGE,
+            without_exp_max_age: None,
+            key_max_age: DEFAULT_KEY_MAX_AGE,
+            unknown_kid_min_gap: DEFAULT_UNKNOWN_KID_MIN_GAP,
+            max_key_fetches_per_minute: DEFAULT_MAX_KEY_FETCHES_PER_MINUTE,
             clock: None,
         }
     }
@@ -247,8 +299,12 @@ impl fmt::Debug for LogoutTokenValidatorBuilder {
             .field("keys", &keys)
             .field("fetcher", &self.fetcher)
             .field("clock_skew", &self.clock_skew)
-            .field("max_age", &self.max_age)
-            .field("refetch_interval", &self.refetch_interval)
+            .field("token_max_age", &self.token_max_age)
+            .field("without_exp_max_age", &self.without_exp_max_age)
+            .field("key_max_age", &self.key_max_age)
+            .field("unknown_kid_min_gap", &self.unknown_kid_min_gap)
+            .field("max_key_fetches_per_minute", &self.max_key_fetches_per_minute)
+            .field("clock", &self.clock.as_ref().map(|_| "injected"))
             .finish()
     }
 }
@@ -276,8 +332,10 @@ impl LogoutTokenValidatorBuilder {
         self
     }
 
-    /// Fetch the provider's keys from this URL (`https`; `http` on loopback
-    /// only), on the first token and then as described in the [module](self).
+    /// Fetch the provider's keys from this URL, on the first token and then
+    /// as described in the [module](self). It must be `https`; plain `http`
+    /// only on loopback and only when the issuer is plain `http` on loopback
+    /// too (the rule of every provider endpoint, see [`crate::discovery`]).
     pub fn jwks_uri(mut self, uri: impl Into<String>) -> Self {
         self.keys = Some(KeySource::JwksUri(uri.into()));
         self
@@ -295,30 +353,74 @@ impl LogoutTokenValidatorBuilder {
         self
     }
 
-    /// Clock difference tolerated on `iat` and `exp` (default
+    /// Clock difference tolerated on `iat`, `exp` and the token's age (default
     /// [`DEFAULT_CLOCK_SKEW`], at most [`MAX_CLOCK_SKEW`]).
     pub fn clock_skew(mut self, skew: Duration) -> Self {
         self.clock_skew = skew;
         self
     }
 
+    /// Refuse a token issued (`iat`) longer ago than `max_age` plus the
+    /// clock skew, whatever its `exp` says (default
+    /// [`DEFAULT_TOKEN_MAX_AGE`], above zero and at most
+    /// [`MAX_TOKEN_MAX_AGE`], whole seconds).
+    ///
+    /// It also bounds how long the replay check remembers a `jti`: see
+    /// [`LogoutToken::remember_until`].
+    pub fn token_max_age(mut self, max_age: Duration) -> Self {
+        self.token_max_age = max_age;
+        self
+    }
+
     /// Accept tokens without `exp` (which Back-Channel Logout 1.0 requires,
-    /// but some providers omit) when `iat` is at most `max_age` old.
+    /// but some providers omit) when `iat` is at most `max_age` old; above
+    /// zero and at most the [token max age](Self::token_max_age).
     pub fn accept_tokens_without_exp(mut self, max_age: Duration) -> Self {
-        self.max_age = Some(max_age);
+        self.without_exp_max_age = Some(max_age);
         self
     }
 
-    /// Least time between two fetches caused by tokens naming unknown keys
-    /// (default [`DEFAULT_KEY_REFETCH_INTERVAL`]).
-    pub fn key_refetch_interval(mut self, interval: Duration) -> Self {
-        self.refetch_interval = interval;
+    /// How long a fetched key set is used before it is fetched again, so that
+    /// a key the provider removed stops verifying (default
+    /// [`DEFAULT_KEY_MAX_AGE`], within [`MIN_KEY_MAX_AGE`] ..=
+    /// [`MAX_KEY_MAX_AGE`]). A `Cache-Control: max-age` on the key set's
+    /// response shortens it, never below [`MIN_KEY_MAX_AGE`]; see the
+    /// [module](self) for what happens while the provider is unreachable.
+    pub fn key_max_age(mut self, max_age: Duration) -> Self {
+        self.key_max_age = max_age;
         self
     }
 
-    #[cfg(test)]
-    pub(crate) fn clock(mut self, clock: Clock) -> Self {
-        self.clock = Some(clock);
+    /// Least time since the last fetch of the key set before a token naming
+    /// a `kid` the set lacks fetches it again (default
+    /// [`DEFAULT_UNKNOWN_KID_MIN_GAP`], at most [`MAX_UNKNOWN_KID_MIN_GAP`],
+    /// whole seconds). It is how long a key the provider just rotated in may
+    /// be refused at worst; zero fetches at once, within
+    /// [`max_key_fetches_per_minute`](Self::max_key_fetches_per_minute).
+    pub fn unknown_kid_min_gap(mut self, gap: Duration) -> Self {
+        self.unknown_kid_min_gap = gap;
+        self
+    }
+
+    /// The name [`unknown_kid_min_gap`](Self::unknown_kid_min_gap) had when
+    /// one fetch per interval was the only limit; the same setting.
+    pub fn key_refetch_interval(self, interval: Duration) -> Self {
+        self.unknown_kid_min_gap(interval)
+    }
+
+    /// Most fetches of the key set started in any 60 seconds, whatever
+    /// caused them (default [`DEFAULT_MAX_KEY_FETCHES_PER_MINUTE`], at least
+    /// 1), so that tokens with made-up `kid`s cannot make the app hammer the
+    /// provider. [`LogoutTokenValidator::refresh_keys`] is never refused but counts.
+    pub fn max_key_fetches_per_minute(mut self, fetches: u32) -> Self {
+        self.max_key_fetches_per_minute = fetches;
+        self
+    }
+
+    /// Where the validator reads the time (default [`SystemTime::now`]); for
+    /// tests of expiry and of the key set's maximum age.
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
         self
     }
 
@@ -337,14 +439,36 @@ impl LogoutTokenValidatorBuilder {
         if self.clock_skew > MAX_CLOCK_SKEW {
             return Err(BackchannelConfigError::ClockSkewTooLarge(self.clock_skew));
         }
-        if self.max_age.is_some_and(|max_age| max_age.is_zero()) {
-            return Err(BackchannelConfigError::ZeroMaxAge);
+        let token_max_age = self.token_max_age;
+        if token_max_age.as_secs() == 0 || token_max_age > MAX_TOKEN_MAX_AGE {
+            return Err(BackchannelConfigError::TokenMaxAgeOutOfRange(token_max_age));
+        }
+        match self.without_exp_max_age {
+            Some(max_age) if max_age.as_secs() == 0 => {
+                return Err(BackchannelConfigError::ZeroMaxAge);
+            }
+            Some(max_age) if max_age > token_max_age => {
+                return Err(BackchannelConfigError::WithoutExpMaxAgeAboveTokenMaxAge {
+                    without_exp: max_age,
+                    token_max_age,
+                });
+            }
+            _ => {}
+        }
+        if !(MIN_KEY_MAX_AGE..=MAX_KEY_MAX_AGE).contains(&self.key_max_age) {
+            return Err(BackchannelConfigError::KeyMaxAgeOutOfRange(self.key_max_age));
+        }
+        if self.unknown_kid_min_gap > MAX_UNKNOWN_KID_MIN_GAP {
+            return Err(BackchannelConfigError::UnknownKidMinGapTooLong(self.unknown_kid_min_gap));
+        }
+        if self.max_key_fetches_per_minute == 0 {
+            return Err(BackchannelConfigError::NoKeyFetches);
         }
         let (initial, fetch): (KeySet, Option<FetchKeys>) =
             match self.keys.ok_or(BackchannelConfigError::MissingKeys)? {
                 KeySource::Given(set) => (set, None),
                 KeySource::JwksUri(uri) => {
-                    let url = https_url::parse(&uri).map_err(|reason| {
+                    let url = https_url::parse_endpoint(&uri, &issuer).map_err(|reason| {
                         BackchannelConfigError::InvalidJwksUri { uri: uri.clone(), reason }
                     })?;
                     (KeySet::default(), Some(keys::fetch_from(url, self.fetcher)))
@@ -358,9 +482,15 @@ impl LogoutTokenValidatorBuilder {
             issuer,
             client_id,
             skew_secs: self.clock_skew.as_secs(),
-            max_age_secs: self.max_age.map(|max_age| max_age.as_secs().max(1)),
+            max_age_secs: token_max_age.as_secs(),
+            without_exp_max_age_secs: self.without_exp_max_age.map(|max_age| max_age.as_secs()),
         };
-        let keys = ProviderKeys::new(initial, fetch, self.refetch_interval, clock.clone());
+        let policy = KeyPolicy {
+            max_age: self.key_max_age,
+            unknown_kid_min_gap: self.unknown_kid_min_gap,
+            max_fetches_per_minute: self.max_key_fetches_per_minute,
+        };
+        let keys = ProviderKeys::new(initial, fetch, policy, clock.clone());
         Ok(LogoutTokenValidator { inner: Arc::new(Inner { rules, keys, clock }) })
     }
 }
@@ -396,6 +526,36 @@ pub enum BackchannelConfigError {
     /// `accept_tokens_without_exp` was given a zero maximum age.
     #[error("`accept_tokens_without_exp` needs a maximum age above zero, e.g. 2 minutes")]
     ZeroMaxAge,
+    /// `accept_tokens_without_exp` was given more than the token max age, which bounds every token.
+    #[error(
+        "`accept_tokens_without_exp({without_exp:?})` is longer than the token max age ({token_max_age:?}), which bounds every token: lower it, or raise `token_max_age`"
+    )]
+    WithoutExpMaxAgeAboveTokenMaxAge {
+        /// The maximum age given to `accept_tokens_without_exp`.
+        without_exp: Duration,
+        /// The token max age.
+        token_max_age: Duration,
+    },
+    /// The token max age is under a second or above [`MAX_TOKEN_MAX_AGE`].
+    #[error(
+        "a token max age of {0:?} is out of range: give at least 1 second and at most 1 hour (default 10 minutes)"
+    )]
+    TokenMaxAgeOutOfRange(Duration),
+    /// The key max age is outside [`MIN_KEY_MAX_AGE`] ..= [`MAX_KEY_MAX_AGE`].
+    #[error(
+        "a key max age of {0:?} is out of range: give at least 1 minute (shorter would fetch the keys for nearly every token) and at most 1 day (a key the provider removed verifies that long)"
+    )]
+    KeyMaxAgeOutOfRange(Duration),
+    /// The minimum gap for unknown `kid`s is above [`MAX_UNKNOWN_KID_MIN_GAP`].
+    #[error(
+        "an unknown-kid minimum gap of {0:?} is too long: at most 5 minutes, since a key the provider rotates in is refused that long (default 10 s)"
+    )]
+    UnknownKidMinGapTooLong(Duration),
+    /// `max_key_fetches_per_minute` is zero.
+    #[error(
+        "`max_key_fetches_per_minute(0)` would never fetch the keys again: give at least 1 (default 6)"
+    )]
+    NoKeyFetches,
 }
 
 #[cfg(test)]
@@ -442,12 +602,71 @@ mod tests {
             );
             assert!(matches!(result, BackchannelConfigError::InvalidJwksUri { .. }), "{uri}");
         }
-        LogoutTokenValidator::builder()
-            .issuer(ISSUER)
-            .client_id(CLIENT_ID)
-            .jwks_uri("http://127.0.0.1:8080/jwks")
-            .build()
-            .unwrap();
+        // Plain http on loopback only beside a plain-http loopback issuer.
+        let local = |issuer: &str| {
+            LogoutTokenValidator::builder()
+                .issuer(issuer)
+                .client_id(CLIENT_ID)
+                .jwks_uri("http://127.0.0.1:8080/jwks")
+                .build()
+        };
+        assert!(
+            matches!(local(ISSUER), Err(BackchannelConfigError::InvalidJwksUri { .. })),
+            "an https issuer's jwks_uri is https"
+        );
+        local("http://localhost:8080").unwrap();
+    }
+
+    #[test]
+    fn key_and_token_age_settings_are_checked() {
+        let secs = Duration::from_secs;
+        let fetched = || {
+            LogoutTokenValidator::builder()
+                .issuer(ISSUER)
+                .client_id(CLIENT_ID)
+                .jwks_uri("https://op.example/jwks")
+        };
+        for bad in [secs(59), secs(86_401), Duration::ZERO] {
+            assert_eq!(
+                error(fetched().key_max_age(bad)),
+                BackchannelConfigError::KeyMaxAgeOutOfRange(bad)
+            );
+        }
+        fetched().key_max_age(secs(60)).build().unwrap();
+        fetched().key_max_age(secs(86_400)).build().unwrap();
+        assert_eq!(
+            error(fetched().unknown_kid_min_gap(secs(301))),
+            BackchannelConfigError::UnknownKidMinGapTooLong(secs(301))
+        );
+        fetched().unknown_kid_min_gap(Duration::ZERO).build().unwrap();
+        assert_eq!(
+            error(fetched().max_key_fetches_per_minute(0)),
+            BackchannelConfigError::NoKeyFetches
+        );
+        for bad in [Duration::ZERO, Duration::from_millis(999), secs(3601)] {
+            assert_eq!(
+                error(builder().token_max_age(bad)),
+                BackchannelConfigError::TokenMaxAgeOutOfRange(bad)
+            );
+        }
+        builder().token_max_age(secs(3600)).build().unwrap();
+        assert_eq!(
+            error(builder().accept_tokens_without_exp(secs(601))),
+            BackchannelConfigError::WithoutExpMaxAgeAboveTokenMaxAge {
+                without_exp: secs(601),
+                token_max_age: secs(600),
+            }
+        );
+        builder().accept_tokens_without_exp(secs(600)).build().unwrap();
+        for error in [
+            BackchannelConfigError::KeyMaxAgeOutOfRange(secs(1)),
+            BackchannelConfigError::UnknownKidMinGapTooLong(secs(301)),
+            BackchannelConfigError::NoKeyFetches,
+            BackchannelConfigError::TokenMaxAgeOutOfRange(secs(0)),
+        ] {
+            let message = error.to_string();
+            assert!(message.contains("at least") || message.contains("at most"), "{message}");
+        }
     }
 
     #[test]

@@ -8,14 +8,14 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, UNIX_EPOCH},
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use jsonwebtoken::{Algorithm, EncodingKey, crypto, jwk::Jwk};
 use serde_json::{Value, json};
 
 use super::{BACKCHANNEL_LOGOUT_EVENT, KeySet, LogoutTokenValidator, LogoutTokenValidatorBuilder};
-use crate::{base64url, state::Clock};
+use crate::base64url;
 
 pub(crate) const ISSUER: &str = "https://op.example";
 pub(crate) const CLIENT_ID: &str = "client-1";
@@ -110,12 +110,10 @@ pub(crate) fn unsigned(header: &Value, claims: &Value) -> String {
 }
 
 /// A clock the test moves by hand, starting at [`NOW`].
-pub(crate) fn clock() -> (Clock, Arc<AtomicU64>) {
+pub(crate) fn clock() -> (impl Fn() -> SystemTime + Send + Sync + 'static, Arc<AtomicU64>) {
     let now = Arc::new(AtomicU64::new(NOW));
     let read = now.clone();
-    let clock: Clock =
-        Arc::new(move || UNIX_EPOCH + Duration::from_secs(read.load(Ordering::SeqCst)));
-    (clock, now)
+    (move || UNIX_EPOCH + Duration::from_secs(read.load(Ordering::SeqCst)), now)
 }
 
 /// Issuer, client and the ES256 key set given statically, clock at [`NOW`].

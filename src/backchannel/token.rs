@@ -56,10 +56,16 @@ impl LogoutToken {
         self.issued_at
     }
 
-    /// Until when the `jti` must be remembered: the last moment this token
-    /// would still be accepted (`exp`, or `iat` plus the maximum age, plus
-    /// the allowed clock skew). After it, the token is refused as expired
-    /// anyway.
+    /// Until when the `jti` must be remembered: the first moment this token
+    /// is no longer accepted, the earlier of `exp` and `iat` plus the
+    /// [token max age](super::LogoutTokenValidatorBuilder::token_max_age)
+    /// (for a token without `exp`, also `iat` plus the maximum age given to
+    /// [`accept_tokens_without_exp`](super::LogoutTokenValidatorBuilder::accept_tokens_without_exp)),
+    /// plus the clock skew.
+    ///
+    /// A token is accepted only before this moment, by the same clock, so a
+    /// `jti` forgotten after it cannot be replayed; and it is never more than
+    /// the token max age plus the skew after `iat`, whatever `exp` says.
     pub fn remember_until(&self) -> SystemTime {
         self.remember_until
     }
@@ -119,6 +125,15 @@ pub enum LogoutTokenError {
     /// `aud` is missing or does not hold the client ID.
     #[error("the logout token's `aud` does not contain this app's client ID")]
     WrongAudience,
+    /// `aud` names other audiences beside this app, and the token has no
+    /// `azp` (OpenID Connect Core 1.0 section 3.1.3.7, as for ID tokens).
+    #[error(
+        "the logout token has several audiences but no `azp`: the provider must name this app's client ID as its authorized party"
+    )]
+    MissingAzp,
+    /// `azp` is present and is not this app's client ID.
+    #[error("the logout token's `azp` is not this app's client ID")]
+    AzpMismatch,
     /// `iat` is missing.
     #[error("the logout token has no `iat`")]
     MissingIat,
@@ -130,9 +145,21 @@ pub enum LogoutTokenError {
         "the logout token has no `exp`; Back-Channel Logout 1.0 requires it (an app may accept such tokens with a maximum age)"
     )]
     MissingExp,
-    /// The token expired (`exp`, or `iat` plus the maximum age), beyond the allowed skew.
+    /// The token expired (`exp`, or for a token accepted without `exp`,
+    /// `iat` plus that maximum age), beyond the allowed skew.
     #[error("the logout token expired {0} s ago")]
     Expired(u64),
+    /// The token was issued longer ago than the token max age plus the skew,
+    /// whatever its `exp` says.
+    #[error(
+        "the logout token was issued {age} s ago, more than the maximum token age of {max_age} s (`token_max_age`)"
+    )]
+    TooOld {
+        /// Seconds since `iat`.
+        age: u64,
+        /// The token max age, in seconds.
+        max_age: u64,
+    },
     /// `events` is missing or not a JSON object.
     #[error("the logout token has no `events` object")]
     MissingEvents,
@@ -150,15 +177,18 @@ pub enum LogoutTokenError {
     /// `jti` is missing.
     #[error("the logout token has no `jti`")]
     MissingJti,
+    /// `jti` is the empty string, which identifies nothing for the replay check.
+    #[error("the logout token's `jti` is empty; it must identify the token")]
+    EmptyJti,
 }
 
 impl LogoutTokenError {
     /// A stable, machine-readable reason: `malformed`, `alg_none`,
     /// `alg_not_allowed`, `unknown_key`, `keys_unavailable`,
     /// `bad_signature`, `wrong_typ`, `wrong_issuer`, `wrong_audience`,
-    /// `missing_iat`, `iat_in_future`, `missing_exp`, `expired`,
-    /// `missing_events`, `wrong_event`, `no_sid_or_sub`, `nonce_present`,
-    /// `missing_jti`.
+    /// `missing_azp`, `azp_mismatch`, `missing_iat`, `iat_in_future`,
+    /// `missing_exp`, `expired`, `too_old`, `missing_events`, `wrong_event`,
+    /// `no_sid_or_sub`, `nonce_present`, `missing_jti`, `empty_jti`.
     pub fn code(&self) -> &'static str {
         match self {
             Self::Malformed(_) => "malformed",
@@ -170,15 +200,19 @@ impl LogoutTokenError {
             Self::WrongTyp(_) => "wrong_typ",
             Self::WrongIssuer { .. } => "wrong_issuer",
             Self::WrongAudience => "wrong_audience",
+            Self::MissingAzp => "missing_azp",
+            Self::AzpMismatch => "azp_mismatch",
             Self::MissingIat => "missing_iat",
             Self::IatInFuture(_) => "iat_in_future",
             Self::MissingExp => "missing_exp",
             Self::Expired(_) => "expired",
+            Self::TooOld { .. } => "too_old",
             Self::MissingEvents => "missing_events",
             Self::WrongEvent => "wrong_event",
             Self::NoSidOrSub => "no_sid_or_sub",
             Self::NoncePresent => "nonce_present",
             Self::MissingJti => "missing_jti",
+            Self::EmptyJti => "empty_jti",
         }
     }
 }
@@ -278,8 +312,10 @@ pub(crate) struct ClaimRules {
     pub(crate) issuer: String,
     pub(crate) client_id: String,
     pub(crate) skew_secs: u64,
+    /// Refuse tokens older than this (seconds since `iat`), whatever `exp` says.
+    pub(crate) max_age_secs: u64,
     /// Accept tokens without `exp` that are at most this old (seconds since `iat`).
-    pub(crate) max_age_secs: Option<u64>,
+    pub(crate) without_exp_max_age_secs: Option<u64>,
 }
 
 /// Checks the claims of a token whose signature verified; `now` in seconds since the epoch.
@@ -317,23 +353,43 @@ pub(crate) fn check_claims(
     if !audience_holds_client {
         return Err(LogoutTokenError::WrongAudience);
     }
+    // Core 1.0 section 3.1.3.7: with several audiences, `azp` names this
+    // client; when present, it is this client.
+    let other_audiences = matches!(claims.get("aud"), Some(Value::Array(auds))
+        if auds.iter().any(|aud| aud.as_str() != Some(&rules.client_id)));
+    match claims.get("azp") {
+        None if other_audiences => return Err(LogoutTokenError::MissingAzp),
+        None => {}
+        Some(Value::String(azp)) if *azp == rules.client_id => {}
+        Some(_) => return Err(LogoutTokenError::AzpMismatch),
+    }
     let iat = numeric_date(&claims, "iat")?.ok_or(LogoutTokenError::MissingIat)?;
     if iat > now.saturating_add(rules.skew_secs) {
         return Err(LogoutTokenError::IatInFuture(iat - now));
     }
-    let last_valid = match (numeric_date(&claims, "exp")?, rules.max_age_secs) {
+    let last_valid = match (numeric_date(&claims, "exp")?, rules.without_exp_max_age_secs) {
         (Some(exp), _) => exp,
         (None, Some(max_age)) => iat.saturating_add(max_age),
         (None, None) => return Err(LogoutTokenError::MissingExp),
     };
     // Valid while now < exp + skew (Core: "the current time MUST be before the time in exp").
-    let remember_until = last_valid.saturating_add(rules.skew_secs);
-    if now >= remember_until {
+    let expires = last_valid.saturating_add(rules.skew_secs);
+    if now >= expires {
         return Err(LogoutTokenError::Expired(now - last_valid));
     }
+    // And while now < iat + max age + skew, whatever `exp` says.
+    let too_old = iat.saturating_add(rules.max_age_secs).saturating_add(rules.skew_secs);
+    if now >= too_old {
+        return Err(LogoutTokenError::TooOld { age: now - iat, max_age: rules.max_age_secs });
+    }
+    // Accepted only before this moment, so the replay check need remember the jti no longer.
+    let remember_until = expires.min(too_old);
 
-    // Section 2.4: jti is required.
+    // Section 2.4: jti is required, and identifies the token.
     let jti = optional_string("jti")?.ok_or(LogoutTokenError::MissingJti)?;
+    if jti.is_empty() {
+        return Err(LogoutTokenError::EmptyJti);
+    }
     // Step 6: events holds the back-channel logout member, an object.
     let Some(Value::Object(events)) = claims.get("events") else {
         return Err(LogoutTokenError::MissingEvents);
@@ -623,7 +679,47 @@ mod tests {
         .await;
         assert_eq!(code(result), "wrong_audience");
         with_claims(|claims| {
+            claims.insert("aud".into(), json!([CLIENT_ID]));
+        })
+        .await
+        .unwrap();
+    }
+
+    // Core 1.0 section 3.1.3.7, as for ID tokens: several audiences need `azp`, the client.
+    #[tokio::test]
+    async fn with_other_audiences_azp_must_name_the_client() {
+        let result = with_claims(|claims| {
             claims.insert("aud".into(), json!(["other", CLIENT_ID]));
+        })
+        .await;
+        assert_eq!(code(result), "missing_azp");
+        let result = with_claims(|claims| {
+            claims.insert("aud".into(), json!(["other", CLIENT_ID]));
+            claims.insert("azp".into(), json!("other"));
+        })
+        .await;
+        assert_eq!(code(result), "azp_mismatch");
+        with_claims(|claims| {
+            claims.insert("aud".into(), json!(["other", CLIENT_ID]));
+            claims.insert("azp".into(), json!(CLIENT_ID));
+        })
+        .await
+        .unwrap();
+        // Only this client, however written: no `azp` needed; when present, it is the client.
+        with_claims(|claims| {
+            claims.insert("aud".into(), json!([CLIENT_ID, CLIENT_ID]));
+        })
+        .await
+        .unwrap();
+        for azp in [json!("other"), json!(""), json!([CLIENT_ID]), json!(null)] {
+            let result = with_claims(|claims| {
+                claims.insert("azp".into(), azp.clone());
+            })
+            .await;
+            assert_eq!(code(result), "azp_mismatch", "{azp}");
+        }
+        with_claims(|claims| {
+            claims.insert("azp".into(), json!(CLIENT_ID));
         })
         .await
         .unwrap();
@@ -780,6 +876,63 @@ mod tests {
         })
         .await;
         assert_eq!(code(result), "malformed");
+        // An empty `jti` would make every such token a replay of the first, or none of them.
+        let result = with_claims(|claims| {
+            claims.insert("jti".into(), json!(""));
+        })
+        .await;
+        assert_eq!(code(result), "empty_jti");
+        with_claims(|claims| {
+            claims.insert("jti".into(), json!(" "));
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_token_older_than_the_max_age_is_refused_whatever_its_exp() {
+        let max_age = super::super::DEFAULT_TOKEN_MAX_AGE.as_secs();
+        assert_eq!(max_age, 600);
+        let result = with_claims(|claims| {
+            claims.insert("iat".into(), json!(NOW - max_age - 60));
+            claims.insert("exp".into(), json!(NOW + 3600));
+        })
+        .await;
+        assert_eq!(code(result), "too_old");
+        let token = with_claims(|claims| {
+            claims.insert("iat".into(), json!(NOW - max_age - 59));
+            claims.insert("exp".into(), json!(NOW + 3600));
+        })
+        .await
+        .unwrap();
+        assert_eq!(token.remember_until(), std::time::UNIX_EPOCH + Duration::from_secs(NOW + 1));
+        // Configurable.
+        let validator = builder().token_max_age(Duration::from_secs(120)).build().unwrap();
+        let mut claims = claims();
+        claims["iat"] = json!(NOW - 180);
+        claims["exp"] = json!(NOW + 3600);
+        let result = validator.validate(&sign(&header(), &claims)).await;
+        assert_eq!(code(result), "too_old");
+        claims["iat"] = json!(NOW - 179);
+        validator.validate(&sign(&header(), &claims)).await.unwrap();
+    }
+
+    /// Issue 18: `exp: 1e300` kept a `jti` remembered for about 8 700 years.
+    #[tokio::test]
+    async fn a_far_exp_does_not_make_the_jti_remembered_longer_than_the_max_age() {
+        for exp in [json!(1e300), json!(u64::MAX), json!(NOW + 86_400 * 365)] {
+            let token = with_claims(|claims| {
+                claims.insert("exp".into(), exp.clone());
+            })
+            .await
+            .unwrap();
+            // iat (NOW - 10) + 10 minutes + the skew.
+            assert_eq!(
+                token.remember_until(),
+                std::time::UNIX_EPOCH + Duration::from_secs(NOW - 10 + 600 + 60),
+                "{exp}"
+            );
+        }
     }
 
     #[tokio::test]
@@ -859,15 +1012,19 @@ mod tests {
             LogoutTokenError::WrongTyp("JWT".into()),
             LogoutTokenError::WrongIssuer { found: None },
             LogoutTokenError::WrongAudience,
+            LogoutTokenError::MissingAzp,
+            LogoutTokenError::AzpMismatch,
             LogoutTokenError::MissingIat,
             LogoutTokenError::IatInFuture(1),
             LogoutTokenError::MissingExp,
             LogoutTokenError::Expired(1),
+            LogoutTokenError::TooOld { age: 700, max_age: 600 },
             LogoutTokenError::MissingEvents,
             LogoutTokenError::WrongEvent,
             LogoutTokenError::NoSidOrSub,
             LogoutTokenError::NoncePresent,
             LogoutTokenError::MissingJti,
+            LogoutTokenError::EmptyJti,
         ];
         let codes: std::collections::HashSet<_> = errors.iter().map(|e| e.code()).collect();
         assert_eq!(codes.len(), errors.len());
@@ -907,6 +1064,45 @@ mod tests {
             let (runtime, validator) = shared();
             let token = format!("{header}.{claims}.{signature}");
             prop_assert!(runtime.block_on(validator.validate(&token)).is_err());
+        }
+
+        /// A token is accepted only before `remember_until`, so a `jti` forgotten then
+        /// cannot be replayed, and `remember_until` is never later than `iat` plus the
+        /// max age plus the skew, whatever `exp` says.
+        #[test]
+        fn a_token_is_never_accepted_once_its_jti_may_be_forgotten(
+            iat_ago in 0u64..2_000,
+            exp_in in prop::option::of(-2_000i64..100_000),
+            without_exp_max_age in prop::option::of(1u64..=600),
+            later in 0u64..2_000,
+        ) {
+            let rules = super::ClaimRules {
+                issuer: ISSUER.to_owned(),
+                client_id: CLIENT_ID.to_owned(),
+                skew_secs: 60,
+                max_age_secs: 600,
+                without_exp_max_age_secs: without_exp_max_age,
+            };
+            let iat = NOW - iat_ago;
+            let mut claims = claims();
+            claims["iat"] = json!(iat);
+            match exp_in {
+                Some(exp_in) => claims["exp"] = json!(NOW.saturating_add_signed(exp_in)),
+                None => {
+                    claims.as_object_mut().unwrap().remove("exp");
+                }
+            }
+            let token = unsigned(&header(), &claims);
+            let signed = super::parse(&token).unwrap();
+            let accepted_at = |now: u64| super::check_claims(&signed, &rules, now);
+            if let Ok(accepted) = accepted_at(NOW) {
+                let until = crate::state::unix_secs(accepted.remember_until());
+                prop_assert!(NOW < until);
+                prop_assert!(until <= iat + 600 + 60);
+                // Accepted at every moment before `until`, at none from it on.
+                prop_assert!(accepted_at(until - 1).is_ok());
+                prop_assert!(accepted_at(until + later).is_err());
+            }
         }
 
         #[test]

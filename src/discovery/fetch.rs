@@ -121,15 +121,16 @@ impl Discovery {
             issuer: issuer.to_owned(),
             reason: "it is not an absolute URL",
         })?;
-        let document = self.get(&url).await?;
+        let document = self.get(&url).await?.body;
         ProviderMetadata::from_json(issuer, &document)
     }
 
     /// One `GET url` under these settings: the body of a `200 OK`, at most
-    /// [`max_document_len`](Self::max_document_len) bytes.
+    /// [`max_document_len`](Self::max_document_len) bytes, and the
+    /// `max-age` its `Cache-Control` states.
     ///
     /// The caller has checked the scheme (`https`, or `http` on loopback).
-    pub(crate) async fn get(&self, url: &Url) -> Result<Bytes, FetchError> {
+    pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(FetchError::NoTokioRuntime);
         }
@@ -165,7 +166,7 @@ impl Discovery {
         url: &Url,
         url_text: &str,
         tls: Option<TlsConnector>,
-    ) -> Result<Bytes, FetchError> {
+    ) -> Result<Fetched, FetchError> {
         // One budget for the whole connection: the TLS handshake gets what TCP left.
         let started = tokio::time::Instant::now();
         let connect_timeout = self.connect_timeout;
@@ -188,7 +189,7 @@ impl Discovery {
         }
     }
 
-    async fn exchange<S>(&self, stream: S, url: &Url, url_text: &str) -> Result<Bytes, FetchError>
+    async fn exchange<S>(&self, stream: S, url: &Url, url_text: &str) -> Result<Fetched, FetchError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -240,6 +241,7 @@ impl Discovery {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(too_large());
         }
+        let max_age = cache_max_age(response.headers());
 
         let mut body = response.into_body();
         let mut document = Vec::with_capacity(declared.map_or(4096, |len| len as usize).min(limit));
@@ -251,8 +253,42 @@ impl Discovery {
                 document.extend_from_slice(&data);
             }
         }
-        Ok(Bytes::from(document))
+        Ok(Fetched { body: Bytes::from(document), max_age })
     }
+}
+
+/// The answer to a GET: the body of a `200 OK`, and how long the server says it stays fresh.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) body: Bytes,
+    /// The `max-age` directive of `Cache-Control` (RFC 9111 section 5.2.2.1), if any.
+    pub(crate) max_age: Option<Duration>,
+}
+
+/// The first `max-age=<seconds>` among the `Cache-Control` fields (RFC 9111:
+/// with several, the first may be used); `None` when there is none or it is
+/// not a number. Other directives are not read.
+fn cache_max_age(headers: &http::HeaderMap) -> Option<Duration> {
+    let directives = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','));
+    for directive in directives {
+        let Some((name, value)) = directive.split_once('=') else { continue };
+        if !name.trim().eq_ignore_ascii_case("max-age") {
+            continue;
+        }
+        // A recipient accepts the quoted form too (RFC 9111 section 5.2).
+        let value = value.trim();
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        // Past u64 seconds is "forever"; the caller clamps it anyway.
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    None
 }
 
 /// Resolves the host and connects to the first address that answers.
@@ -449,6 +485,27 @@ mod tests {
                 .map_err(DiscoveryError::from),
             Err(DiscoveryError::InvalidRootCertificate { .. })
         ));
+    }
+
+    #[test]
+    fn the_cache_control_max_age_is_read() {
+        let headers = |values: &[&str]| {
+            let mut map = http::HeaderMap::new();
+            for value in values {
+                map.append(header::CACHE_CONTROL, value.parse().unwrap());
+            }
+            map
+        };
+        let secs = |values: &[&str]| cache_max_age(&headers(values)).map(|age| age.as_secs());
+        assert_eq!(secs(&["max-age=300"]), Some(300));
+        assert_eq!(secs(&["public, MAX-AGE=60, must-revalidate"]), Some(60));
+        assert_eq!(secs(&["public", "max-age=\"120\""]), Some(120));
+        assert_eq!(secs(&["max-age=10", "max-age=20"]), Some(10));
+        assert_eq!(secs(&["s-maxage=600, max-age=0"]), Some(0));
+        assert_eq!(secs(&["max-age=99999999999999999999999"]), Some(u64::MAX));
+        for none in [&[][..], &["no-store"], &["no-cache"], &["max-age=-1"], &["max-age=1h"]] {
+            assert_eq!(secs(none), None, "{none:?}");
+        }
     }
 
     #[test]

@@ -12,8 +12,10 @@ const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 /// Built by [`discover`](Self::discover) (network) or
 /// [`from_json`](Self::from_json) (a document in hand); both apply the same
 /// rules: the document's `issuer` equals the configured issuer exactly, and
-/// every endpoint is an absolute `https` URL (`http` only on `localhost`,
-/// `127.0.0.1` and `[::1]`) without credentials or fragment.
+/// every endpoint is an absolute `https` URL without credentials or
+/// fragment; plain `http` only on `localhost`, `127.0.0.1` and `[::1]`, and
+/// only when the issuer is itself plain `http` on one of them (a
+/// development provider).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderMetadata {
     issuer: String,
@@ -190,11 +192,13 @@ impl<'a> Document<'a> {
 
     fn endpoint(&self, field: &'static str) -> Result<Option<String>, DiscoveryError> {
         let Some(value) = self.string(field)? else { return Ok(None) };
-        crate::https_url::parse(value).map_err(|reason| DiscoveryError::InvalidEndpoint {
-            issuer: self.issuer.to_owned(),
-            field,
-            value: value.to_owned(),
-            reason,
+        crate::https_url::parse_endpoint(value, self.issuer).map_err(|reason| {
+            DiscoveryError::InvalidEndpoint {
+                issuer: self.issuer.to_owned(),
+                field,
+                value: value.to_owned(),
+                reason,
+            }
         })?;
         Ok(Some(value.to_owned()))
     }
@@ -326,11 +330,34 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, DiscoveryError::InvalidEndpoint { field: "jwks_uri", .. }), "{err}");
         for ok in ["http://localhost:8080/end", "http://127.0.0.1/end", "http://[::1]:9/end"] {
-            let metadata = parse(&format!(
-                r#"{{"issuer":"https://op.example","end_session_endpoint":"{ok}"}}"#
-            ))
+            let local = "http://127.0.0.1:8080";
+            let metadata = ProviderMetadata::from_json(
+                local,
+                format!(r#"{{"issuer":"{local}","end_session_endpoint":"{ok}"}}"#).as_bytes(),
+            )
             .unwrap();
             assert_eq!(metadata.end_session_endpoint(), Some(ok));
+        }
+    }
+
+    /// An `https` provider's document naming a plain-`http` loopback endpoint
+    /// would let a forged `kid` make the app GET a local URL.
+    #[test]
+    fn an_https_issuers_endpoints_are_never_plain_http_loopback() {
+        for field in
+            ["end_session_endpoint", "jwks_uri", "authorization_endpoint", "token_endpoint"]
+        {
+            for local in ["http://127.0.0.1:6379/jwks", "http://localhost/x", "http://[::1]:9/x"] {
+                let err =
+                    parse(&format!(r#"{{"issuer":"https://op.example","{field}":"{local}"}}"#))
+                        .unwrap_err();
+                assert!(
+                    matches!(&err, DiscoveryError::InvalidEndpoint { field: f, value, .. }
+                        if *f == field && value == local),
+                    "{field} {local}: {err}"
+                );
+                assert!(err.to_string().contains("issuer is itself plain `http`"), "{err}");
+            }
         }
     }
 

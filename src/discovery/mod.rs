@@ -37,7 +37,10 @@
 //!   (OpenID Connect Discovery 1.0, section 4) but counts in the comparison.
 //! - The issuer and every endpoint in the document are `https`; plain `http`
 //!   only on `localhost`, `127.0.0.1` and `[::1]`, for development. An `http`
-//!   issuer elsewhere is refused before any request.
+//!   issuer elsewhere is refused before any request, and an `https` issuer's
+//!   document may name no plain-`http` endpoint at all, loopback included
+//!   (otherwise a made-up `kid` in a logout token could make the app GET a
+//!   local URL through the `jwks_uri`).
 //! - TLS by rustls with the ring provider; certificates are verified against
 //!   Mozilla's roots (webpki-roots) plus any
 //!   [`add_root_certificate`](Discovery::add_root_certificate). No OpenSSL.

@@ -20,6 +20,11 @@ pub(super) async fn jwks(State(provider): State<Arc<Provider>>) -> Response<Body
     if let Ok(value) = "application/jwk-set+json".parse() {
         response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
     }
+    if let Some(max_age) = provider.jwks_max_age
+        && let Ok(value) = format!("public, max-age={}", max_age.as_secs()).parse()
+    {
+        response.headers_mut().insert(axum::http::header::CACHE_CONTROL, value);
+    }
     response
 }
 

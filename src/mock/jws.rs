@@ -126,6 +126,14 @@ impl Signer {
         Some(kid)
     }
 
+    /// Removes every earlier key from the JWK Set (the second half of a
+    /// rotation made with `rotate(true)`), so that only the current key
+    /// verifies; how many were removed.
+    pub(super) fn retire_previous(&self) -> usize {
+        let mut ring = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut ring.previous).len()
+    }
+
     /// The JWK Set with the public keys: the current one first.
     pub(super) fn jwks(&self) -> Value {
         let ring = self.ring();
@@ -301,6 +309,17 @@ mod tests {
         assert!(signer.verify(&old_token).is_some(), "a published key still verifies");
         let new_token = signer.sign(&json!({"n": 2}));
         assert!(signer.verify(&new_token).is_some());
+
+        // A real provider's rotation: the new key beside the old, the old removed later.
+        let fourth = {
+            let fourth = signer.rotate(true).unwrap();
+            assert_eq!(kids(&signer), [fourth.clone(), second.clone(), first.clone()]);
+            assert_eq!(signer.retire_previous(), 2);
+            assert_eq!(signer.retire_previous(), 0);
+            fourth
+        };
+        assert_eq!(kids(&signer), [fourth]);
+        assert_eq!(signer.verify(&new_token), None, "retired");
 
         let third = signer.rotate(false).unwrap();
         assert_eq!(kids(&signer), [third]);

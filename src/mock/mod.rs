@@ -95,7 +95,10 @@
 //!   `P-256`, `x`, `y`, `kid`, `alg` `ES256`, `use` `sig`). A new key is
 //!   generated at each start; the `kid` is its RFC 7638 thumbprint.
 //!   [`MockProvider::rotate_signing_key`] replaces it with a new one (new
-//!   `kid`), keeping the old one in the set, after the new, or not.
+//!   `kid`), keeping the old one in the set, after the new, or not;
+//!   [`MockProvider::retire_previous_signing_keys`] removes the kept ones
+//!   later, as a real provider ends a rotation. `Cache-Control: no-store`,
+//!   or `public, max-age=<n>` with [`MockProviderBuilder::jwks_max_age`].
 //! - **`GET /authorize`** without `client_id`, `response_type` or
 //!   `redirect_uri`: a minimal HTML page that says whether the browser has a
 //!   hosted session, with a form to sign in (through `/login`) and, when it

@@ -46,6 +46,7 @@ pub struct MockProviderBuilder {
     issuer: Option<String>,
     clock: Option<Clock>,
     backchannel_timeout: Option<Duration>,
+    jwks_max_age: Option<Duration>,
 }
 
 impl fmt::Debug for MockProviderBuilder {
@@ -55,6 +56,7 @@ impl fmt::Debug for MockProviderBuilder {
             .field("issuer", &self.issuer)
             .field("clock", &self.clock.as_ref().map(|_| "injected"))
             .field("backchannel_timeout", &self.backchannel_timeout)
+            .field("jwks_max_age", &self.jwks_max_age)
             .finish()
     }
 }
@@ -117,6 +119,14 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Serve `/jwks` with `Cache-Control: public, max-age=<seconds>`, as
+    /// many providers do, instead of `no-store`: how long a relying party may
+    /// keep the key set before fetching it again (whole seconds).
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.jwks_max_age = Some(max_age);
+        self
+    }
+
     /// Binds `addr` (use port `0` for an ephemeral port) and starts serving.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> Result<MockProvider, MockError> {
         let listener = TcpListener::bind(addr).await.map_err(MockError::Bind)?;
@@ -141,6 +151,7 @@ impl MockProviderBuilder {
             signer: Signer::generate().ok_or(MockError::Randomness)?,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
             backchannel_timeout: self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
+            jwks_max_age: self.jwks_max_age,
         });
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery::configuration))
@@ -270,6 +281,16 @@ impl MockProvider {
     /// `kid` → fetch the JWK Set again". The new `kid`.
     pub fn rotate_signing_key(&self, keep_previous: bool) -> Result<String, MockError> {
         self.provider.signer.rotate(keep_previous).ok_or(MockError::Randomness)
+    }
+
+    /// Removes the earlier keys that [`rotate_signing_key(true)`](Self::rotate_signing_key)
+    /// kept from the JWK Set, leaving the current key alone: the second half
+    /// of a rotation as a real provider makes it (the new key published
+    /// beside the old, the old removed later, e.g. once it is compromised).
+    /// Tokens signed with a removed key no longer verify at the mock; how
+    /// many keys were removed.
+    pub fn retire_previous_signing_keys(&self) -> usize {
+        self.provider.signer.retire_previous()
     }
 
     /// A valid Logout Token's claims for `client_id` about the session `sid`
@@ -448,6 +469,8 @@ pub(super) struct Provider {
     pub(super) signer: Signer,
     clock: Clock,
     pub(super) backchannel_timeout: Duration,
+    /// The `max-age` of `/jwks`, if set; `no-store` otherwise.
+    pub(super) jwks_max_age: Option<Duration>,
 }
 
 impl fmt::Debug for Provider {
