@@ -259,7 +259,7 @@ async fn every_rule_of_section_2_6_refuses_its_token() {
 #[tokio::test]
 async fn an_unknown_kid_refetches_the_keys_and_finds_a_rotated_one() {
     // No wait between refetches, so the test need not wait out the interval.
-    let app = fixture_with(|validator| validator.key_refetch_interval(Duration::ZERO)).await;
+    let app = fixture_with(|validator| validator.unknown_kid_min_gap(Duration::ZERO)).await;
     let id = app.signed_in("alice", "sid-1").await;
     // Keys fetched (and cached) by a first token, then the provider rotates.
     let (response, _) = app.post_token(&app.provider.logout_token(&app.claims("x", "y"))).await;

@@ -1097,21 +1097,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_former_refetch_interval_sets_the_gap() {
-        let provider = fake(vec![Some(es256_jwks())]);
-        let (validator, now) = fetching_validator_with(&provider, |builder| {
-            builder.key_refetch_interval(Duration::from_secs(3))
-        });
-        let _ = validator.validate(&token_with_kid("forged-1")).await;
-        now.fetch_add(2, Ordering::SeqCst);
-        let _ = validator.validate(&token_with_kid("forged-2")).await;
-        assert_eq!(provider.calls(), 1);
-        now.fetch_add(1, Ordering::SeqCst);
-        let _ = validator.validate(&token_with_kid("forged-3")).await;
-        assert_eq!(provider.calls(), 2);
-    }
-
-    #[tokio::test]
     async fn a_failed_refetch_keeps_the_keys_held() {
         let provider = fake(vec![Some(es256_jwks()), None]);
         let (validator, now) = fetching_validator(&provider);

@@ -402,12 +402,6 @@ impl LogoutTokenValidatorBuilder {
         self
     }
 
-    /// The name [`unknown_kid_min_gap`](Self::unknown_kid_min_gap) had when
-    /// one fetch per interval was the only limit; the same setting.
-    pub fn key_refetch_interval(self, interval: Duration) -> Self {
-        self.unknown_kid_min_gap(interval)
-    }
-
     /// Most fetches of the key set started in any 60 seconds, whatever
     /// caused them (default [`DEFAULT_MAX_KEY_FETCHES_PER_MINUTE`], at least
     /// 1), so that tokens with made-up `kid`s cannot make the app hammer the
