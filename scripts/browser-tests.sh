@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The end-to-end tests in a real browser (tests/browser.rs): installs Debian's
+# The end-to-end tests in a real browser (demo/tests/browser/): installs Debian's
 # Chromium and chromedriver when missing, then runs them. Extra arguments go to
 # the test binary, e.g. `scripts/browser-tests.sh two_tabs`.
 set -euo pipefail
@@ -15,4 +15,4 @@ fi
 /usr/bin/chromium --version 2>/dev/null || true
 /usr/bin/chromedriver --version
 
-exec cargo test --features browser-tests --test browser -- "$@"
+exec cargo test -p tower-oidc-logout-demo --features browser-tests --test browser -- "$@"

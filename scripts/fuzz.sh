@@ -30,7 +30,7 @@
 # The first build compiles the dependencies with instrumentation (~3 min on
 # 2 cores); later builds reuse fuzz/target.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../tower-oidc-logout"
 
 seconds="${1:-${FUZZ_SECONDS:-30}}"
 shift || true

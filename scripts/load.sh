@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Requests per second over loopback, as reported in BENCHMARKS.md.
 #
-# The server (examples/load_server.rs: one tokio thread serving the app
+# The server (tower-oidc-logout/examples/load_server.rs: one tokio thread serving the app
 # without the layer, behind it, and behind a layer that does nothing, on three
 # ports) runs on core 0 and wrk on core 1. Each route is compared with GET
 # /hello on a server:
@@ -26,7 +26,7 @@ NOOP_PORT=${NOOP_PORT:-3192}
 if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --release --example load_server
+cargo build --release -p tower-oidc-logout --example load_server
 server=target/release/examples/load_server
 
 pids=()

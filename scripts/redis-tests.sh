@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Many app instances on a real Redis (tests/redis.rs, tests/redis_index.rs): installs Debian's
+# On a real Redis (demo/tests/redis/: two app instances, RedisIndex, the fault soak): installs Debian's
 # redis-server when missing, then runs them. The tests start their own
 # redis-server on free loopback ports (no persistence) and stop it; set
 # REDIS_URL to use another Redis instead (the test that stops Redis still
@@ -16,4 +16,4 @@ if ! command -v redis-server >/dev/null 2>&1; then
 fi
 redis-server --version
 
-exec cargo test --features redis-tests,redis --test redis --test redis_index -- "$@"
+exec cargo test -p tower-oidc-logout-demo --features redis-tests --test redis -- "$@"

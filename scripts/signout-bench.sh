@@ -4,7 +4,7 @@
 # Redis itself (INFO commandstats before and after the timed sign-outs).
 #
 # The demo (release build) runs on core 0; redis-server (its own, on a
-# loopback port, no persistence) and the load client (examples/signout_load.rs)
+# loopback port, no persistence) and the load client (demo/examples/signout_load.rs)
 # on core 1. Each round signs COUNT sessions in first (not timed), then signs
 # them all out, CONCURRENCY at a time (timed), and notes how busy the demo's
 # core was meanwhile. The load client shares core 1 with Redis (and, on a
@@ -26,8 +26,8 @@ if ! command -v redis-server >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
-cargo build --release --example demo --example signout_load
-demo=target/release/examples/demo
+cargo build --release -p tower-oidc-logout-demo --bin demo --example signout_load
+demo=target/release/demo
 load=target/release/examples/signout_load
 
 pids=()

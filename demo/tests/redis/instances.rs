@@ -1,19 +1,10 @@
 //! Many instances on a real Redis: two app instances (tower-sessions 0.14,
 //! tower-sessions-redis-store) share sessions in Redis and one `StateKey`.
-//!
-//! Needs `redis-server` (Debian's package) or `REDIS_URL`; run with
-//! `scripts/redis-tests.sh`, or `cargo test --features redis-tests --test redis`.
 
-#[path = "redis/app.rs"]
-mod app;
-#[allow(dead_code)]
-#[path = "../examples/demo/app.rs"]
-mod demo;
-#[path = "http_client/mod.rs"]
-mod http_client;
-#[allow(dead_code)] // the harness also serves tests/redis_index.rs
-#[path = "redis/server.rs"]
-mod server;
+use tower_oidc_logout_demo as demo;
+use tower_oidc_logout_mock::browser as http_client;
+
+use crate::{app, server};
 
 use std::{
     sync::Arc,

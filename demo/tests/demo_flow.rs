@@ -2,10 +2,8 @@
 //! mock provider (authorization code flow with PKCE) and signing out, and a
 //! client that keeps cookies per host and follows redirects as a browser does.
 
-#[allow(dead_code)]
-#[path = "../examples/demo/app.rs"]
-mod app;
-mod http_client;
+use tower_oidc_logout_demo as app;
+use tower_oidc_logout_mock::browser as http_client;
 
 use std::str::FromStr;
 
@@ -321,9 +319,9 @@ async fn an_external_issuer_is_configured_by_discovery() {
     // Another provider, not the demo's: the demo knows it by its issuer only.
     let rp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rp_url = format!("http://127.0.0.1:{}", rp.local_addr().unwrap().port());
-    let provider = tower_oidc_logout::mock::MockProvider::builder()
+    let provider = tower_oidc_logout_mock::MockProvider::builder()
         .register(
-            tower_oidc_logout::mock::MockClient::new("my-app")
+            tower_oidc_logout_mock::MockClient::new("my-app")
                 .redirect_uri(format!("{rp_url}/login/callback"))
                 .post_logout_redirect_uri(format!("{rp_url}/logout/callback")),
         )

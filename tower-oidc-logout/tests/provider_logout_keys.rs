@@ -27,10 +27,10 @@ use tower_oidc_logout::{
     backchannel::{
         DEFAULT_TOKEN_MAX_AGE, DEFAULT_UNKNOWN_KID_MIN_GAP, LogoutTokenValidatorBuilder,
     },
-    index::{SessionIndex, SignIn, tower_sessions_0_15::DeleteFromStore},
-    mock::{LogoutTokenClaims, MockClient, MockProvider, MockProviderBuilder},
+    index::{SessionIndex, SignIn, tower_sessions_0_14::DeleteFromStore},
 };
-use tower_sessions_0_15::{MemoryStore, Session, SessionStore, session::Id};
+use tower_oidc_logout_mock::{LogoutTokenClaims, MockClient, MockProvider, MockProviderBuilder};
+use tower_sessions_0_14::{MemoryStore, Session, SessionStore, session::Id};
 
 const CLIENT: &str = "rp";
 const CALLBACK: &str = "https://app.example/logout/callback";

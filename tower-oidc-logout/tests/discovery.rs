@@ -490,7 +490,8 @@ async fn an_https_issuers_document_naming_a_loopback_http_endpoint_is_refused() 
 #[tokio::test]
 async fn the_layer_takes_its_end_session_endpoint_from_the_mock_providers_document() {
     use tower::{Layer, ServiceExt};
-    use tower_oidc_logout::{OidcLogoutLayer, ProviderMetadata, StateKey, mock::MockProvider};
+    use tower_oidc_logout::{OidcLogoutLayer, ProviderMetadata, StateKey};
+    use tower_oidc_logout_mock::MockProvider;
 
     let provider = MockProvider::builder()
         .client("rp", ["https://app.example/logout/callback"])

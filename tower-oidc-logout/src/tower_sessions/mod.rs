@@ -266,7 +266,7 @@ impl FlushSession {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tower-sessions-0-15"))]
 mod tests {
     //! The shared logic, on tower-sessions 0.15; `tests/tower_sessions.rs`
     //! runs each version through axum.

@@ -1,4 +1,4 @@
-//! Sign-in and sign-out in a browser: `cargo run --example demo`.
+//! Sign-in and sign-out in a browser: `cargo run --bin demo`.
 //!
 //! An axum app (the relying party) that signs in with the authorization code
 //! flow and PKCE (the `openidconnect` crate), with the logout layer and a
@@ -29,9 +29,7 @@
 //! `RP_URL/logout/frontchannel`: sign out at the provider (the mock's "Sign out everywhere")
 //! and the app's session is gone.
 
-// Loaded by path, as the tests load it, so its own `#[path]` resolves the same.
-#[path = "app.rs"]
-mod app;
+use tower_oidc_logout_demo as app;
 
 use std::process::ExitCode;
 

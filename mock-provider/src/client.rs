@@ -7,7 +7,7 @@
 /// `https://app.example/cb/` are different.
 ///
 /// ```
-/// use tower_oidc_logout::mock::MockClient;
+/// use tower_oidc_logout_mock::MockClient;
 ///
 /// let client = MockClient::new("web-app")
 ///     .redirect_uri("https://app.example/auth/callback")

@@ -240,8 +240,6 @@ mod tower_sessions;
 pub mod backchannel;
 #[cfg(feature = "discovery")]
 pub mod discovery;
-#[cfg(feature = "mock-provider")]
-pub mod mock;
 
 #[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
 pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};

@@ -1,16 +1,13 @@
 //! The demo app: settings, the axum relying party, and the embedded mock provider.
 //!
-//! Shared by `main.rs`, the full-flow test (`tests/demo_flow.rs`) and the
-//! browser tests (`tests/browser.rs`).
+//! Shared by `main.rs` and the end-to-end tests under `tests/`.
 
 use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 
-#[path = "../shared/html.rs"]
 mod html;
-#[path = "signin.rs"]
 mod signin;
 use html::escape;
-pub(crate) use signin::LOGIN_CALLBACK_PATH;
+pub use signin::LOGIN_CALLBACK_PATH;
 use signin::{CallbackQuery, PendingSignIn, SignIn};
 
 use axum::{
@@ -34,8 +31,8 @@ use tower_oidc_logout::{
         SessionIndex,
         tower_sessions_0_14::{DeleteFromStore, record_sign_in},
     },
-    mock::{MockClient, MockProvider},
 };
+use tower_oidc_logout_mock::{MockClient, MockProvider};
 use tower_sessions_0_14::{
     MemoryStore, Session, SessionManagerLayer, SessionStore, cookie::SameSite,
 };
@@ -46,25 +43,25 @@ use tower_sessions_redis_store::{
 use url::Url;
 
 /// The user the mock's sign-in form offers, and the one a local sign-in is for.
-pub(crate) const DEMO_USER: &str = "demo-user";
+pub const DEMO_USER: &str = "demo-user";
 /// Session keys: the user (`sub`), the provider's session (`sid`), the ID token
 /// (sent as `id_token_hint` at sign-out), and a sign-in on its way.
-pub(crate) const USER_KEY: &str = "user";
-pub(crate) const SID_KEY: &str = "sid";
-pub(crate) const ID_TOKEN_KEY: &str = "id_token";
+pub const USER_KEY: &str = "user";
+pub const SID_KEY: &str = "sid";
+pub const ID_TOKEN_KEY: &str = "id_token";
 const PENDING_SIGN_IN_KEY: &str = "pending_sign_in";
 /// What the local cookie's value escapes of the user name (`sub` is any string).
 const COOKIE_VALUE_ESCAPES: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.');
 /// The local cookie the app sets at sign-in (besides the session cookie).
-pub(crate) const LOCAL_COOKIE: &str = "demo_user";
+pub const LOCAL_COOKIE: &str = "demo_user";
 /// The tower-sessions cookie: the ID of the server-side session.
-pub(crate) const SESSION_COOKIE: &str = "demo_session";
+pub const SESSION_COOKIE: &str = "demo_session";
 /// The callback path, under `RP_URL`.
-pub(crate) const CALLBACK_PATH: &str = "/logout/callback";
+pub const CALLBACK_PATH: &str = "/logout/callback";
 /// Back-Channel Logout: the provider POSTs a logout token here, under `RP_URL`.
-pub(crate) const BACKCHANNEL_PATH: &str = "/logout/backchannel";
+pub const BACKCHANNEL_PATH: &str = "/logout/backchannel";
 /// Front-Channel Logout: the provider's page loads this in an iframe, under `RP_URL`.
-pub(crate) const FRONTCHANNEL_PATH: &str = "/logout/frontchannel";
+pub const FRONTCHANNEL_PATH: &str = "/logout/frontchannel";
 /// Where the sign-out form offers to land afterwards.
 const LANDINGS: [(&str, &str); 3] = [
     ("/goodbye", "a goodbye page"),
@@ -74,24 +71,24 @@ const LANDINGS: [(&str, &str); 3] = [
 
 /// The demo's settings, read from the environment.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
+pub struct Settings {
     /// The app's public base URL (no trailing slash); also where it listens.
-    pub(crate) rp_url: String,
-    pub(crate) client_id: String,
+    pub rp_url: String,
+    pub client_id: String,
     /// `None`: a public client (PKCE only).
-    pub(crate) client_secret: Option<String>,
-    pub(crate) provider: Provider,
+    pub client_secret: Option<String>,
+    pub provider: Provider,
     /// `None`: a key generated at start.
-    pub(crate) state_key: Option<StateKey>,
-    pub(crate) state_ttl: Option<Duration>,
+    pub state_key: Option<StateKey>,
+    pub state_ttl: Option<Duration>,
     /// Where the server-side sessions live (`SESSION_STORE`).
-    pub(crate) session_store: SessionBackend,
+    pub session_store: SessionBackend,
 }
 
 /// Where the server-side sessions live: two demo processes with the same
 /// `STATE_KEY` and one Redis serve one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SessionBackend {
+pub enum SessionBackend {
     /// In this process only (tower-sessions' `MemoryStore`).
     Memory,
     /// In Redis at this `redis://host:port/db` URL (tower-sessions-redis-store).
@@ -100,7 +97,7 @@ pub(crate) enum SessionBackend {
 
 /// Which provider the app signs in with and out of.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Provider {
+pub enum Provider {
     /// The embedded mock, at this base URL (no trailing slash), which is also its issuer.
     Mock { url: String },
     /// An external provider, configured by discovery from its issuer.
@@ -111,9 +108,9 @@ pub(crate) enum Provider {
 
 /// A bad setting: which one, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SettingsError {
-    pub(crate) name: &'static str,
-    pub(crate) reason: String,
+pub struct SettingsError {
+    pub name: &'static str,
+    pub reason: String,
 }
 
 impl fmt::Display for SettingsError {
@@ -130,7 +127,7 @@ fn bad(name: &'static str, reason: impl Into<String>) -> SettingsError {
 
 impl Settings {
     /// Reads the settings through `var` (the environment in `main`).
-    pub(crate) fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let rp_url =
             base_url("RP_URL", var("RP_URL").as_deref().unwrap_or("http://127.0.0.1:3000"))?;
@@ -233,22 +230,22 @@ impl Settings {
     }
 
     /// The callback URL registered with the provider.
-    pub(crate) fn post_logout_redirect_uri(&self) -> String {
+    pub fn post_logout_redirect_uri(&self) -> String {
         format!("{}{CALLBACK_PATH}", self.rp_url)
     }
 
     /// The sign-in redirect URI registered with the provider.
-    pub(crate) fn redirect_uri(&self) -> String {
+    pub fn redirect_uri(&self) -> String {
         format!("{}{LOGIN_CALLBACK_PATH}", self.rp_url)
     }
 
     /// The Back-Channel Logout URI registered with the provider.
-    pub(crate) fn backchannel_logout_uri(&self) -> String {
+    pub fn backchannel_logout_uri(&self) -> String {
         format!("{}{BACKCHANNEL_PATH}", self.rp_url)
     }
 
     /// The Front-Channel Logout URI registered with the provider.
-    pub(crate) fn frontchannel_logout_uri(&self) -> String {
+    pub fn frontchannel_logout_uri(&self) -> String {
         format!("{}{FRONTCHANNEL_PATH}", self.rp_url)
     }
 }
@@ -291,19 +288,19 @@ async fn bind(name: &'static str, base_url: &str) -> Result<TcpListener, Setting
 
 /// The running demo.
 #[derive(Debug)]
-pub(crate) struct Demo {
-    pub(crate) rp_url: String,
-    pub(crate) rp_addr: SocketAddr,
+pub struct Demo {
+    pub rp_url: String,
+    pub rp_addr: SocketAddr,
     /// The embedded mock provider and its public base URL, if it runs.
-    pub(crate) mock: Option<(MockProvider, String)>,
+    pub mock: Option<(MockProvider, String)>,
     /// The issuer signed in with (the mock's or `PROVIDER_ISSUER`), if the demo signs in.
-    pub(crate) issuer: Option<String>,
+    pub issuer: Option<String>,
     /// The server-side session store (the full-flow test looks in it).
     #[allow(dead_code)]
-    pub(crate) store: Arc<dyn SessionStore>,
+    pub store: Arc<dyn SessionStore>,
     /// Whether the state key was generated at start.
-    pub(crate) key_generated: bool,
-    pub(crate) server: JoinHandle<std::io::Result<()>>,
+    pub key_generated: bool,
+    pub server: JoinHandle<std::io::Result<()>>,
 }
 
 /// What the pages need.
@@ -322,7 +319,7 @@ struct AppState {
 /// Starts the app (and the mock provider, unless an external one is set).
 ///
 /// Listeners not given are bound from `RP_URL` and `MOCK_PROVIDER_URL`.
-pub(crate) async fn start(
+pub async fn start(
     settings: Settings,
     rp_listener: Option<TcpListener>,
     mock_listener: Option<TcpListener>,

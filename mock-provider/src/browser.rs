@@ -1,7 +1,6 @@
-//! An HTTP client for the integration tests that keeps cookies per host and follows
-//! redirects, as a browser would (not a browser: tests/browser.rs drives a real one).
-
-#![allow(dead_code, unreachable_pub)]
+//! An HTTP client for tests that keeps cookies per host and follows
+//! redirects, as a browser would: enough to sign in at the mock and sign out
+//! of an app over plain HTTP. Not a browser (no scripts, no frames).
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -24,19 +23,25 @@ use url::Url;
 /// One response, with where it came from.
 #[derive(Debug)]
 pub struct Page {
+    /// The status of the last response.
     pub status: StatusCode,
+    /// The URL of the last request.
     pub url: Url,
+    /// The headers of the last response.
     pub headers: HeaderMap,
+    /// The body of the last response, as text (invalid UTF-8 replaced).
     pub body: String,
     /// Every URL visited to get here, the first request included.
     pub visited: Vec<Url>,
 }
 
 impl Page {
+    /// The response header `name`, if present and text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// Where a redirect points, resolved against the request's URL.
     pub fn location(&self) -> Option<Url> {
         self.url.join(self.header(LOCATION.as_str())?).ok()
     }
@@ -44,6 +49,10 @@ impl Page {
 
 /// Cookies keyed by host name, as a browser keeps host-only cookies
 /// (`127.0.0.1` and `localhost` are different hosts).
+///
+/// A test tool: it panics on a transport error, an unreadable body or a
+/// redirect loop, so that the test fails where the exchange went wrong.
+#[allow(missing_debug_implementations)]
 pub struct CookieClient {
     client: Client<HttpConnector, Full<Bytes>>,
     jar: HashMap<String, BTreeMap<String, String>>,
@@ -51,7 +60,15 @@ pub struct CookieClient {
     pub extra_headers: Vec<(&'static str, String)>,
 }
 
+impl Default for CookieClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl CookieClient {
+    /// A client with an empty cookie jar.
+    #[must_use]
     pub fn new() -> Self {
         Self {
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -60,11 +77,13 @@ impl CookieClient {
         }
     }
 
+    /// The value of cookie `name` kept for `url`'s host.
     pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
         let host = Url::parse(url).ok()?.host_str()?.to_owned();
         self.jar.get(&host)?.get(name).cloned()
     }
 
+    /// The names of the cookies kept for `url`'s host.
     pub fn cookie_names(&self, url: &str) -> Vec<String> {
         let host = Url::parse(url).unwrap().host_str().unwrap().to_owned();
         self.jar.get(&host).map(|c| c.keys().cloned().collect()).unwrap_or_default()
@@ -131,10 +150,12 @@ impl CookieClient {
         panic!("too many redirects: {visited:?}");
     }
 
+    /// `GET url`, following redirects.
     pub async fn get(&mut self, url: &str) -> Page {
         self.follow(Method::GET, url, None).await
     }
 
+    /// `POST url` with a form body, following redirects.
     pub async fn post_form(&mut self, url: &str, form: &[(&str, &str)]) -> Page {
         self.follow(Method::POST, url, Some(form)).await
     }

@@ -45,9 +45,9 @@ enum Signing {
 /// setters below break it one way at a time, for a relying party's tests.
 ///
 /// ```
-/// # use tower_oidc_logout::mock::MockProvider;
+/// # use tower_oidc_logout_mock::MockProvider;
 /// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), tower_oidc_logout::mock::MockError> {
+/// # async fn main() -> Result<(), tower_oidc_logout_mock::MockError> {
 /// # let provider = MockProvider::builder().serve("127.0.0.1:0").await?;
 /// let valid = provider.logout_token_claims("web-app", "some-sid", "alice");
 /// let replayable = provider.logout_token(&valid);

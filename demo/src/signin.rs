@@ -23,12 +23,12 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 
 /// Where the provider sends the browser back with the code, under `RP_URL`.
-pub(crate) const LOGIN_CALLBACK_PATH: &str = "/login/callback";
+pub const LOGIN_CALLBACK_PATH: &str = "/login/callback";
 
 /// The `sid` claim (OpenID Connect Front-/Back-Channel Logout), which the
 /// standard claims of `openidconnect` do not carry.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub(crate) struct SessionIdClaim {
+pub struct SessionIdClaim {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
 }
@@ -66,7 +66,7 @@ type OidcClient = Client<
 
 /// The relying party's side of the sign-in, configured once from discovery.
 #[derive(Clone)]
-pub(crate) struct SignIn {
+pub struct SignIn {
     client: OidcClient,
     http: reqwest::Client,
     issuer: String,
@@ -80,20 +80,20 @@ impl fmt::Debug for SignIn {
 
 /// What `/login` keeps in the session until `/login/callback`: the `state`
 /// (CSRF), the `nonce` and the PKCE verifier, all single use.
-pub(crate) type PendingSignIn = (String, String, String);
+pub type PendingSignIn = (String, String, String);
 
 /// A signed-in user, from a validated ID token.
 #[derive(Debug, Clone)]
-pub(crate) struct SignedIn {
-    pub(crate) sub: String,
-    pub(crate) sid: Option<String>,
+pub struct SignedIn {
+    pub sub: String,
+    pub sid: Option<String>,
     /// The ID token as received (a JWS), for `id_token_hint` at sign-out.
-    pub(crate) id_token: String,
+    pub id_token: String,
 }
 
 /// Why a return to `/login/callback` signs nobody in.
 #[derive(Debug)]
-pub(crate) enum SignInFailure {
+pub enum SignInFailure {
     /// No sign-in was started in this browser (or it was already used).
     NothingPending,
     /// `state` missing or not the one this browser was given.
@@ -116,7 +116,7 @@ pub(crate) enum SignInFailure {
 
 impl SignInFailure {
     /// 400 for anything about the request or the tokens, 502 when the provider could not be reached.
-    pub(crate) fn status(&self) -> u16 {
+    pub fn status(&self) -> u16 {
         match self {
             Self::TokenUnreachable(_) => 502,
             _ => 400,
@@ -124,7 +124,7 @@ impl SignInFailure {
     }
 
     /// A short machine-readable reason, shown on the error page.
-    pub(crate) fn code(&self) -> &'static str {
+    pub fn code(&self) -> &'static str {
         match self {
             Self::NothingPending => "no_sign_in_pending",
             Self::StateMismatch => "state_mismatch",
@@ -169,7 +169,7 @@ impl fmt::Display for SignInFailure {
 
 /// The query of a return to `/login/callback`, as the provider sent it.
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct CallbackQuery {
+pub struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     iss: Option<String>,
@@ -180,7 +180,7 @@ pub(crate) struct CallbackQuery {
 impl SignIn {
     /// Discovers `issuer` and registers the demo as client `client_id`
     /// (confidential with `secret`), returning to `redirect_uri`.
-    pub(crate) async fn discover(
+    pub async fn discover(
         issuer: &str,
         client_id: &str,
         secret: Option<&str>,
@@ -211,7 +211,7 @@ impl SignIn {
     }
 
     /// Where to send the browser to sign in, and what to keep until it comes back.
-    pub(crate) fn start(&self) -> (String, PendingSignIn) {
+    pub fn start(&self) -> (String, PendingSignIn) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = self
             .client
@@ -229,7 +229,7 @@ impl SignIn {
 
     /// Checks the return to `/login/callback` against what `/login` kept,
     /// exchanges the code and validates the ID token.
-    pub(crate) async fn finish(
+    pub async fn finish(
         &self,
         pending: Option<PendingSignIn>,
         query: CallbackQuery,

@@ -3,17 +3,8 @@
 //! per call, nothing left behind by ended or forgotten sessions, the bound
 //! per user, and ending tower-sessions sessions kept in Redis by
 //! tower-sessions-redis-store; a failure between any two steps loses nothing.
-//!
-//! Needs `redis-server` (Debian's package) or `REDIS_URL`; run with
-//! `cargo test --features redis-tests,redis --test redis_index`.
 
-#[path = "http_client/mod.rs"]
-mod http_client;
-#[path = "redis/proxy.rs"]
-mod proxy;
-#[allow(dead_code)] // the harness also serves tests/redis.rs, which stops and restarts Redis
-#[path = "redis/server.rs"]
-mod server;
+use crate::server;
 
 use std::{
     collections::BTreeMap,
@@ -374,8 +365,8 @@ mod through_the_route {
         BackchannelRefusal, LogoutTokenValidator, OidcLogoutLayer, ProviderLogout,
         ProviderMetadata, StateKey,
         index::{EndSessionsFuture, tower_sessions_0_14::DeleteFromStore},
-        mock::{MockClient, MockProvider},
     };
+    use tower_oidc_logout_mock::{MockClient, MockProvider};
     use tower_sessions_0_14::{Session, SessionStore, session::Id};
 
     use super::*;
@@ -657,7 +648,7 @@ mod through_the_route {
             for _device in 0..(1 + usize::from(n % 3 == 0)) {
                 let known: Vec<String> =
                     provider.hosted_sessions().into_iter().map(|s| s.sid).collect();
-                let mut browser = crate::http_client::CookieClient::new();
+                let mut browser = tower_oidc_logout_mock::browser::CookieClient::new();
                 let query = [
                     ("client_id", "soak"),
                     ("redirect_uri", redirect_uri),
@@ -745,7 +736,7 @@ mod through_the_route {
         let mut ended_sids = std::collections::HashSet::new();
         let (mut deliveries, mut first_time, mut retries) = (0, 0, 0);
         let mut refusals = Vec::new();
-        let mut sender = crate::http_client::CookieClient::new();
+        let mut sender = tower_oidc_logout_mock::browser::CookieClient::new();
         for i in order {
             let (sid, user, _) = &sessions[i];
             if !ended_sids.insert(sid.clone()) {

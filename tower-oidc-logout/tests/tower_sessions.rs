@@ -97,4 +97,5 @@ macro_rules! through_axum {
 }
 
 through_axum!(v0_14, tower_sessions_0_14);
+#[cfg(feature = "tower-sessions-0-15")]
 through_axum!(v0_15, tower_sessions_0_15);

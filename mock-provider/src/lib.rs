@@ -10,10 +10,10 @@
 //! middleware against an independent reading of the documentation and specs.
 //!
 //! ```
-//! use tower_oidc_logout::mock::{MockClient, MockProvider};
+//! use tower_oidc_logout_mock::{MockClient, MockProvider};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tower_oidc_logout::mock::MockError> {
+//! # async fn main() -> Result<(), tower_oidc_logout_mock::MockError> {
 //! let provider = MockProvider::builder()
 //!     // Post-logout redirect URIs only (a public client):
 //!     .client("demo-client", ["http://127.0.0.1:3000/logout/callback"])
@@ -201,6 +201,7 @@
 
 mod authorize;
 mod backchannel;
+pub mod browser;
 mod client;
 mod codes;
 mod discovery;

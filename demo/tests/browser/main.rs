@@ -14,11 +14,9 @@
 //! `cargo test --features browser-tests --test browser`). Without them the
 //! tests fail and say what to install.
 
-#[allow(dead_code)]
-#[path = "../examples/demo/app.rs"]
-mod app;
-#[path = "browser/harness.rs"]
 mod harness;
+
+use tower_oidc_logout_demo as app;
 
 use std::{future::Future, str::FromStr, time::Duration};
 
@@ -26,7 +24,7 @@ use axum::{Router, response::Html, routing::get};
 use fantoccini::Locator;
 use harness::Browser;
 use tokio::net::TcpListener;
-use tower_oidc_logout::mock::HOSTED_SESSION_COOKIE;
+use tower_oidc_logout_mock::HOSTED_SESSION_COOKIE;
 use tower_sessions_0_14::session::Id;
 
 use app::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, SESSION_COOKIE, SID_KEY};

@@ -1,10 +1,10 @@
 //! The mock Next Identity provider, over real sockets, against its documentation.
 
-mod http_client;
+use tower_oidc_logout_mock::browser as http_client;
 
 use http::{Method, StatusCode};
 use http_client::CookieClient;
-use tower_oidc_logout::mock::{HOSTED_SESSION_COOKIE, LOGOUT_PARAM_VALUE, MockProvider};
+use tower_oidc_logout_mock::{HOSTED_SESSION_COOKIE, LOGOUT_PARAM_VALUE, MockProvider};
 
 const CALLBACK: &str = "http://127.0.0.1:3000/logout/callback";
 const FORBIDDEN: &str = r#"{"error":"http_exception","error_details":{"message":"Forbidden"}}"#;
@@ -310,7 +310,7 @@ mod oidc {
     use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier as _};
     use serde_json::{Value, json};
     use sha2::{Digest as _, Sha256};
-    use tower_oidc_logout::mock::{
+    use tower_oidc_logout_mock::{
         AUTHORIZATION_CODE_LIFETIME, HOSTED_SESSION_COOKIE, ID_TOKEN_LIFETIME, MockClient,
         MockError, MockProvider,
     };
@@ -1116,7 +1116,7 @@ mod logout_senders {
     use p256::ecdsa::{Signature, VerifyingKey, signature::Verifier as _};
     use serde_json::{Map, Value, json};
     use sha2::Sha256;
-    use tower_oidc_logout::mock::{
+    use tower_oidc_logout_mock::{
         BACKCHANNEL_LOGOUT_EVENT, FRONTCHANNEL_CONTINUE_AFTER, HOSTED_SESSION_COOKIE,
         LOGOUT_PARAM_VALUE, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, MockClient, MockProvider,
         MockProviderBuilder,

@@ -23,11 +23,11 @@ use tower_oidc_logout::{
     ProviderMetadata, StateKey,
     index::{
         EndSessions, EndSessionsError, EndSessionsFuture, SessionIndex, SessionsEnded, SignIn,
-        tower_sessions_0_15::DeleteFromStore,
+        tower_sessions_0_14::DeleteFromStore,
     },
-    mock::{LogoutTokenClaims, MockClient, MockProvider},
 };
-use tower_sessions_0_15::{MemoryStore, Session, SessionStore, session::Id};
+use tower_oidc_logout_mock::{LogoutTokenClaims, MockClient, MockProvider};
+use tower_sessions_0_14::{MemoryStore, Session, SessionStore, session::Id};
 
 const CLIENT: &str = "rp";
 const CALLBACK: &str = "https://app.example/logout/callback";
