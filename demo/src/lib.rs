@@ -24,12 +24,15 @@ use axum::{
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_oidc_logout::{
-    ConfigError, EndSessionFailed, FlushSession, LoggedOut, LogoutTokenValidator, MemoryIndex,
-    OidcLogoutLayer, ProviderLogout, ProviderMetadata, RedisIndex, Rejection, SessionCookie,
-    StateKey,
-    index::{
-        SessionIndex,
-        tower_sessions_0_14::{DeleteFromStore, record_sign_in},
+    ConfigError, EndSessionFailed, LoggedOut, OidcLogoutLayer, Rejection, SessionCookie, StateKey,
+    discovery::ProviderMetadata,
+    provider_logout::{
+        LogoutTokenValidator, ProviderLogout,
+        index::{MemoryIndex, RedisIndex, SessionIndex},
+    },
+    tower_sessions::{
+        FlushSession,
+        v0_14::{DeleteFromStore, record_sign_in},
     },
 };
 use tower_oidc_logout_mock::{MockClient, MockProvider};
@@ -413,15 +416,16 @@ pub async fn start(
         // `DeleteFromStore` deletes the sessions the index names from the demo's own store.
         let sessions = match &backend {
             Backend::Memory(store) => {
-                ProviderLogout::new(validator, index.clone(), DeleteFromStore::new(store.clone()))
+                ProviderLogout::new(index.clone(), DeleteFromStore::new(store.clone()))
             }
             Backend::Redis(store) => {
-                ProviderLogout::new(validator, index.clone(), DeleteFromStore::new(store.clone()))
+                ProviderLogout::new(index.clone(), DeleteFromStore::new(store.clone()))
             }
         };
         logout = logout
-            .backchannel_logout(BACKCHANNEL_PATH, sessions.clone())
-            .frontchannel_logout(FRONTCHANNEL_PATH, sessions);
+            .provider_logout(sessions.validator(validator))
+            .backchannel_logout(BACKCHANNEL_PATH)
+            .frontchannel_logout(FRONTCHANNEL_PATH);
     }
     let logout = logout
         .end_session_hook(
@@ -510,7 +514,7 @@ fn setting_of(error: &ConfigError) -> &'static str {
         | ConfigError::MissingEndSessionEndpoint
         | ConfigError::UrlCapTooSmall { .. } => "PROVIDER_END_SESSION_URL",
         ConfigError::MissingClientId => "CLIENT_ID",
-        ConfigError::InvalidStateTtl(_) => "LOGOUT_STATE_TTL_SECS",
+        ConfigError::InvalidStateTtl { .. } => "LOGOUT_STATE_TTL_SECS",
         ConfigError::MissingStateKey
         | ConfigError::WeakStateKey(_)
         | ConfigError::StateKeyNotBase64 => "STATE_KEY",

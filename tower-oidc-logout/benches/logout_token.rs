@@ -16,7 +16,7 @@ use std::{
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, crypto, jwk::Jwk};
 use serde_json::json;
-use tower_oidc_logout::backchannel::{KeySet, LogoutTokenValidator};
+use tower_oidc_logout::provider_logout::{KeySet, LogoutTokenValidator};
 
 const ISSUER: &str = "https://op.example";
 const CLIENT_ID: &str = "client-1";
@@ -46,7 +46,7 @@ fn encode(value: &serde_json::Value) -> String {
 }
 
 fn logout_token(c: &mut Criterion) {
-    let key = EncodingKey::from_ec_der(include_bytes!("../src/backchannel/testdata/es256.pk8.der"));
+    let key = EncodingKey::from_ec_der(include_bytes!("../tests/data/keys/es256.pk8.der"));
     let mut jwk =
         serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
     jwk["kid"] = json!("k1");

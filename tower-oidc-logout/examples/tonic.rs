@@ -11,7 +11,7 @@ use http::{Request, Response, header::CONTENT_TYPE};
 use tonic::{body::Body, service::Routes, transport::Server};
 use tonic_health::ServingStatus;
 use tower::{ServiceExt, layer::layer_fn, service_fn};
-use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, StateKey, WrapBodyLayer};
+use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, StateKey, body::WrapBodyLayer};
 
 #[path = "shared/html.rs"]
 mod html;

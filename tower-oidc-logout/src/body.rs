@@ -231,7 +231,7 @@ where
 /// ```
 /// # use std::convert::Infallible;
 /// # use http::{Request, Response};
-/// # use tower_oidc_logout::{OidcLogoutLayer, StateKey, WrapBodyLayer};
+/// # use tower_oidc_logout::{OidcLogoutLayer, StateKey, body::WrapBodyLayer};
 /// # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
 /// # let logout = OidcLogoutLayer::builder().end_session_endpoint("https://op.example/endsession")
 /// #     .client_id("c").post_logout_redirect_uri("https://app.example/logout/callback")

@@ -8,16 +8,17 @@ use std::{
 };
 
 use http::{HeaderValue, Method, Request, Response};
-use url::form_urlencoded;
 
 use crate::{
-    Rejection, ReturnTarget,
     body::{FromReply, ReplyBody},
     config::Config,
     cookies::request_cookies,
+    error::Rejection,
+    form,
     future::ResponseFuture,
     reply,
     state::{OpenError, decode_state},
+    target::ReturnTarget,
 };
 
 /// Longest callback query string read.
@@ -224,46 +225,7 @@ fn read_query(query: &str) -> Result<[Option<Cow<'_, str>>; 2], Rejection> {
     if query.len() > MAX_QUERY_LEN {
         return Err(Rejection::TooLarge);
     }
-    let (mut state, mut logout) = (None, None);
-    // One pass over the bytes: pairs split at `&`, each at its first `=`.
-    let bytes = query.as_bytes();
-    let mut next = 0;
-    while next < bytes.len() {
-        let start = next;
-        let (mut end, mut eq, mut escaped) = (start, None, false);
-        while let Some(&b) = bytes.get(end).filter(|&&b| b != b'&') {
-            match b {
-                b'=' if eq.is_none() => eq = Some(end),
-                b'%' | b'+' => escaped = true,
-                _ => {}
-            }
-            end += 1;
-        }
-        next = end + 1;
-        let pair = &query[start..end];
-        if pair.is_empty() {
-            continue;
-        }
-        // Only pairs with escapes need decoding; providers send ours as is.
-        let (name, value) = if escaped {
-            form_urlencoded::parse(pair.as_bytes()).next().unwrap_or_default()
-        } else {
-            let (name, value) = match eq {
-                Some(eq) => (&query[start..eq], &query[eq + 1..end]),
-                None => (pair, ""),
-            };
-            (Cow::Borrowed(name), Cow::Borrowed(value))
-        };
-        let slot = match &*name {
-            "state" => &mut state,
-            "logout" => &mut logout,
-            _ => continue,
-        };
-        if slot.replace(value).is_some() {
-            return Err(Rejection::MalformedQuery);
-        }
-    }
-    Ok([state, logout])
+    form::params_once(query.as_bytes(), ["state", "logout"]).map_err(|_| Rejection::MalformedQuery)
 }
 
 /// With no `state` echoed (opt-in only): the newest valid state cookie.

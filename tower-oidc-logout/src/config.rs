@@ -7,14 +7,15 @@ use http::{HeaderValue, Response, request::Parts};
 use url::Url;
 
 use crate::{
-    ConfigError, DEFAULT_MAX_END_SESSION_URL_LEN, DEFAULT_STATE_TTL, EndSessionHook,
-    NoServerSession, OidcLogoutLayer, Rejection, SessionCookie, StateKey,
-    cookies::StateCookies,
-    end_session::{self, EndSessionUrl},
+    cookies::{SessionCookie, StateCookies},
+    end_session::{self, DEFAULT_MAX_END_SESSION_URL_LEN, EndSessionUrl},
+    error::{ConfigError, Rejection},
+    hook::{EndSessionHook, NoServerSession},
     https_url,
+    layer::OidcLogoutLayer,
     reply::RefusalPage,
     same_origin::SameOrigin,
-    state::{self, Clock, KeyRing},
+    state::{self, Clock, DEFAULT_STATE_TTL, KeyRing, StateKey},
 };
 
 /// A `Clear-Site-Data` directive the logout response may send.
@@ -65,8 +66,8 @@ pub(crate) struct Config {
     pub(crate) keys: KeyRing,
     pub(crate) refusal_page: Option<RefusalPage>,
     /// Back-Channel and Front-Channel Logout, when configured.
-    #[cfg(feature = "backchannel")]
-    pub(crate) provider_logout: Option<Arc<crate::backchannel::ProviderLogoutRoutes>>,
+    #[cfg(feature = "provider-logout")]
+    pub(crate) provider_logout: Option<Arc<crate::provider_logout::Routes>>,
 }
 
 impl fmt::Debug for Config {
@@ -102,8 +103,9 @@ pub struct OidcLogoutBuilder<H = NoServerSession> {
 /// apart from the hook so that changing the hook's type moves them whole.
 struct Settings {
     end_session_endpoint: Option<String>,
-    /// From discovery: the issuer, and its end-session endpoint if it has one.
-    discovered: Option<(String, Option<String>)>,
+    /// From discovery: the provider's metadata.
+    #[cfg(feature = "discovery")]
+    provider: Option<crate::discovery::ProviderMetadata>,
     client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
     logout_path: String,
@@ -122,11 +124,11 @@ struct Settings {
     clock: Option<Clock>,
     refusal_page: Option<RefusalPage>,
     /// The routes' parts, and their paths (each set with its part).
-    #[cfg(feature = "backchannel")]
-    provider_logout: Option<crate::ProviderLogout>,
-    #[cfg(feature = "backchannel")]
+    #[cfg(feature = "provider-logout")]
+    provider_logout: Option<crate::provider_logout::ProviderLogout>,
+    #[cfg(feature = "provider-logout")]
     backchannel_path: Option<String>,
-    #[cfg(feature = "backchannel")]
+    #[cfg(feature = "provider-logout")]
     frontchannel_path: Option<String>,
 }
 
@@ -146,7 +148,8 @@ impl Default for OidcLogoutBuilder {
     fn default() -> Self {
         let settings = Settings {
             end_session_endpoint: None,
-            discovered: None,
+            #[cfg(feature = "discovery")]
+            provider: None,
             client_id: None,
             post_logout_redirect_uri: None,
             logout_path: "/logout".to_owned(),
@@ -164,11 +167,11 @@ impl Default for OidcLogoutBuilder {
             clear_site_data: vec![ClearSiteData::Storage],
             clock: None,
             refusal_page: None,
-            #[cfg(feature = "backchannel")]
+            #[cfg(feature = "provider-logout")]
             provider_logout: None,
-            #[cfg(feature = "backchannel")]
+            #[cfg(feature = "provider-logout")]
             backchannel_path: None,
-            #[cfg(feature = "backchannel")]
+            #[cfg(feature = "provider-logout")]
             frontchannel_path: None,
         };
         Self { settings, hook: NoServerSession }
@@ -185,7 +188,9 @@ impl<H> OidcLogoutBuilder<H> {
         self
     }
 
-    /// Takes the end-session endpoint from the provider's discovered metadata.
+    /// Takes the end-session endpoint from the provider's discovered metadata;
+    /// with [`provider_logout`](Self::provider_logout), also the issuer and
+    /// the key set (`jwks_uri`) its logout tokens are checked against.
     ///
     /// An endpoint set by hand with
     /// [`end_session_endpoint`](Self::end_session_endpoint) (or
@@ -194,7 +199,7 @@ impl<H> OidcLogoutBuilder<H> {
     /// [`build`](Self::build) with [`ConfigError::NoEndSessionEndpoint`].
     ///
     /// ```no_run
-    /// use tower_oidc_logout::{OidcLogoutLayer, ProviderMetadata, StateKey};
+    /// use tower_oidc_logout::{OidcLogoutLayer, StateKey, discovery::ProviderMetadata};
     ///
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// // Fetched once, at start-up; nothing is fetched per request.
@@ -210,9 +215,8 @@ impl<H> OidcLogoutBuilder<H> {
     /// # }
     /// ```
     #[cfg(feature = "discovery")]
-    pub fn provider(mut self, metadata: &crate::ProviderMetadata) -> Self {
-        let endpoint = metadata.end_session_endpoint().map(str::to_owned);
-        self.settings.discovered = Some((metadata.issuer().to_owned(), endpoint));
+    pub fn provider(mut self, metadata: &crate::discovery::ProviderMetadata) -> Self {
+        self.settings.provider = Some(metadata.clone());
         self
     }
 
@@ -307,7 +311,7 @@ impl<H> OidcLogoutBuilder<H> {
 
     /// How long a sign-out may take at the provider: the state and its cookie
     /// expire after it ([`DEFAULT_STATE_TTL`] unless set, between
-    /// [`MIN_STATE_TTL`](crate::MIN_STATE_TTL) and [`MAX_STATE_TTL`](crate::MAX_STATE_TTL)).
+    /// [`MIN_STATE_TTL`](crate::limits::MIN_STATE_TTL) and [`MAX_STATE_TTL`](crate::limits::MAX_STATE_TTL)).
     pub fn state_ttl(mut self, ttl: Duration) -> Self {
         self.settings.state_ttl = ttl;
         self
@@ -419,46 +423,48 @@ impl<H> OidcLogoutBuilder<H> {
         self
     }
 
-    /// Serves OpenID Connect Back-Channel Logout 1.0 at `path` (e.g.
-    /// `/logout/backchannel`): the provider POSTs a `logout_token`; once it
-    /// passes every check of section 2.6 and its `jti` is new, the app
-    /// sessions of its `sid` (or of its `sub`) are taken from the index and
-    /// deleted from the app's store. Answers `200` (also when no session
-    /// matched), `400` with `{"error":"invalid_request",...}` otherwise (a
-    /// failed store: `"server_error"`), `405` for other methods; always
-    /// `Cache-Control: no-cache, no-store`. No cross-site check: the caller is
-    /// the provider's server. Register `<origin><path>` as the client's
-    /// `backchannel_logout_uri`. Both provider routes share one
-    /// [`ProviderLogout`](crate::ProviderLogout): the one given last.
-    #[cfg(feature = "backchannel")]
-    pub fn backchannel_logout(
-        mut self,
-        path: impl Into<String>,
-        logout: crate::ProviderLogout,
-    ) -> Self {
+    /// Ends the app's sessions when the provider says they ended: the index
+    /// and store of [`backchannel_logout`](Self::backchannel_logout) and
+    /// [`frontchannel_logout`](Self::frontchannel_logout) (see
+    /// [`provider_logout`](crate::provider_logout)). Logout tokens are
+    /// checked against the [`provider`](Self::provider) and
+    /// [`client_id`](Self::client_id) given here, unless `logout` carries
+    /// its own [validator](crate::provider_logout::ProviderLogout::validator).
+    #[cfg(feature = "provider-logout")]
+    pub fn provider_logout(mut self, logout: crate::provider_logout::ProviderLogout) -> Self {
         self.settings.provider_logout = Some(logout);
+        self
+    }
+
+    /// Serves OpenID Connect Back-Channel Logout 1.0 at `path` (e.g.
+    /// `/logout/backchannel`), with the parts given to
+    /// [`provider_logout`](Self::provider_logout): the provider POSTs a
+    /// `logout_token`; once it passes every check of section 2.6 and its
+    /// `jti` is new, the app sessions of its `sid` (or of its `sub`) are
+    /// deleted from the app's store. No cross-site check: the caller is the
+    /// provider's server. Register `<origin><path>` as the client's
+    /// `backchannel_logout_uri`. The answers are described in
+    /// [`provider_logout`](crate::provider_logout#the-routes).
+    #[cfg(feature = "provider-logout")]
+    pub fn backchannel_logout(mut self, path: impl Into<String>) -> Self {
         self.settings.backchannel_path = Some(path.into());
         self
     }
 
     /// Serves OpenID Connect Front-Channel Logout 1.0 at `path` (e.g.
-    /// `/logout/frontchannel`): the provider's page frames
+    /// `/logout/frontchannel`), with the parts given to
+    /// [`provider_logout`](Self::provider_logout): the provider's page frames
     /// `<path>?iss=...&sid=...`; when `iss` is the provider's, the app
-    /// sessions of `sid` are ended server-side, through the same index.
+    /// sessions of `sid` are ended server-side.
     ///
-    /// Prefer [`backchannel_logout`](Self::backchannel_logout): browsers
-    /// that block third-party cookies (Safari, Firefox, Chrome with the
-    /// setting) send none in the provider's iframe, so only this
-    /// server-side lookup works there, and a page that is never loaded
-    /// (the user closed the tab) ends nothing. The answer is a small page
-    /// that only the provider's origin may frame (`frame-ancestors`).
-    #[cfg(feature = "backchannel")]
-    pub fn frontchannel_logout(
-        mut self,
-        path: impl Into<String>,
-        logout: crate::ProviderLogout,
-    ) -> Self {
-        self.settings.provider_logout = Some(logout);
+    /// Prefer [`backchannel_logout`](Self::backchannel_logout): anyone who
+    /// knows a `sid` can end that session through this route; browsers
+    /// that block third-party cookies send none in the provider's iframe, so
+    /// only this server-side lookup works there; and a page that is never
+    /// loaded (the user closed the tab) ends nothing. The answer is a small
+    /// page that only the provider's origin may frame (`frame-ancestors`).
+    #[cfg(feature = "provider-logout")]
+    pub fn frontchannel_logout(mut self, path: impl Into<String>) -> Self {
         self.settings.frontchannel_path = Some(path.into());
         self
     }
@@ -473,15 +479,88 @@ impl<H> OidcLogoutBuilder<H> {
     }
 }
 
+/// Stands for the provider's metadata in a build without discovery.
+#[cfg(not(feature = "discovery"))]
+struct Undiscovered;
+
+#[cfg(not(feature = "discovery"))]
+impl Undiscovered {
+    fn end_session_endpoint(&self) -> Option<&str> {
+        None
+    }
+
+    fn issuer(&self) -> &str {
+        ""
+    }
+}
+
+/// The provider-logout routes: their paths checked against the others and
+/// each other, and the logout-token validator (given, or built from the
+/// provider and the client ID).
+#[cfg(feature = "provider-logout")]
+fn provider_logout_routes(
+    logout: Option<crate::provider_logout::ProviderLogout>,
+    (back, front): (Option<String>, Option<String>),
+    taken: [&String; 2],
+    provider: Option<&crate::discovery::ProviderMetadata>,
+    client_id: &str,
+    clock: Option<Clock>,
+) -> Result<Option<Arc<crate::provider_logout::Routes>>, ConfigError> {
+    use crate::provider_logout::{LogoutTokenValidator, Routes};
+
+    let logout = match (logout, back.is_some() || front.is_some()) {
+        (None, false) => return Ok(None),
+        (None, true) => return Err(ConfigError::ProviderLogoutMissing),
+        (Some(_), false) => return Err(ConfigError::ProviderLogoutRouteMissing),
+        (Some(logout), true) => logout,
+    };
+    for path in back.iter().chain(&front) {
+        if !is_route_path(path) {
+            return Err(ConfigError::InvalidLogoutPath(path.clone()));
+        }
+        if taken.contains(&path) {
+            return Err(ConfigError::RoutesCollide(path.clone()));
+        }
+    }
+    if back.is_some() && back == front {
+        return Err(ConfigError::RoutesCollide(back.unwrap_or_default()));
+    }
+    let validator = match (logout.validator.clone(), provider) {
+        (Some(validator), _) => validator,
+        (None, Some(provider)) => {
+            let mut builder =
+                LogoutTokenValidator::builder().provider(provider).client_id(client_id);
+            if let Some(clock) = clock {
+                builder = builder.clock(move || clock());
+            }
+            builder.build().map_err(|error| ConfigError::LogoutTokenValidator(error.to_string()))?
+        }
+        (None, None) => return Err(ConfigError::ProviderLogoutWithoutProvider),
+    };
+    let routes = Routes::new(validator, logout, back, front).ok_or(ConfigError::InvalidUrl {
+        what: "the logout tokens' issuer",
+        value: String::new(),
+        reason: "it has no origin the front-channel page could name",
+    })?;
+    Ok(Some(Arc::new(routes)))
+}
+
 impl Settings {
     /// Every check of [`OidcLogoutBuilder::build`], in the order a user fixes them.
     fn into_config(self) -> Result<Config, ConfigError> {
-        let endpoint_text = match (self.end_session_endpoint, self.discovered) {
+        #[cfg(feature = "discovery")]
+        let discovered = self.provider.as_ref();
+        #[cfg(not(feature = "discovery"))]
+        let discovered: Option<&Undiscovered> = None;
+        let endpoint_text = match (self.end_session_endpoint, discovered) {
             (Some(by_hand), _) => by_hand,
-            (None, Some((_, Some(discovered)))) => discovered,
-            (None, Some((issuer, None))) => {
-                return Err(ConfigError::NoEndSessionEndpoint { issuer });
-            }
+            (None, Some(provider)) => match provider.end_session_endpoint() {
+                Some(endpoint) => endpoint.to_owned(),
+                None => {
+                    let issuer = provider.issuer().to_owned();
+                    return Err(ConfigError::NoEndSessionEndpoint { issuer });
+                }
+            },
             (None, None) => return Err(ConfigError::MissingEndSessionEndpoint),
         };
         let endpoint = parse_url("end-session endpoint", &endpoint_text)?;
@@ -505,31 +584,15 @@ impl Settings {
         if callback_path == logout_path {
             return Err(ConfigError::RoutesCollide(logout_path));
         }
-        #[cfg(feature = "backchannel")]
-        let provider_logout = match self.provider_logout {
-            None => None,
-            Some(logout) => {
-                let (back, front) = (self.backchannel_path, self.frontchannel_path);
-                for path in back.iter().chain(&front) {
-                    if !is_route_path(path) {
-                        return Err(ConfigError::InvalidLogoutPath(path.clone()));
-                    }
-                    if *path == logout_path || *path == callback_path {
-                        return Err(ConfigError::RoutesCollide(path.clone()));
-                    }
-                }
-                if back.is_some() && back == front {
-                    return Err(ConfigError::RoutesCollide(back.unwrap_or_default()));
-                }
-                let routes = crate::backchannel::ProviderLogoutRoutes::new(logout, back, front)
-                    .ok_or(ConfigError::InvalidUrl {
-                        what: "the logout tokens' issuer",
-                        value: String::new(),
-                        reason: "it has no origin the front-channel page could name",
-                    })?;
-                Some(Arc::new(routes))
-            }
-        };
+        #[cfg(feature = "provider-logout")]
+        let provider_logout = provider_logout_routes(
+            self.provider_logout,
+            (self.backchannel_path, self.frontchannel_path),
+            [&logout_path, &callback_path],
+            self.provider.as_ref(),
+            &client_id,
+            self.clock.clone(),
+        )?;
 
         let app_origin = match self.app_origin {
             Some(origin) => origin_of("app_origin", &origin)?,
@@ -576,7 +639,7 @@ impl Settings {
             state_cookies: StateCookies::new(secure_site, ttl_secs),
             keys: KeyRing::new(state_key, self.previous_keys, ttl_secs, self.clock),
             refusal_page: self.refusal_page,
-            #[cfg(feature = "backchannel")]
+            #[cfg(feature = "provider-logout")]
             provider_logout,
         })
     }
@@ -747,11 +810,11 @@ mod tests {
     fn bad_values_are_refused() {
         assert_eq!(
             error(builder().state_ttl(Duration::from_secs(0))),
-            ConfigError::InvalidStateTtl(0)
+            ConfigError::InvalidStateTtl { secs: 0, min: 10, max: 3600, default: 300 }
         );
         assert_eq!(
             error(builder().state_ttl(Duration::from_secs(86_400))),
-            ConfigError::InvalidStateTtl(86_400)
+            ConfigError::InvalidStateTtl { secs: 86_400, min: 10, max: 3600, default: 300 }
         );
         assert!(matches!(error(builder().ui_locales("en;fr")), ConfigError::InvalidUiLocales(_)));
         assert!(matches!(

@@ -8,7 +8,7 @@
 
 use http::{HeaderMap, HeaderValue, header::COOKIE};
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// A local cookie that sign-out expires.
 ///

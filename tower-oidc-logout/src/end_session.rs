@@ -8,7 +8,7 @@
 
 use url::{Url, form_urlencoded};
 
-use crate::{ConfigError, LogoutHints, state::STATE_PARAM_LEN};
+use crate::{error::ConfigError, hook::LogoutHints, state::STATE_PARAM_LEN};
 
 /// Default cap on the end-session URL, in bytes.
 ///

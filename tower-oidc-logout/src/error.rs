@@ -26,6 +26,25 @@ pub enum ConfigError {
         /// The issuer whose document lacks it.
         issuer: String,
     },
+    /// Back- or Front-Channel Logout routes were given a path but no parts.
+    #[error(
+        "a provider-logout route has a path but nothing to end sessions with: call `provider_logout(ProviderLogout::new(index, store))`"
+    )]
+    ProviderLogoutMissing,
+    /// `provider_logout` was given but neither route.
+    #[error(
+        "`provider_logout` is set but no route serves it: call `backchannel_logout(path)` (preferred) and/or `frontchannel_logout(path)`"
+    )]
+    ProviderLogoutRouteMissing,
+    /// Provider logout needs to know whose logout tokens to accept.
+    #[error(
+        "provider logout needs the provider's issuer and keys: call `provider(&metadata)` with its discovered metadata, or give `ProviderLogout::validator(validator)`"
+    )]
+    ProviderLogoutWithoutProvider,
+    /// The logout-token validator built from the provider and client ID was
+    /// refused; the text is its builder's error.
+    #[error("the logout-token validator could not be built: {0}")]
+    LogoutTokenValidator(String),
     /// No `client_id` was configured, or it is empty.
     #[error(
         "`client_id` is missing or empty: set it to the client ID the provider issued for this app"
@@ -84,12 +103,18 @@ pub enum ConfigError {
     StateKeyNotBase64,
     /// The state lifetime is out of range.
     #[error(
-        "state lifetime of {0} s is out of range: use between {min} s and {max} s (default {default} s)",
-        min = crate::MIN_STATE_TTL.as_secs(),
-        max = crate::MAX_STATE_TTL.as_secs(),
-        default = crate::DEFAULT_STATE_TTL.as_secs()
+        "state lifetime of {secs} s is out of range: use between {min} s and {max} s (default {default} s)"
     )]
-    InvalidStateTtl(u64),
+    InvalidStateTtl {
+        /// The lifetime given, in seconds.
+        secs: u64,
+        /// The shortest accepted.
+        min: u64,
+        /// The longest accepted.
+        max: u64,
+        /// The default.
+        default: u64,
+    },
     /// The end-session URL would exceed its length cap even without hints.
     #[error(
         "the end-session URL needs {needed} bytes without hints but the cap is {cap}: raise `max_end_session_url_len` or shorten the configured URLs"
@@ -199,45 +224,50 @@ impl Rejection {
 /// route answers with in that case. The local cookies were expired anyway and
 /// the user was *not* sent on to the provider, so they can try again.
 #[derive(Clone)]
-pub struct EndSessionFailed(Arc<dyn StdError + Send + Sync>);
+pub struct EndSessionFailed {
+    error: Arc<dyn StdError + Send + Sync>,
+    /// The hook said the session layer is missing or misplaced.
+    layer_order: bool,
+}
 
 impl EndSessionFailed {
-    pub(crate) fn new(error: BoxError) -> Self {
-        Self(Arc::from(error))
+    pub(crate) fn new(error: BoxError, layer_order: bool) -> Self {
+        Self { error: Arc::from(error), layer_order }
     }
 
     /// The error the hook returned.
     #[must_use]
     pub fn error(&self) -> &(dyn StdError + Send + Sync + 'static) {
-        &*self.0
+        &*self.error
     }
 
     /// Whether the hook found no session in the request: the session layer
-    /// is missing or sits inside the logout layer, so retrying never helps.
-    pub(crate) fn is_layer_order(&self) -> bool {
-        #[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
-        if let Some(crate::FlushSessionError::NoSession) = self.0.downcast_ref() {
-            return true;
-        }
-        false
+    /// is missing or sits inside the logout layer, so retrying never helps
+    /// (see [`EndSessionHook::is_layer_order`](crate::EndSessionHook::is_layer_order)).
+    #[must_use]
+    pub fn is_layer_order(&self) -> bool {
+        self.layer_order
     }
 }
 
 impl fmt::Debug for EndSessionFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("EndSessionFailed").field(&self.0).finish()
+        f.debug_struct("EndSessionFailed")
+            .field("error", &self.error)
+            .field("layer_order", &self.layer_order)
+            .finish()
     }
 }
 
 impl fmt::Display for EndSessionFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the server-side session could not be ended: {}", self.0)
+        write!(f, "the server-side session could not be ended: {}", self.error)
     }
 }
 
 impl StdError for EndSessionFailed {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.0)
+        Some(&*self.error)
     }
 }
 

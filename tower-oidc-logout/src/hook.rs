@@ -4,7 +4,7 @@ use std::{convert::Infallible, future::Future};
 
 use http::request::Parts;
 
-use crate::BoxError;
+use crate::error::BoxError;
 
 /// Ends the app's server-side session when the user signs out.
 ///
@@ -52,6 +52,14 @@ pub trait EndSessionHook: Send + Sync + 'static {
 
     /// Starts ending the session of the user who sent `request`.
     fn end_session(&self, request: &Parts) -> Self::Future;
+
+    /// Whether `error` means the request carries no session because the
+    /// app's session layer is missing or inside the logout layer: a layer
+    /// order to fix, which no retry helps. The `500` then says so. Default: never.
+    fn is_layer_order(&self, error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
 }
 
 /// Optional hints for the provider, returned by an [`EndSessionHook`].

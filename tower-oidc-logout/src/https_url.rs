@@ -42,6 +42,7 @@ pub(crate) fn parse(text: &str) -> Result<Url, &'static str> {
 /// [`parse`], and plain `http` only when `issuer` is itself plain `http` on a
 /// loopback host (a development provider): the rule for every endpoint a
 /// provider names.
+#[cfg(feature = "discovery")]
 pub(crate) fn parse_endpoint(text: &str, issuer: &str) -> Result<Url, &'static str> {
     let url = parse(text)?;
     let issuer_is_local_http =

@@ -12,8 +12,13 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    BoxError, CallbackService, EndSessionHook, LogoutService, NoServerSession, OidcLogoutBuilder,
-    body::FromReply, callback, config::Config, future::ResponseFuture, logout,
+    body::FromReply,
+    callback::{self, CallbackService},
+    config::{Config, OidcLogoutBuilder},
+    error::BoxError,
+    future::ResponseFuture,
+    hook::{EndSessionHook, NoServerSession},
+    logout::{self, LogoutService},
 };
 
 /// Adds OpenID Connect sign-out to a service.
@@ -145,7 +150,7 @@ where
         } else if path == self.config.callback_path {
             callback::validate_then_call(&self.config, &mut self.inner, request)
         } else {
-            #[cfg(feature = "backchannel")]
+            #[cfg(feature = "provider-logout")]
             if let Some(routes) = &self.config.provider_logout
                 && routes.serves(path)
             {

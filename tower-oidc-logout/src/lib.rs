@@ -68,11 +68,11 @@
 //! The layer answers in the inner service's own body type, so that every
 //! other response passes through as it is: any body that is `From<Bytes>`
 //! ([`FromReply`](body::FromReply)), which covers axum's `Body` and `http_body_util::Full`.
-//! For any other (tonic's, a boxed body), add [`WrapBodyLayer`] just inside
+//! For any other (tonic's, a boxed body), add [`WrapBodyLayer`](body::WrapBodyLayer) just inside
 //! the logout layer:
 //!
 //! ```
-//! # use tower_oidc_logout::{OidcLogoutLayer, StateKey, WrapBodyLayer};
+//! # use tower_oidc_logout::{OidcLogoutLayer, StateKey, body::WrapBodyLayer};
 //! # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
 //! # let logout = OidcLogoutLayer::builder()
 //! #     .end_session_endpoint("https://op.example/endsession")
@@ -99,50 +99,22 @@
 //! sealed inside the state and handed back as
 //! [`LoggedOut::return_target`]; it is never read from the callback URL.
 //!
+//! # Sign-out with tower-sessions
+//!
+//! With the feature `tower-sessions-0-14` (or `-0-15`), the hook
+//! [`tower_sessions::FlushSession`] ends the server-side session; the
+//! session manager sits outside the logout layer. `examples/tower_sessions_redis.rs`
+//! is the whole setup with sessions in Redis.
+//!
 //! # When the session ends at the provider
 //!
-//! With the `backchannel` feature the same layer also serves OpenID Connect
-//! Back-Channel Logout 1.0 ([`backchannel_logout`](OidcLogoutBuilder::backchannel_logout))
-//! and Front-Channel Logout 1.0 ([`frontchannel_logout`](OidcLogoutBuilder::frontchannel_logout)):
-//! when the user signs out at the provider, or of another app, or an
-//! administrator ends the session, the provider tells this app, which
-//! deletes the sessions from its store, so a copied session cookie is dead
-//! on every instance. The app records each sign-in in the
-//! [session index](index) (`record_sign_in` with tower-sessions); a
-//! [`ProviderLogout`] ties the token checks ([`LogoutTokenValidator`]),
-//! the index (which also remembers the tokens used) and the store together:
-//!
-//! ```
-//! # use std::sync::Arc;
-//! # use tower_oidc_logout::{KeySet, LogoutTokenValidator, MemoryIndex, OidcLogoutLayer, ProviderLogout, StateKey};
-//! # use tower_oidc_logout::index::tower_sessions_0_14::DeleteFromStore;
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! # let jwks = br#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
-//! # let store = Arc::new(tower_sessions_0_14::MemoryStore::default());
-//! let validator = LogoutTokenValidator::builder()
-//!     .issuer("https://id.example")
-//!     .client_id("my-client-id")
-//!     .keys(KeySet::from_jwks(jwks)?) // or .provider(&discovered): keys from its jwks_uri
-//!     .build()?;
-//! let index = Arc::new(MemoryIndex::new()); // RedisIndex for many instances
-//! let provider_logout = ProviderLogout::new(validator, index, DeleteFromStore::from_arc(store));
-//! let layer = OidcLogoutLayer::builder()
-//!     .end_session_endpoint("https://id.example/endsession")
-//!     .client_id("my-client-id")
-//!     .post_logout_redirect_uri("https://app.example/logout/callback")
-//!     .state_key(StateKey::generate()?)
-//!     .backchannel_logout("/logout/backchannel", provider_logout.clone())
-//!     .frontchannel_logout("/logout/frontchannel", provider_logout)
-//!     .build()?;
-//! # let _ = layer;
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! Prefer back-channel: front-channel runs in an iframe of the provider's
-//! page, where browsers that block third-party cookies send none (so the
-//! crate ends the sessions server-side, from `iss` and `sid`), and a page
-//! that is never loaded ends nothing.
+//! With the `provider-logout` feature the same layer also serves OpenID
+//! Connect Back-Channel Logout 1.0 and Front-Channel Logout 1.0: when the
+//! user signs out at the provider, or of another app, or an administrator
+//! ends the session, the provider tells this app, which deletes the
+//! sessions from its store, so a copied session cookie is dead on every
+//! instance. The [`provider_logout`] module says how, and
+//! `examples/backchannel_redis.rs` is the whole setup on Redis.
 //!
 //! # Behind a reverse proxy or in a nested router
 //!
@@ -165,8 +137,8 @@
 //! current and passing the old one to
 //! [`previous_state_keys`](OidcLogoutBuilder::previous_state_keys) for at
 //! least the state lifetime. Each sign-out gets its own state cookie, so
-//! tabs signing out at once all complete; at most [`MAX_PENDING_STATES`]
-//! are kept.
+//! tabs signing out at once all complete; at most
+//! [`MAX_PENDING_STATES`](limits::MAX_PENDING_STATES) are kept.
 //!
 //! # Feature flags
 //!
@@ -175,42 +147,37 @@
 //! - **`tracing`**: [tracing](https://docs.rs/tracing) events: a failed
 //!   storage hook at `warn` with its cause, each refusal at `debug` with its
 //!   code.
-//! - **`tower-sessions-0-14`**, **`tower-sessions-0-15`**: `FlushSession`,
-//!   an [`EndSessionHook`] that flushes the
-//!   [tower-sessions](https://docs.rs/tower-sessions) session (data, store
-//!   record and ID) at sign-out, for tower-sessions 0.14 (the version the
-//!   Redis, SQLx and Moka stores build on) and 0.15. Both may be on at once.
-//!   **`tower-sessions`** is an alias of `tower-sessions-0-15`.
-//! - **`mock-provider`**: the `mock` module, a mock Next Identity provider (an axum
-//!   server on an ephemeral port) to test a relying party against.
-//! - **`discovery`**: the `discovery` module, OpenID Connect Discovery:
+//! - **`tower-sessions-0-14`**, **`tower-sessions-0-15`**: the
+//!   [`tower_sessions`] module: `FlushSession`, an [`EndSessionHook`] that
+//!   flushes the [tower-sessions](https://docs.rs/tower-sessions) session
+//!   (data, store record and ID) at sign-out, and the session-index helpers,
+//!   for tower-sessions 0.14 (the version the Redis, SQLx and Moka stores
+//!   build on) and 0.15. Both may be on at once.
+//! - **`discovery`**: the [`discovery`] module, OpenID Connect Discovery:
 //!   `ProviderMetadata::discover(issuer)` fetches the provider's
 //!   `end_session_endpoint`, `jwks_uri` and logout capabilities over rustls,
 //!   checking that the document's `issuer` is the configured one.
-//! - **`backchannel`** (implies `discovery`): the `backchannel` module,
-//!   OpenID Connect Back-Channel Logout 1.0: `LogoutTokenValidator` checks
-//!   a provider's logout token (signature by a key of its JWK Set, fetched
-//!   from `jwks_uri` and cached for a maximum age, and every rule of
-//!   section 2.6 but replay)
-//!   and says whose sessions to end. Pure-Rust signature checks
-//!   (jsonwebtoken's RustCrypto backend).
-//! - **`redis`**: `index::RedisIndex`, the [session
-//!   index](index) and logout-token replay set in Redis (through
+//! - **`provider-logout`** (implies `discovery`): the [`provider_logout`]
+//!   module, Back-Channel and Front-Channel Logout: the logout-token
+//!   validator (pure-Rust signature checks, jsonwebtoken's RustCrypto
+//!   backend), the provider's keys, the routes and the session index.
+//! - **`redis`** (implies `provider-logout`): `provider_logout::index::RedisIndex`,
+//!   the session index and logout-token replay set in Redis (through
 //!   [fred](https://docs.rs/fred) 10, the client `tower-sessions-redis-store`
-//!   uses), shared by every app instance. Without it, [`MemoryIndex`] serves
-//!   one instance.
+//!   uses), shared by every app instance.
 //!
 //! # Pieces for framework authors
 //!
-//! [`OidcLogoutLayer::logout_service`] ([`LogoutService`]) and
-//! [`OidcLogoutLayer::callback_service`] ([`CallbackService`]) give the two
+//! [`OidcLogoutLayer::logout_service`] ([`routes::LogoutService`]) and
+//! [`OidcLogoutLayer::callback_service`] ([`routes::CallbackService`]) give the two
 //! routes as services of their own, for routers that dispatch by path
 //! themselves; [`OidcLogoutLayer::logout_path`] and
 //! [`OidcLogoutLayer::callback_path`] say which paths the layer would
 //! watch. The [`body`] module holds what the layer answers in:
 //! [`FromReply`](body::FromReply) (with the compile error it answers and
 //! the newtype recipe for boxed bodies), [`ReplyBody`](body::ReplyBody),
-//! and the [`WrapBodyLayer`] pieces.
+//! and the [`WrapBodyLayer`](body::WrapBodyLayer) pieces. The [`limits`]
+//! module lists every bound the crate enforces.
 
 // `unsafe_code` is forbidden, and the other lints set, in Cargo.toml's `[lints]`.
 // On docs.rs (nightly, `--cfg docsrs`), label feature-gated items with their feature.
@@ -221,47 +188,33 @@ pub mod body;
 mod callback;
 mod config;
 mod cookies;
+#[cfg(feature = "discovery")]
+pub mod discovery;
 mod end_session;
 mod error;
+mod form;
 mod future;
 mod hook;
 mod https_url;
-pub mod index;
 mod layer;
+pub mod limits;
 mod logout;
+#[cfg(feature = "provider-logout")]
+pub mod provider_logout;
 mod reply;
+pub mod routes;
 mod same_origin;
 mod state;
 mod target;
 #[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
-mod tower_sessions;
+pub mod tower_sessions;
 
-#[cfg(feature = "backchannel")]
-pub mod backchannel;
-#[cfg(feature = "discovery")]
-pub mod discovery;
-
-#[cfg(any(feature = "tower-sessions-0-14", feature = "tower-sessions-0-15"))]
-pub use crate::tower_sessions::{FlushSession, FlushSessionError, FlushSessionFuture};
-#[cfg(feature = "backchannel")]
-pub use backchannel::{
-    BackchannelConfigError, BackchannelRefusal, KeySet, KeySetError, LogoutToken, LogoutTokenError,
-    LogoutTokenValidator, ProviderLogout,
-};
-pub use body::WrapBodyLayer;
-pub use callback::{CallbackService, LoggedOut};
+pub use callback::LoggedOut;
 pub use config::{ClearSiteData, OidcLogoutBuilder};
 pub use cookies::SessionCookie;
-#[cfg(feature = "discovery")]
-pub use discovery::{Discovery, DiscoveryError, ProviderMetadata};
-pub use end_session::DEFAULT_MAX_END_SESSION_URL_LEN;
 pub use error::{BoxError, ConfigError, EndSessionFailed, Rejection};
 pub use future::ResponseFuture;
 pub use hook::{EndSessionHook, LogoutHints, NoServerSession};
-#[cfg(feature = "redis")]
-pub use index::RedisIndex;
-pub use index::{EndSessions, IndexError, MemoryIndex, SessionIndex, SessionsEnded, SignIn};
 pub use layer::{OidcLogout, OidcLogoutLayer};
-pub use logout::{LogoutFuture, LogoutService, MAX_PENDING_STATES, RETURN_TO_PARAM};
-pub use state::{DEFAULT_STATE_TTL, MAX_STATE_TTL, MIN_STATE_TTL, StateKey};
-pub use target::{MAX_RETURN_TARGET_LEN, ReturnTarget};
+pub use state::StateKey;
+pub use target::ReturnTarget;

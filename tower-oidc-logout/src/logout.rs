@@ -2,6 +2,7 @@
 //! the local cookies, then 303 to the provider's end-session URL.
 
 use std::{
+    borrow::Cow,
     convert::Infallible,
     fmt,
     future::Future,
@@ -10,16 +11,20 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{
-    HeaderName, HeaderValue, Method, Request, Response, header::CONTENT_TYPE, request::Parts,
-};
+use http::{HeaderName, HeaderValue, Method, Request, Response, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use url::form_urlencoded;
 
 use crate::{
-    BoxError, EndSessionFailed, EndSessionHook, NoServerSession, Rejection, ReturnTarget,
-    body::ReplyBody, config::Config, cookies::request_cookies, reply, state::KeyRing,
+    body::ReplyBody,
+    config::Config,
+    cookies::request_cookies,
+    error::{BoxError, EndSessionFailed, Rejection},
+    form,
+    hook::{EndSessionHook, NoServerSession},
+    reply,
+    state::KeyRing,
+    target::ReturnTarget,
 };
 
 /// Name of the query parameter or form field that carries the return target.
@@ -169,7 +174,9 @@ where
     let hints = match hook.end_session(&parts).await {
         Ok(hints) => hints.into(),
         Err(error) => {
-            let mut response = reply::end_session_failed(EndSessionFailed::new(error.into()));
+            let layer_order = hook.is_layer_order(&error);
+            let failure = EndSessionFailed::new(error.into(), layer_order);
+            let mut response = reply::end_session_failed(failure);
             expire_local_session(&config, &parts, &mut response, None);
             return response;
         }
@@ -254,27 +261,15 @@ where
         .transpose()
 }
 
-fn find_param(pairs: &[u8], mut found: Option<String>) -> Result<Option<String>, Rejection> {
-    for (name, value) in form_urlencoded::parse(pairs) {
-        if name == RETURN_TO_PARAM {
-            if found.is_some() {
-                return Err(Rejection::MalformedQuery);
-            }
-            found = Some(value.into_owned());
-        }
+fn find_param(pairs: &[u8], found: Option<String>) -> Result<Option<String>, Rejection> {
+    let [value] =
+        form::params_once(pairs, [RETURN_TO_PARAM]).map_err(|_| Rejection::MalformedQuery)?;
+    match (found, value) {
+        (Some(_), Some(_)) => Err(Rejection::MalformedQuery),
+        (found, value) => Ok(found.or(value.map(Cow::into_owned))),
     }
-    Ok(found)
 }
 
 fn is_form(parts: &Parts) -> bool {
-    parts.method == Method::POST && has_form_body(&parts.headers)
-}
-
-/// Whether `Content-Type` says `application/x-www-form-urlencoded` (any
-/// case, parameters such as `charset` ignored).
-pub(crate) fn has_form_body(headers: &http::HeaderMap) -> bool {
-    headers.get(CONTENT_TYPE).is_some_and(|value| {
-        let essence = value.as_bytes().split(|&b| b == b';').next().unwrap_or_default();
-        essence.trim_ascii().eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
-    })
+    parts.method == Method::POST && form::has_form_body(&parts.headers)
 }

@@ -1,5 +1,7 @@
 //! The middleware's own responses: 303 to the provider, 4xx refusals (or the
-//! app's refusal page), the 500 of a failed hook. All `Cache-Control: no-store`.
+//! app's refusal page), the 500 of a failed hook, all `Cache-Control:
+//! no-store`; and the provider-logout routes' answers, `no-cache, no-store`
+//! with `Pragma: no-cache` as Back-Channel Logout section 2.8 asks.
 
 use std::sync::Arc;
 
@@ -11,7 +13,12 @@ use http::{
     request::Parts,
 };
 
-use crate::{EndSessionFailed, Rejection, body::ReplyBody};
+#[cfg(feature = "provider-logout")]
+use crate::provider_logout::Refusal;
+use crate::{
+    body::ReplyBody,
+    error::{EndSessionFailed, Rejection},
+};
 
 /// The app's page for a refusal, set with
 /// [`refusal_page`](crate::OidcLogoutBuilder::refusal_page).
@@ -138,4 +145,82 @@ pub(crate) fn polled_again() -> Response<ReplyBody> {
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal_error: the response future was polled after it completed.\n".to_owned(),
     )
+}
+
+#[cfg(feature = "provider-logout")]
+const NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache, no-store");
+#[cfg(feature = "provider-logout")]
+const PRAGMA_NO_CACHE: HeaderValue = HeaderValue::from_static("no-cache");
+#[cfg(feature = "provider-logout")]
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+#[cfg(feature = "provider-logout")]
+const CONTENT_SECURITY_POLICY: http::HeaderName =
+    http::HeaderName::from_static("content-security-policy");
+
+/// A provider-logout answer: `no-cache, no-store`, `Pragma: no-cache`, `nosniff`.
+#[cfg(feature = "provider-logout")]
+fn no_cache(status: StatusCode, body: ReplyBody) -> Response<ReplyBody> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, NO_CACHE);
+    headers.insert(http::header::PRAGMA, PRAGMA_NO_CACHE);
+    headers.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+    response
+}
+
+/// The back-channel logout is done: `200`, empty.
+#[cfg(feature = "provider-logout")]
+pub(crate) fn provider_logout_done() -> Response<ReplyBody> {
+    no_cache(StatusCode::OK, ReplyBody::empty())
+}
+
+/// A back-channel refusal: `400` (`405` with `Allow: POST` for another
+/// method) with `{"error":"invalid_request"|"server_error","error_description":"<code>: <why>"}`.
+#[cfg(feature = "provider-logout")]
+pub(crate) fn backchannel_refusal(refusal: Refusal) -> Response<ReplyBody> {
+    #[cfg(feature = "tracing")]
+    tracing::debug!(code = refusal.code(), "back-channel logout refused: {refusal}");
+    let error = match refusal {
+        Refusal::ServerError => "server_error",
+        _ => "invalid_request",
+    };
+    let description = format!("{}: {refusal}", refusal.code());
+    let body = serde_json::json!({ "error": error, "error_description": description });
+    let status = match refusal {
+        Refusal::NotPost => StatusCode::METHOD_NOT_ALLOWED,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut response = no_cache(status, ReplyBody::from(Bytes::from(body.to_string())));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, JSON);
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(ALLOW, HeaderValue::from_static("POST"));
+    }
+    response.extensions_mut().insert(refusal);
+    response
+}
+
+/// The front-channel page: "Signed out." or the refusal's reason, framed by
+/// `frame_ancestors` only; a `405` says `Allow: GET`.
+#[cfg(feature = "provider-logout")]
+pub(crate) fn frontchannel_page(
+    status: StatusCode,
+    refusal: Option<Refusal>,
+    frame_ancestors: &HeaderValue,
+) -> Response<ReplyBody> {
+    let text = refusal.as_ref().map_or_else(|| "Signed out".to_owned(), ToString::to_string);
+    let html =
+        format!("<!doctype html><meta charset=\"utf-8\"><title>Sign-out</title><p>{text}.</p>\n");
+    let mut response = no_cache(status, ReplyBody::text(html));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HTML);
+    headers.insert(CONTENT_SECURITY_POLICY, frame_ancestors.clone());
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        headers.insert(ALLOW, HeaderValue::from_static("GET"));
+    }
+    if let Some(refusal) = refusal {
+        response.extensions_mut().insert(refusal);
+    }
+    response
 }

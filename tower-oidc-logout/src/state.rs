@@ -13,7 +13,11 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use crate::{ConfigError, ReturnTarget, base64url, target::MAX_RETURN_TARGET_LEN};
+use crate::{
+    base64url,
+    error::ConfigError,
+    target::{MAX_RETURN_TARGET_LEN, ReturnTarget},
+};
 
 const VERSION: u8 = 1;
 const KEY_ID_LEN: usize = 4;
@@ -37,7 +41,12 @@ pub(crate) fn ttl_secs(ttl: Duration) -> Result<u64, ConfigError> {
     if (MIN_STATE_TTL.as_secs()..=MAX_STATE_TTL.as_secs()).contains(&secs) {
         Ok(secs)
     } else {
-        Err(ConfigError::InvalidStateTtl(secs))
+        Err(ConfigError::InvalidStateTtl {
+            secs,
+            min: MIN_STATE_TTL.as_secs(),
+            max: MAX_STATE_TTL.as_secs(),
+            default: DEFAULT_STATE_TTL.as_secs(),
+        })
     }
 }
 
@@ -139,6 +148,12 @@ pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// Whole seconds since the Unix epoch (0 for a time before it).
 pub(crate) fn unix_secs(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+}
+
+/// Whole seconds since the Unix epoch by `clock`.
+#[cfg(feature = "provider-logout")]
+pub(crate) fn now_secs(clock: &Clock) -> u64 {
+    unix_secs(clock())
 }
 
 /// The current key, which seals, and older keys that still open.

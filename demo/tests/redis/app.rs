@@ -14,7 +14,8 @@ use hyper_util::{
 };
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_oidc_logout::{
-    EndSessionFailed, FlushSession, LoggedOut, OidcLogoutLayer, SessionCookie, StateKey,
+    EndSessionFailed, LoggedOut, OidcLogoutLayer, SessionCookie, StateKey,
+    tower_sessions::FlushSession,
 };
 use tower_sessions_0_14::{Session, SessionManagerLayer};
 use tower_sessions_redis_store::{RedisStore, fred::prelude::Pool};

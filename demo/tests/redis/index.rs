@@ -14,7 +14,7 @@ use std::{
 };
 
 use server::Redis;
-use tower_oidc_logout::index::{
+use tower_oidc_logout::provider_logout::index::{
     EndSessions, LogoutNotice, Pending, RedisIndex, SessionIndex, SignIn,
 };
 use tower_sessions_redis_store::{
@@ -288,7 +288,10 @@ async fn a_store_that_is_down_is_an_error_not_an_empty_answer() {
     let exp = SystemTime::now() + Duration::from_secs(60);
     let notice = by_sid("sid-1").token("jti-1", exp);
     let error = index.pending(&notice).await.unwrap_err();
-    assert!(matches!(error, tower_oidc_logout::IndexError::Store(_)), "{error:?}");
+    assert!(
+        matches!(error, tower_oidc_logout::provider_logout::index::IndexError::Store(_)),
+        "{error:?}"
+    );
     assert!(index.complete(&notice, &["s1".to_owned()]).await.is_err());
     assert!(index.record(&sign_in("bob", None, "s2", HOUR)).await.is_err());
     assert!(index.forget("s1").await.is_err());
@@ -296,7 +299,7 @@ async fn a_store_that_is_down_is_an_error_not_an_empty_answer() {
 
 #[tokio::test]
 async fn a_sign_in_named_by_sid_is_deleted_from_tower_sessions_redis_store() {
-    use tower_oidc_logout::index::tower_sessions_0_14::{DeleteFromStore, record_sign_in};
+    use tower_oidc_logout::tower_sessions::v0_14::{DeleteFromStore, record_sign_in};
     use tower_sessions_0_14::{Session, SessionStore, session::Id};
 
     let redis = Redis::shared_or_own();
@@ -325,7 +328,9 @@ async fn a_sign_in_named_by_sid_is_deleted_from_tower_sessions_redis_store() {
 
 #[tokio::test]
 async fn a_session_store_that_is_down_reports_which_sessions_were_not_ended() {
-    use tower_oidc_logout::index::{EndSessionsError, tower_sessions_0_14::DeleteFromStore};
+    use tower_oidc_logout::{
+        provider_logout::index::EndSessionsError, tower_sessions::v0_14::DeleteFromStore,
+    };
     use tower_sessions_0_14::{Session, session::Id};
 
     let mut redis = Redis::own();
@@ -362,9 +367,12 @@ mod through_the_route {
     use http_body_util::BodyExt;
     use tower::{Layer, ServiceExt};
     use tower_oidc_logout::{
-        BackchannelRefusal, LogoutTokenValidator, OidcLogoutLayer, ProviderLogout,
-        ProviderMetadata, StateKey,
-        index::{EndSessionsFuture, tower_sessions_0_14::DeleteFromStore},
+        OidcLogoutLayer, StateKey,
+        discovery::ProviderMetadata,
+        provider_logout::{
+            LogoutTokenValidator, ProviderLogout, Refusal, index::EndSessionsFuture,
+        },
+        tower_sessions::v0_14::DeleteFromStore,
     };
     use tower_oidc_logout_mock::{MockClient, MockProvider};
     use tower_sessions_0_14::{Session, SessionStore, session::Id};
@@ -393,11 +401,13 @@ mod through_the_route {
                 if self.failures.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
                     let source = "injected store failure".into();
                     let (ended, failed) = (Default::default(), ids.to_vec());
-                    return Err(tower_oidc_logout::index::EndSessionsError::Store {
-                        ended,
-                        failed,
-                        source,
-                    });
+                    return Err(
+                        tower_oidc_logout::provider_logout::index::EndSessionsError::Store {
+                            ended,
+                            failed,
+                            source,
+                        },
+                    );
                 }
                 let report = self.delete.end_sessions(ids).await?;
                 if let Some(fault) = &self.after_delete {
@@ -432,13 +442,14 @@ mod through_the_route {
             failures: failures.clone(),
             after_delete,
         };
-        let logout = ProviderLogout::new(validator, Arc::new(index.clone()), store);
+        let logout = ProviderLogout::new(Arc::new(index.clone()), store).validator(validator);
         let layer = OidcLogoutLayer::builder()
             .provider(&metadata)
             .client_id(CLIENT)
             .post_logout_redirect_uri(CALLBACK)
             .state_key(StateKey::generate().unwrap())
-            .backchannel_logout(BACKCHANNEL, logout)
+            .provider_logout(logout)
+            .backchannel_logout(BACKCHANNEL)
             .build()
             .unwrap();
         Instance { layer, index, failures }
@@ -454,7 +465,7 @@ mod through_the_route {
                 .body(Body::from(format!("logout_token={token}")))
                 .unwrap();
             let response = self.layer.layer(app).oneshot(request).await.unwrap();
-            let code = response.extensions().get::<BackchannelRefusal>().map(|r| r.0);
+            let code = response.extensions().get::<Refusal>().map(Refusal::code);
             let status = response.status();
             let body = response.into_body().collect().await.unwrap().to_bytes();
             (status, code, String::from_utf8_lossy(&body).into_owned())
@@ -471,7 +482,7 @@ mod through_the_route {
 
     /// A session of alice saved in Redis and recorded under `sid`.
     async fn signed_in(redis: &Redis, index: &RedisIndex<Pool>, iss: &str, sid: &str) -> Id {
-        use tower_oidc_logout::index::tower_sessions_0_14::record_sign_in;
+        use tower_oidc_logout::tower_sessions::v0_14::record_sign_in;
         let store = Arc::new(RedisStore::new(redis.app_pool().await));
         let session = Session::new(None, store, None);
         session.insert("user", "alice").await.unwrap();
@@ -573,7 +584,7 @@ mod through_the_route {
     async fn soak_provider_logouts_under_random_faults_lose_nothing() {
         use std::{sync::Mutex, time::Duration};
 
-        use tower_oidc_logout::index::tower_sessions_0_14::record_sign_in;
+        use tower_oidc_logout::tower_sessions::v0_14::record_sign_in;
 
         use crate::proxy::Proxy;
 
@@ -611,11 +622,6 @@ mod through_the_route {
         let prefix = unique_prefix("soak");
         let mut instances = Vec::new();
         for listener in listeners {
-            let validator = LogoutTokenValidator::builder()
-                .provider(&metadata)
-                .client_id("soak")
-                .build()
-                .unwrap();
             let pool = app_pool_at(&to_redis.url).await;
             let index = RedisIndex::new(pool.clone()).prefix(&prefix);
             let failures = Arc::new(AtomicUsize::new(0));
@@ -629,10 +635,8 @@ mod through_the_route {
                 .client_id("soak")
                 .post_logout_redirect_uri(CALLBACK)
                 .state_key(StateKey::generate().unwrap())
-                .backchannel_logout(
-                    BACKCHANNEL,
-                    ProviderLogout::new(validator, Arc::new(index.clone()), store),
-                )
+                .provider_logout(ProviderLogout::new(Arc::new(index.clone()), store))
+                .backchannel_logout(BACKCHANNEL)
                 .build()
                 .unwrap();
             let app = axum::Router::new().fallback(|| async { "app" }).layer(layer);

@@ -12,7 +12,7 @@
 
 use http::{HeaderValue, Method, Request, header};
 use libfuzzer_sys::fuzz_target;
-use tower_oidc_logout::MAX_PENDING_STATES;
+use tower_oidc_logout::limits::MAX_PENDING_STATES;
 use tower_oidc_logout_fuzz::{
     CALLBACK_PATH, FuzzBody, Issued, app, check_answer, is_state_cookie_name,
     logout::{APP_ORIGIN, Input, encode},

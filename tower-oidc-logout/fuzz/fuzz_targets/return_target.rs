@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tower_oidc_logout::{MAX_RETURN_TARGET_LEN, ReturnTarget};
+use tower_oidc_logout::{ReturnTarget, limits::MAX_RETURN_TARGET_LEN};
 use tower_oidc_logout_fuzz::{percent_decode_once, stays_on_site};
 
 fuzz_target!(|data: &[u8]| {

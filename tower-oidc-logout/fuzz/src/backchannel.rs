@@ -17,10 +17,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation, crypto, jwk:
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use serde_json::{Value, json};
 use tower::{Layer, service_fn};
-use tower_oidc_logout::{
-    EndSessions, KeySet, LogoutTokenValidator, MemoryIndex, OidcLogoutLayer, ProviderLogout,
-    SessionIndex, SessionsEnded, SignIn, StateKey, index::EndSessionsFuture,
-};
+use tower_oidc_logout::{OidcLogoutLayer, StateKey, provider_logout::index::EndSessionsFuture, provider_logout::index::{EndSessions, MemoryIndex, SessionIndex, SessionsEnded, SignIn}, provider_logout::{KeySet, LogoutTokenValidator, ProviderLogout}};
 
 use crate::{App, END_SESSION, FuzzBody, InnerResult, block_on, inner, push_pair};
 
@@ -62,11 +59,11 @@ pub const CODES: &[&str] = &[
 ];
 
 fn es256() -> EncodingKey {
-    EncodingKey::from_ec_der(include_bytes!("../../src/backchannel/testdata/es256.pk8.der"))
+    EncodingKey::from_ec_der(include_bytes!("../../tests/data/keys/es256.pk8.der"))
 }
 
 fn es256_other() -> EncodingKey {
-    EncodingKey::from_ec_der(include_bytes!("../../src/backchannel/testdata/es256-other.pk8.der"))
+    EncodingKey::from_ec_der(include_bytes!("../../tests/data/keys/es256-other.pk8.der"))
 }
 
 /// The provider's public key as a JWK (`kid` set).
@@ -202,7 +199,7 @@ pub fn app() -> (App, Arc<AtomicUsize>) {
     });
     let counter = Counting::default();
     let ended = counter.0.clone();
-    let logout = ProviderLogout::new(validator, index, counter);
+    let logout = ProviderLogout::new(index, counter).validator(validator);
     let layer = OidcLogoutLayer::builder()
         .end_session_endpoint(END_SESSION)
         .client_id(CLIENT_ID)
@@ -210,8 +207,9 @@ pub fn app() -> (App, Arc<AtomicUsize>) {
         .state_key(
             StateKey::from_bytes(b"fuzz key: 0123456789abcdef0123456789abcdef").expect("key"),
         )
-        .backchannel_logout(BACKCHANNEL, logout.clone())
-        .frontchannel_logout(FRONTCHANNEL, logout)
+        .provider_logout(logout)
+        .backchannel_logout(BACKCHANNEL)
+        .frontchannel_logout(FRONTCHANNEL)
         .build()
         .expect("fuzz configuration is valid");
     let f: fn(Request<FuzzBody>) -> std::future::Ready<InnerResult> = inner;

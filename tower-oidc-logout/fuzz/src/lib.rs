@@ -23,9 +23,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use tower::{Layer, ServiceExt, service_fn};
-use tower_oidc_logout::{
-    LoggedOut, OidcLogout, OidcLogoutLayer, ReturnTarget, SessionCookie, StateKey,
-};
+use tower_oidc_logout::{LoggedOut, OidcLogout, OidcLogoutLayer, ReturnTarget, SessionCookie, StateKey};
 
 /// The app's callback path (from the redirect URI).
 pub const CALLBACK_PATH: &str = "/logout/callback";

@@ -2,7 +2,7 @@
 
 use std::{io, time::Duration};
 
-use crate::BoxError;
+use crate::error::BoxError;
 
 /// Why a provider's discovery document could not be fetched or accepted.
 ///

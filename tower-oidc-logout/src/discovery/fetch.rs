@@ -19,7 +19,7 @@ use tokio_rustls::{
 use url::{Host, Url};
 
 use super::{DiscoveryError, ProviderMetadata, metadata::configuration_url};
-use crate::BoxError;
+use crate::error::BoxError;
 
 /// Default time to open the connection (name resolution, TCP, TLS handshake).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -262,6 +262,7 @@ impl Discovery {
 pub(crate) struct Fetched {
     pub(crate) body: Bytes,
     /// The `max-age` directive of `Cache-Control` (RFC 9111 section 5.2.2.1), if any.
+    #[cfg_attr(not(feature = "provider-logout"), allow(dead_code))]
     pub(crate) max_age: Option<Duration>,
 }
 
@@ -403,37 +404,6 @@ impl From<FetchError> for DiscoveryError {
             }
             FetchError::Status { url, status } => Self::Status { url, status },
             FetchError::TooLarge { url, limit } => Self::TooLarge { url, limit },
-        }
-    }
-}
-
-#[cfg(feature = "backchannel")]
-impl From<FetchError> for crate::backchannel::KeySetError {
-    fn from(error: FetchError) -> Self {
-        use crate::backchannel::KeySetError;
-        match error {
-            FetchError::NoTokioRuntime => KeySetError::NoTokioRuntime,
-            FetchError::InvalidRootCertificate { reason } => {
-                KeySetError::InvalidRootCertificate { reason }
-            }
-            FetchError::Resolve { host, source } => {
-                KeySetError::Unreachable { url: host, source: Box::new(source) }
-            }
-            FetchError::Connect { url, source } | FetchError::Tls { url, source } => {
-                KeySetError::Unreachable { url, source: Box::new(source) }
-            }
-            FetchError::Http { url, source } => KeySetError::Unreachable { url, source },
-            FetchError::UntrustedCertificate { url, reason } => {
-                KeySetError::UntrustedCertificate { url, reason }
-            }
-            FetchError::ConnectTimeout { url, timeout } | FetchError::Timeout { url, timeout } => {
-                KeySetError::Timeout { url, timeout }
-            }
-            FetchError::Redirect { url, status, location } => {
-                KeySetError::Redirect { url, status, location }
-            }
-            FetchError::Status { url, status } => KeySetError::Status { url, status },
-            FetchError::TooLarge { url, limit } => KeySetError::TooLarge { url, limit },
         }
     }
 }

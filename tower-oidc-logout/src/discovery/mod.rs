@@ -85,5 +85,7 @@ mod fetch;
 mod metadata;
 
 pub use error::DiscoveryError;
+#[cfg(feature = "provider-logout")]
+pub(crate) use fetch::FetchError;
 pub use fetch::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_DOCUMENT_LEN, DEFAULT_TIMEOUT, Discovery};
 pub use metadata::{ProviderMetadata, configuration_url};

@@ -9,8 +9,8 @@ macro_rules! session_index {
         use $tower_sessions::{Session, SessionStore, session::Id};
 
         use crate::{
-            BoxError,
-            index::{
+            error::BoxError,
+            provider_logout::index::{
                 EndSessions, EndSessionsError, EndSessionsFuture, RECORDED_SESSION_ID_KEY,
                 RecordSignInError, SessionIndex, SessionsEnded, SignIn,
             },
@@ -59,7 +59,7 @@ macro_rules! session_index {
         /// records); one that does not parse is skipped and listed in
         /// [`SessionsEnded::malformed`]. With a `CachingSessionStore`, give it
         /// the caching store, and read the
-        /// [caching-store caveat](crate::index#a-caching-store-in-front-cachingsessionstore).
+        /// [caching-store caveat](crate::provider_logout::index#a-caching-store-in-front-cachingsessionstore).
         #[derive(Debug)]
         pub struct DeleteFromStore<S>(Arc<S>);
 
@@ -124,7 +124,7 @@ mod tests {
                 use $tower_sessions::{MemoryStore, Session, SessionStore, session::Id};
 
                 use crate::{
-                    index::{
+                    provider_logout::index::{
                         EndSessions, LogoutNotice, MemoryIndex, Pending, RecordSignInError,
                         SessionIndex,
                     },
@@ -178,9 +178,9 @@ mod tests {
                 use $tower_sessions::{MemoryStore, Session};
 
                 use crate::{
-                    EndSessionHook, FlushSession,
-                    index::{LogoutNotice, MemoryIndex, Pending, SessionIndex},
-                    tower_sessions::$index::record_sign_in,
+                    hook::EndSessionHook,
+                    provider_logout::index::{LogoutNotice, MemoryIndex, Pending, SessionIndex},
+                    tower_sessions::{FlushSession, $index::record_sign_in},
                 };
 
                 const ISS: &str = "https://op.example";
@@ -216,25 +216,25 @@ mod tests {
     cycled_then_signed_out!(
         a_0_14_session_cycled_then_signed_out_leaves_nothing,
         tower_sessions_0_14,
-        index_0_14
+        v0_14
     );
     #[cfg(feature = "tower-sessions-0-15")]
     cycled_then_signed_out!(
         a_0_15_session_cycled_then_signed_out_leaves_nothing,
         tower_sessions_0_15,
-        index_0_15
+        v0_15
     );
 
     #[cfg(feature = "tower-sessions-0-14")]
     recorded_then_ended!(
         a_0_14_session_recorded_taken_by_sid_and_deleted,
         tower_sessions_0_14,
-        index_0_14
+        v0_14
     );
     #[cfg(feature = "tower-sessions-0-15")]
     recorded_then_ended!(
         a_0_15_session_recorded_taken_by_sid_and_deleted,
         tower_sessions_0_15,
-        index_0_15
+        v0_15
     );
 }

@@ -1,21 +1,26 @@
-//! Storage hook for [tower-sessions](https://docs.rs/tower-sessions): sign-out flushes the session.
+//! [tower-sessions](https://docs.rs/tower-sessions): sign-out flushes the session.
 //!
 //! One hook for every supported tower-sessions version, each behind its own
 //! feature (`tower-sessions-0-14`, `tower-sessions-0-15`). The logic lives
 //! here once; each version's file only names its `Session` type.
 
-use std::{fmt, future::Future, pin::Pin, sync::Arc};
+#[cfg(feature = "provider-logout")]
+use std::sync::Arc;
+use std::{fmt, future::Future, pin::Pin};
 
 use http::request::Parts;
 
-use crate::{BoxError, EndSessionHook, LogoutHints, index::SessionIndex};
+#[cfg(feature = "provider-logout")]
+use crate::provider_logout::index::SessionIndex;
+use crate::{
+    error::BoxError,
+    hook::{EndSessionHook, LogoutHints},
+};
 
 /// Implements [`VersionedSession`] for one version's `Session`: the same calls on another type.
 macro_rules! versioned_session {
     ($tower_sessions:ident) => {
-        pub(super) use $tower_sessions::Session;
-
-        impl super::VersionedSession for Session {
+        impl super::VersionedSession for $tower_sessions::Session {
             async fn id_token(&self, key: &str) -> Option<String> {
                 // The hint is a nicety: a value that cannot be read is not sent.
                 self.get::<String>(key).await.ok().flatten()
@@ -25,36 +30,36 @@ macro_rules! versioned_session {
                 self.id().map(|id| id.to_string())
             }
 
-            async fn end(&self) -> Result<(), crate::BoxError> {
-                Session::flush(self).await.map_err(crate::BoxError::from)
+            async fn end(&self) -> Result<(), crate::error::BoxError> {
+                $tower_sessions::Session::flush(self).await.map_err(crate::error::BoxError::from)
             }
         }
     };
 }
 
+#[cfg(feature = "provider-logout")]
 #[macro_use]
 mod index;
 
-/// The session index for tower-sessions 0.14 (feature `tower-sessions-0-14`):
-/// [`record_sign_in`](index_0_14::record_sign_in) at sign-in,
-/// [`DeleteFromStore`](index_0_14::DeleteFromStore) to end the sessions a logout names.
+/// tower-sessions 0.14 (feature `tower-sessions-0-14`): with `provider-logout`,
+/// [`record_sign_in`](v0_14::record_sign_in) at sign-in and
+/// [`DeleteFromStore`](v0_14::DeleteFromStore) to end the sessions a logout names.
 #[cfg(feature = "tower-sessions-0-14")]
-pub mod index_0_14 {
+pub mod v0_14 {
+    versioned_session!(tower_sessions_0_14);
+    #[cfg(feature = "provider-logout")]
     session_index!(tower_sessions_0_14, "0.14");
 }
 
-/// The session index for tower-sessions 0.15 (feature `tower-sessions-0-15`):
-/// [`record_sign_in`](index_0_15::record_sign_in) at sign-in,
-/// [`DeleteFromStore`](index_0_15::DeleteFromStore) to end the sessions a logout names.
+/// tower-sessions 0.15 (feature `tower-sessions-0-15`): with `provider-logout`,
+/// [`record_sign_in`](v0_15::record_sign_in) at sign-in and
+/// [`DeleteFromStore`](v0_15::DeleteFromStore) to end the sessions a logout names.
 #[cfg(feature = "tower-sessions-0-15")]
-pub mod index_0_15 {
+pub mod v0_15 {
+    versioned_session!(tower_sessions_0_15);
+    #[cfg(feature = "provider-logout")]
     session_index!(tower_sessions_0_15, "0.15");
 }
-
-#[cfg(feature = "tower-sessions-0-14")]
-mod v0_14;
-#[cfg(feature = "tower-sessions-0-15")]
-mod v0_15;
 
 /// The tower-sessions versions whose `Session` this build looks for.
 const VERSIONS: &[&str] = &[
@@ -100,7 +105,7 @@ trait VersionedSession: Clone + Send + Sync + 'static {
 /// # extern crate tower_sessions_0_14 as tower_sessions;
 /// // tower-sessions 0.14, with the feature `tower-sessions-0-14`.
 /// use axum::Router;
-/// use tower_oidc_logout::{FlushSession, OidcLogoutLayer, SessionCookie, StateKey};
+/// use tower_oidc_logout::{OidcLogoutLayer, SessionCookie, StateKey, tower_sessions::FlushSession};
 /// use tower_sessions::{MemoryStore, SessionManagerLayer};
 ///
 /// # fn main() -> Result<(), tower_oidc_logout::ConfigError> {
@@ -123,6 +128,7 @@ trait VersionedSession: Clone + Send + Sync + 'static {
 #[derive(Clone, Default)]
 pub struct FlushSession {
     id_token_key: Option<String>,
+    #[cfg(feature = "provider-logout")]
     index: Option<Arc<dyn SessionIndex>>,
 }
 
@@ -130,12 +136,19 @@ impl fmt::Debug for FlushSession {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FlushSession")
             .field("id_token_key", &self.id_token_key)
-            .field("session_index", &self.index.is_some())
+            .field("session_index", &self.has_index())
             .finish()
     }
 }
 
 impl FlushSession {
+    fn has_index(&self) -> bool {
+        #[cfg(feature = "provider-logout")]
+        return self.index.is_some();
+        #[cfg(not(feature = "provider-logout"))]
+        false
+    }
+
     /// A hook that flushes the session and sends no hints.
     #[must_use]
     pub fn new() -> Self {
@@ -160,6 +173,7 @@ impl FlushSession {
     /// sign-out goes on. The entry left names a session that no longer
     /// exists (a provider logout finding it deletes nothing) and expires
     /// with it.
+    #[cfg(feature = "provider-logout")]
     #[must_use]
     pub fn session_index(mut self, index: Arc<dyn SessionIndex>) -> Self {
         self.index = Some(index);
@@ -218,11 +232,15 @@ impl EndSessionHook for FlushSession {
     type Error = FlushSessionError;
     type Future = FlushSessionFuture;
 
+    fn is_layer_order(&self, error: &FlushSessionError) -> bool {
+        matches!(error, FlushSessionError::NoSession)
+    }
+
     fn end_session(&self, request: &Parts) -> FlushSessionFuture {
         #[cfg(feature = "tower-sessions-0-14")]
-        let v0_14 = request.extensions.get::<v0_14::Session>().cloned();
+        let v0_14 = request.extensions.get::<tower_sessions_0_14::Session>().cloned();
         #[cfg(feature = "tower-sessions-0-15")]
-        let v0_15 = request.extensions.get::<v0_15::Session>().cloned();
+        let v0_15 = request.extensions.get::<tower_sessions_0_15::Session>().cloned();
         let hook = self.clone();
         FlushSessionFuture(Box::pin(async move {
             let mut hints = None;
@@ -250,6 +268,7 @@ impl FlushSession {
         };
         let session_id = session.session_id();
         session.end().await.map_err(FlushSessionError::Store)?;
+        #[cfg(feature = "provider-logout")]
         if let (Some(index), Some(id)) = (&self.index, session_id)
             && let Err(error) = index.forget(&id).await
         {
@@ -257,6 +276,8 @@ impl FlushSession {
             tracing::warn!(%error, "signed out, but the session index could not forget the session");
             let _ = error;
         }
+        #[cfg(not(feature = "provider-logout"))]
+        let _ = session_id;
         let hints = hints.get_or_insert_with(LogoutHints::new);
         // Sessions of two versions (mid-upgrade): the first ID token found is sent.
         if hints.id_token_hint.is_none() {
