@@ -7,14 +7,16 @@
 //! only with the state it sealed), and the provider's Back- and Front-Channel
 //! Logout (a sign-out elsewhere deletes this app's sessions from the store).
 //!
-//! Where to look first: this file is the whole use of the crate. [`start`]
-//! builds the [`OidcLogoutLayer`] (the end-session endpoint, the sealed state,
-//! the cookies to expire, [`FlushSession`] to end the server-side session,
+//! Where to look first: this file, the wiring. [`start`] builds the
+//! [`OidcLogoutLayer`] (the end-session endpoint, the sealed state, the
+//! cookies to expire, [`FlushSession`] to end the server-side session,
 //! [`ProviderLogout`] for the provider's logouts), puts the tower-sessions
-//! layer outside it, and serves the routes. The same code runs on either store
-//! (`MemoryStore`, or Redis for many instances). Then, if you sign users in:
-//! `login.rs` records each sign-in in the session index (`record_sign_in`),
-//! which is how a provider's logout finds the sessions to end.
+//! layer outside it, and serves the routes; the same code runs on either store
+//! (`MemoryStore`, or Redis for many instances). The crate appears in two
+//! other places: `login.rs` records each sign-in in the session index
+//! (`record_sign_in`), which is how a provider's logout finds the sessions to
+//! end; `pages.rs` shows what the layer hands the callback page
+//! ([`LoggedOut`](tower_oidc_logout::LoggedOut)) and its refusals.
 //!
 //! The rest is the demo's own: `settings.rs` (the environment variables),
 //! `pages.rs` (the HTML, and what the layer hands the callback page),

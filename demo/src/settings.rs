@@ -210,7 +210,7 @@ impl Settings {
     }
 
     /// The sign-in redirect URI registered with the provider:
-    /// [`LOGIN_CALLBACK_PATH`](crate::LOGIN_CALLBACK_PATH) under `RP_URL`.
+    /// [`LOGIN_CALLBACK_PATH`] under `RP_URL`.
     pub fn redirect_uri(&self) -> String {
         format!("{}{LOGIN_CALLBACK_PATH}", self.rp_url)
     }
