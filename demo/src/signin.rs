@@ -28,7 +28,7 @@ pub const LOGIN_CALLBACK_PATH: &str = "/login/callback";
 /// The `sid` claim (OpenID Connect Front-/Back-Channel Logout), which the
 /// standard claims of `openidconnect` do not carry.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct SessionIdClaim {
+pub(crate) struct SessionIdClaim {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
 }
@@ -66,7 +66,7 @@ type OidcClient = Client<
 
 /// The relying party's side of the sign-in, configured once from discovery.
 #[derive(Clone)]
-pub struct SignIn {
+pub(crate) struct SignIn {
     client: OidcClient,
     http: reqwest::Client,
     issuer: String,
@@ -80,20 +80,22 @@ impl fmt::Debug for SignIn {
 
 /// What `/login` keeps in the session until `/login/callback`: the `state`
 /// (CSRF), the `nonce` and the PKCE verifier, all single use.
-pub type PendingSignIn = (String, String, String);
+pub(crate) type PendingSignIn = (String, String, String);
 
 /// A signed-in user, from a validated ID token.
 #[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub sub: String,
-    pub sid: Option<String>,
+pub(crate) struct SignedIn {
+    /// The `sub` claim: who signed in.
+    pub(crate) sub: String,
+    /// The `sid` claim: the session at the provider, if it sent one.
+    pub(crate) sid: Option<String>,
     /// The ID token as received (a JWS), for `id_token_hint` at sign-out.
-    pub id_token: String,
+    pub(crate) id_token: String,
 }
 
 /// Why a return to `/login/callback` signs nobody in.
 #[derive(Debug)]
-pub enum SignInFailure {
+pub(crate) enum SignInFailure {
     /// No sign-in was started in this browser (or it was already used).
     NothingPending,
     /// `state` missing or not the one this browser was given.
@@ -116,7 +118,7 @@ pub enum SignInFailure {
 
 impl SignInFailure {
     /// 400 for anything about the request or the tokens, 502 when the provider could not be reached.
-    pub fn status(&self) -> u16 {
+    pub(crate) fn status(&self) -> u16 {
         match self {
             Self::TokenUnreachable(_) => 502,
             _ => 400,
@@ -124,7 +126,7 @@ impl SignInFailure {
     }
 
     /// A short machine-readable reason, shown on the error page.
-    pub fn code(&self) -> &'static str {
+    pub(crate) fn code(&self) -> &'static str {
         match self {
             Self::NothingPending => "no_sign_in_pending",
             Self::StateMismatch => "state_mismatch",
@@ -169,7 +171,7 @@ impl fmt::Display for SignInFailure {
 
 /// The query of a return to `/login/callback`, as the provider sent it.
 #[derive(Debug, Default, Deserialize)]
-pub struct CallbackQuery {
+pub(crate) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
     iss: Option<String>,
@@ -180,7 +182,7 @@ pub struct CallbackQuery {
 impl SignIn {
     /// Discovers `issuer` and registers the demo as client `client_id`
     /// (confidential with `secret`), returning to `redirect_uri`.
-    pub async fn discover(
+    pub(crate) async fn discover(
         issuer: &str,
         client_id: &str,
         secret: Option<&str>,
@@ -211,7 +213,7 @@ impl SignIn {
     }
 
     /// Where to send the browser to sign in, and what to keep until it comes back.
-    pub fn start(&self) -> (String, PendingSignIn) {
+    pub(crate) fn start(&self) -> (String, PendingSignIn) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = self
             .client
@@ -229,7 +231,7 @@ impl SignIn {
 
     /// Checks the return to `/login/callback` against what `/login` kept,
     /// exchanges the code and validates the ID token.
-    pub async fn finish(
+    pub(crate) async fn finish(
         &self,
         pending: Option<PendingSignIn>,
         query: CallbackQuery,

@@ -1,25 +1,20 @@
 //! An app instance with its sessions in Redis (tower-sessions 0.14 and
-//! tower-sessions-redis-store), and a bare HTTP client that sends the cookies
-//! it is given, as a browser replaying them would.
+//! tower-sessions-redis-store), and what a browser does with it, through the
+//! mock's `CookieClient`: it keeps cookies per host, so a browser signed in on
+//! one instance sends its session cookie to every instance on 127.0.0.1.
 
 use std::net::SocketAddr;
 
 use axum::{Extension, Router, body::Body, middleware::map_response, routing::get};
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
+use http::{HeaderValue, Method, Response, StatusCode, header};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_oidc_logout::{
     EndSessionFailed, LoggedOut, OidcLogoutLayer, SessionCookie, StateKey,
     tower_sessions::FlushSession,
 };
+use tower_oidc_logout_mock::browser::{CookieClient, Page};
 use tower_sessions_0_14::{Session, SessionManagerLayer};
 use tower_sessions_redis_store::{RedisStore, fred::prelude::Pool};
-use url::Url;
 
 /// The provider's end-session endpoint (never contacted: the test plays the provider).
 pub(crate) const END_SESSION: &str = "http://127.0.0.1:9/endsession";
@@ -103,22 +98,13 @@ async fn show_hook_error(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
-/// A response, read whole.
-#[derive(Debug)]
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: String,
-}
-
-impl Reply {
+/// What the tests read of a response's `Set-Cookie` lines.
+pub(crate) trait SetCookies {
     /// Every `Set-Cookie` line.
-    pub(crate) fn set_cookies(&self) -> Vec<&str> {
-        self.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect()
-    }
+    fn set_cookies(&self) -> Vec<&str>;
 
-    /// `name=value` of a cookie this reply sets (not removes).
-    pub(crate) fn cookie_set(&self, name_prefix: &str) -> Option<String> {
+    /// `name=value` of a cookie this response sets (not removes).
+    fn cookie_set(&self, name_prefix: &str) -> Option<String> {
         self.set_cookies()
             .into_iter()
             .filter(|c| c.starts_with(name_prefix) && !c.contains("Max-Age=0"))
@@ -126,91 +112,65 @@ impl Reply {
             .next()
     }
 
-    /// Whether this reply removes the cookie `name`.
-    pub(crate) fn removes(&self, name: &str) -> bool {
+    /// Whether this response removes the cookie `name`.
+    fn removes(&self, name: &str) -> bool {
         self.set_cookies()
             .into_iter()
             .any(|c| c.starts_with(&format!("{name}=")) && c.contains("Max-Age=0"))
     }
+}
 
-    /// The `Location`, parsed.
-    pub(crate) fn location(&self) -> Option<Url> {
-        self.headers.get(header::LOCATION).map(|v| Url::parse(v.to_str().unwrap()).unwrap())
+impl SetCookies for Page {
+    fn set_cookies(&self) -> Vec<&str> {
+        self.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap()).collect()
     }
 }
 
-/// A client that keeps no cookies: each request carries those it is given.
-#[derive(Clone, Debug)]
-pub(crate) struct Http(Client<HttpConnector, Empty<Bytes>>);
+/// A browser holding only `cookie` (`name=value`), replayed as copied: for
+/// one request (a cookie the answer sets would be sent beside it).
+pub(crate) fn replaying(cookie: &str) -> CookieClient {
+    let mut browser = CookieClient::new();
+    browser.extra_headers.push(("cookie", cookie.to_owned()));
+    browser
+}
 
-impl Http {
-    pub(crate) fn new() -> Self {
-        Self(Client::builder(TokioExecutor::new()).build_http())
-    }
+/// Signs in on `instance`; returns the session cookie (`id=...`), which the browser keeps.
+pub(crate) async fn sign_in(browser: &mut CookieClient, instance: &Instance) -> String {
+    let page = browser.send(Method::GET, &format!("{}/login", instance.base), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.cookie_set(&format!("{SESSION_COOKIE}=")).expect("a session cookie at sign-in")
+}
 
-    pub(crate) async fn send(&self, method: Method, url: &str, cookies: &[&str]) -> Reply {
-        let mut request = Request::builder().method(method).uri(url);
-        if !cookies.is_empty() {
-            request = request.header(header::COOKIE, cookies.join("; "));
-        }
-        let response = self.0.request(request.body(Empty::new()).unwrap()).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.unwrap().to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        }
-    }
+/// The session's user as `instance` sees it (`nobody` without a session).
+pub(crate) async fn me(browser: &mut CookieClient, instance: &Instance) -> String {
+    let page = browser.send(Method::GET, &format!("{}/me", instance.base), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    page.body
+}
 
-    /// Signs in on `instance`; returns the session cookie (`id=...`).
-    pub(crate) async fn sign_in(&self, instance: &Instance) -> String {
-        let reply = self.send(Method::GET, &format!("{}/login", instance.base), &[]).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        reply.cookie_set(&format!("{SESSION_COOKIE}=")).expect("a session cookie at sign-in")
-    }
+/// `POST /logout` on the app at `base`; the redirect to the provider is not
+/// followed (the test plays the provider).
+pub(crate) async fn sign_out(browser: &mut CookieClient, base: &str) -> Page {
+    browser.send(Method::POST, &format!("{base}/logout"), None).await
+}
 
-    /// The session's user as `instance` sees it (`nobody` without a session).
-    pub(crate) async fn me(&self, instance: &Instance, session_cookie: &str) -> String {
-        let reply =
-            self.send(Method::GET, &format!("{}/me", instance.base), &[session_cookie]).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        reply.body
-    }
-
-    /// `POST /logout` on `instance` with the session cookie.
-    pub(crate) async fn sign_out(&self, instance: &Instance, session_cookie: &str) -> Reply {
-        self.sign_out_at(&instance.base, session_cookie).await
-    }
-
-    /// `POST /logout` on the app at `base` with the session cookie.
-    pub(crate) async fn sign_out_at(&self, base: &str, session_cookie: &str) -> Reply {
-        self.send(Method::POST, &format!("{base}/logout"), &[session_cookie]).await
-    }
-
-    /// What the provider makes the browser do after its own sign-out: the
-    /// callback with the state it was given and `logout=success`, carrying
-    /// the state cookie the sign-out set.
-    pub(crate) async fn come_back(&self, instance: &Instance, signed_out: &Reply) -> Reply {
-        self.come_back_to(&instance.base, signed_out).await
-    }
-
-    /// [`come_back`](Self::come_back) to the app at `base`.
-    pub(crate) async fn come_back_to(&self, base: &str, signed_out: &Reply) -> Reply {
-        let location = signed_out.location().expect("a redirect to the provider");
-        let state = location
-            .query_pairs()
-            .find(|(name, _)| name == "state")
-            .map(|(_, value)| value.into_owned())
-            .expect("a state for the provider to echo");
-        // `__Host-` on an https callback URI, without the prefix on http.
-        let state_cookie = signed_out
-            .cookie_set("__Host-oidc-logout-")
-            .or_else(|| signed_out.cookie_set("oidc-logout-"))
-            .expect("a state cookie with the redirect");
-        let url = format!("{base}{CALLBACK}?state={state}&logout=success");
-        self.send(Method::GET, &url, &[&state_cookie]).await
-    }
+/// What the provider makes the browser do after its own sign-out: the
+/// callback at `base` with the state it was given and `logout=success`; the
+/// browser sends the state cookie the sign-out set.
+pub(crate) async fn come_back(browser: &mut CookieClient, base: &str, signed_out: &Page) -> Page {
+    let location = signed_out.location().expect("a redirect to the provider");
+    let state = location
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .expect("a state for the provider to echo");
+    // `__Host-` on an https callback URI, without the prefix on http.
+    signed_out
+        .cookie_set("__Host-oidc-logout-")
+        .or_else(|| signed_out.cookie_set("oidc-logout-"))
+        .expect("a state cookie with the redirect");
+    let url = format!("{base}{CALLBACK}?state={state}&logout=success");
+    browser.send(Method::GET, &url, None).await
 }
 
 /// The session ID in a session cookie `name=<ID>`: the record's key in Redis.

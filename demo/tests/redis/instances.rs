@@ -11,8 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use app::{END_SESSION, Http, ID_TOKEN, Instance, SESSION_COOKIE, session_key};
+use app::{END_SESSION, ID_TOKEN, Instance, SESSION_COOKIE, SetCookies, replaying, session_key};
 use http::{StatusCode, header};
+use http_client::CookieClient;
 use server::Redis;
 use tokio::task::JoinSet;
 use tower_oidc_logout::StateKey;
@@ -36,13 +37,13 @@ async fn signed_in_on_a_signed_out_on_b_back_on_a() {
     let redis = Redis::shared_or_own();
     let client = redis.client().await;
     let (a, b) = two_instances(&redis).await;
-    let http = Http::new();
+    let mut browser = CookieClient::new();
 
-    let session = http.sign_in(&a).await;
+    let session = app::sign_in(&mut browser, &a).await;
     assert!(stored(&client, &session).await, "no record in Redis after sign-in on A");
-    assert_eq!(http.me(&b, &session).await, "alice", "B does not see A's session");
+    assert_eq!(app::me(&mut browser, &b).await, "alice", "B does not see A's session");
 
-    let signed_out = http.sign_out(&b, &session).await;
+    let signed_out = app::sign_out(&mut browser, &b.base).await;
     assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "{}", signed_out.body);
     let to_provider = signed_out.location().unwrap();
     assert!(to_provider.as_str().starts_with(END_SESSION), "{to_provider}");
@@ -51,13 +52,13 @@ async fn signed_in_on_a_signed_out_on_b_back_on_a() {
     assert!(signed_out.removes(SESSION_COOKIE), "{:?}", signed_out.set_cookies());
     assert!(!stored(&client, &session).await, "the record is still in Redis");
 
-    let back = http.come_back(&a, &signed_out).await;
+    let back = app::come_back(&mut browser, &a.base, &signed_out).await;
     assert_eq!(back.status, StatusCode::OK, "A refused B's state: {}", back.body);
     assert_eq!(back.body, "signed out");
 
     // The old session cookie, replayed: no session on either instance.
-    assert_eq!(http.me(&a, &session).await, "nobody");
-    assert_eq!(http.me(&b, &session).await, "nobody");
+    assert_eq!(app::me(&mut replaying(&session), &a).await, "nobody");
+    assert_eq!(app::me(&mut replaying(&session), &b).await, "nobody");
     assert!(!stored(&client, &session).await, "replaying the cookie brought the record back");
 }
 
@@ -66,12 +67,12 @@ async fn redis_stopped_during_sign_out_fails_it_then_the_next_one_completes() {
     // This test stops its Redis, so it always starts its own.
     let mut redis = Redis::own();
     let (a, b) = two_instances(&redis).await;
-    let http = Http::new();
-    let session = http.sign_in(&a).await;
+    let mut browser = CookieClient::new();
+    app::sign_in(&mut browser, &a).await;
 
     redis.stop();
     let started = Instant::now();
-    let failed = http.sign_out(&b, &session).await;
+    let failed = app::sign_out(&mut browser, &b.base).await;
     let took = started.elapsed();
 
     assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", failed.body);
@@ -86,22 +87,22 @@ async fn redis_stopped_during_sign_out_fails_it_then_the_next_one_completes() {
     assert!(failed.removes(SESSION_COOKIE), "local cookie kept: {:?}", failed.set_cookies());
     assert!(took < Duration::from_secs(2), "the failing sign-out took {took:?}");
     // Without a state cookie, no callback can report this sign-out as done.
-    let forged = http
+    let forged = CookieClient::new()
         .send(
             http::Method::GET,
             &format!("{}{}?state=x&logout=success", a.base, app::CALLBACK),
-            &[],
+            None,
         )
         .await;
     assert!(forged.status.is_client_error(), "{} {}", forged.status, forged.body);
 
     redis.start();
     let client = redis.client().await;
-    let session = http.sign_in(&a).await;
-    let done = http.sign_out(&b, &session).await;
+    let session = app::sign_in(&mut browser, &a).await;
+    let done = app::sign_out(&mut browser, &b.base).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     assert!(!stored(&client, &session).await);
-    assert_eq!(http.come_back(&a, &done).await.status, StatusCode::OK);
+    assert_eq!(app::come_back(&mut browser, &a.base, &done).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -111,28 +112,34 @@ async fn two_hundred_concurrent_sign_outs_over_both_instances() {
     let client = redis.client().await;
     let (a, b) = two_instances(&redis).await;
     let instances = Arc::new([a, b]);
-    let http = Http::new();
 
-    // User i signs in on instance i % 2 ...
+    // User i signs in, in a browser of their own, on instance i % 2 ...
     let mut sign_ins = JoinSet::new();
     for i in 0..USERS {
-        let (http, instances) = (http.clone(), instances.clone());
-        sign_ins.spawn(async move { (i, http.sign_in(&instances[i % 2]).await) });
+        let instances = instances.clone();
+        sign_ins.spawn(async move {
+            let mut browser = CookieClient::new();
+            let session = app::sign_in(&mut browser, &instances[i % 2]).await;
+            (i, session, browser)
+        });
     }
-    let mut sessions = sign_ins.join_all().await;
-    sessions.sort();
-    for (_, session) in &sessions {
+    let mut users = sign_ins.join_all().await;
+    users.sort_by_key(|(i, ..)| *i);
+    let sessions: Vec<String> = users.iter().map(|(_, session, _)| session.clone()).collect();
+    for session in &sessions {
         assert!(stored(&client, session).await);
     }
 
     // ... all sign out at once, each on the other instance, and come back to the first.
     let mut flows = JoinSet::new();
-    for (i, session) in sessions.clone() {
-        let (http, instances) = (http.clone(), instances.clone());
+    for (i, _, mut browser) in users {
+        let instances = instances.clone();
         flows.spawn(async move {
-            let signed_out = http.sign_out(&instances[(i + 1) % 2], &session).await;
+            let signed_out = app::sign_out(&mut browser, &instances[(i + 1) % 2].base).await;
             let back = match signed_out.status {
-                StatusCode::SEE_OTHER => http.come_back(&instances[i % 2], &signed_out).await,
+                StatusCode::SEE_OTHER => {
+                    app::come_back(&mut browser, &instances[i % 2].base, &signed_out).await
+                }
                 _ => signed_out,
             };
             (back.status, back.body)
@@ -144,14 +151,14 @@ async fn two_hundred_concurrent_sign_outs_over_both_instances() {
         assert_eq!((*status, body.as_str()), (StatusCode::OK, "signed out"));
     }
 
-    let keys: Vec<String> = sessions.iter().map(|(_, s)| session_key(s)).collect();
+    let keys: Vec<String> = sessions.iter().map(|s| session_key(s)).collect();
     assert_eq!(client.exists::<u32, _>(keys).await.unwrap(), 0, "session records left in Redis");
     if redis.is_own() {
         assert_eq!(client.dbsize::<u32>().await.unwrap(), 0, "records left in Redis");
     }
 }
 
-/// Two demo processes' worth of app (examples/demo) with the same `STATE_KEY`
+/// Two demo processes' worth of app (the demo package) with the same `STATE_KEY`
 /// and `SESSION_STORE`: signed in through one, signed out through the other.
 #[tokio::test]
 async fn two_demos_on_one_redis_serve_one_user() {
@@ -172,23 +179,24 @@ async fn two_demos_on_one_redis_serve_one_user() {
         demo::start(settings, Some(listener), None).await.unwrap()
     };
     let (one, other) = (start(redis.url.clone()).await, start(redis.url.clone()).await);
-    let http = Http::new();
+    let mut browser = CookieClient::new();
     let server_session = |page: &str| page.contains("id=\"server\"><strong>present</strong>");
 
-    let signed_in = http.send(http::Method::GET, &format!("{}/login", one.rp_url), &[]).await;
+    let signed_in = browser.send(http::Method::GET, &format!("{}/login", one.rp_url), None).await;
     assert_eq!(signed_in.status, StatusCode::SEE_OTHER, "{}", signed_in.body);
     let session = signed_in.cookie_set("demo_session=").expect("a session cookie");
     assert!(stored(&client, &session).await, "no record in Redis");
-    let home = http.send(http::Method::GET, &format!("{}/", other.rp_url), &[&session]).await;
+    let home = browser.send(http::Method::GET, &format!("{}/", other.rp_url), None).await;
     assert!(server_session(&home.body), "the other demo does not see it: {}", home.body);
 
-    let signed_out = http.sign_out_at(&other.rp_url, &session).await;
+    let signed_out = app::sign_out(&mut browser, &other.rp_url).await;
     assert_eq!(signed_out.status, StatusCode::SEE_OTHER, "{}", signed_out.body);
     assert!(!stored(&client, &session).await, "the record is still in Redis");
-    let back = http.come_back_to(&other.rp_url, &signed_out).await;
+    let back = app::come_back(&mut browser, &other.rp_url, &signed_out).await;
     assert_eq!(back.status, StatusCode::OK, "{}", back.body);
 
-    let home = http.send(http::Method::GET, &format!("{}/", one.rp_url), &[&session]).await;
+    // The old session cookie, replayed.
+    let home = replaying(&session).send(http::Method::GET, &format!("{}/", one.rp_url), None).await;
     assert!(!server_session(&home.body), "still signed in on the first: {}", home.body);
 }
 
