@@ -10,7 +10,7 @@ use axum::{
 };
 use url::form_urlencoded;
 
-use super::{
+use crate::{
     backchannel,
     client::MockClient,
     codes::Grant,
@@ -18,7 +18,7 @@ use super::{
     jws::is_pkce_value,
     pages,
     reply::{self, html_escape},
-    server::Provider,
+    state::Provider,
 };
 
 /// The parameters of an authorization request the mock reads; each may be given once.

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{jws::ALG, reply, server::Provider};
+use crate::{jws::ALG, reply, state::Provider};
 
 pub(super) async fn configuration(State(provider): State<Arc<Provider>>) -> Response<Body> {
     reply::json(StatusCode::OK, &metadata(&provider.issuer))

@@ -9,12 +9,16 @@ use axum::{
 };
 use url::form_urlencoded;
 
-use super::{
-    LOGOUT_PARAM_VALUE, backchannel, frontchannel,
-    hosted::removal_cookie,
-    reply,
-    server::{EndSessionCall, Provider},
+use crate::{
+    backchannel, frontchannel, hosted::removal_cookie, records::EndSessionCall, reply,
+    state::Provider,
 };
+
+/// The value of the `logout` parameter the mock appends on success.
+///
+/// *Our assumption*: Next Identity documents that a `logout` parameter is
+/// sent back but not its value.
+pub const LOGOUT_PARAM_VALUE: &str = "success";
 
 pub(super) async fn end_session(
     State(provider): State<Arc<Provider>>,

@@ -199,6 +199,14 @@
 //! [`MockProviderBuilder::clock`], so a test can move past a code's lifetime
 //! without waiting.
 
+// Imports go downward only, so no module imports one that imports it:
+// 1. server: the router over the handlers, serving, the `MockProvider` handle;
+// 2. the handlers (authorize, which shows pages' sign-in form; pages, token,
+//    endsession, discovery), then the logout senders they call
+//    (backchannel, frontchannel);
+// 3. state: what the handlers share;
+// 4. leaves: client, hosted, codes, jws, logout_token, records, reply, random.
+// browser stands alone.
 mod authorize;
 mod backchannel;
 pub mod browser;
@@ -211,39 +219,22 @@ mod hosted;
 mod jws;
 mod logout_token;
 mod pages;
+mod random;
+mod records;
 mod reply;
 mod server;
+mod state;
 mod token;
 
-use std::time::Duration;
-
-pub use backchannel::BackchannelDelivery;
+pub use backchannel::DEFAULT_BACKCHANNEL_TIMEOUT;
 pub use client::MockClient;
-pub use frontchannel::{FRONTCHANNEL_CONTINUE_AFTER, FrontchannelLogout};
+pub use codes::AUTHORIZATION_CODE_LIFETIME;
+pub use endsession::LOGOUT_PARAM_VALUE;
+pub use frontchannel::FRONTCHANNEL_CONTINUE_AFTER;
 pub use hosted::{HOSTED_SESSION_COOKIE, HostedSession};
-pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYPE, LogoutTokenClaims};
-pub use server::{EndSessionCall, EndedSessions, MockError, MockProvider, MockProviderBuilder};
-
-/// How long an authorization code can be exchanged at `/token` after `/authorize` issued it.
-pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
-
-/// How long an ID token is valid (`exp - iat`).
-pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-
-/// How long a Logout Token is valid (`exp - iat`): short, as a logout
-/// notification is used at once (*our choice*; Back-Channel Logout 1.0 only
-/// requires `exp`).
-pub const LOGOUT_TOKEN_LIFETIME: Duration = Duration::from_secs(120);
-
-/// How long one Back-Channel Logout delivery may take unless
-/// [`MockProviderBuilder::backchannel_timeout`] says otherwise.
-pub const DEFAULT_BACKCHANNEL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The `expires_in` of the access tokens (opaque: nothing at the mock accepts them).
-pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-
-/// The value of the `logout` parameter the mock appends on success.
-///
-/// *Our assumption*: Next Identity documents that a `logout` parameter is
-/// sent back but not its value.
-pub const LOGOUT_PARAM_VALUE: &str = "success";
+pub use logout_token::{
+    BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, LogoutTokenClaims,
+};
+pub use records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout};
+pub use server::{EndedSessions, MockError, MockProvider, MockProviderBuilder};
+pub use token::{ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME};

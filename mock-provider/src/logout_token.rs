@@ -1,15 +1,22 @@
 //! Logout Tokens (OpenID Connect Back-Channel Logout 1.0, section 2.4): the
 //! ones the mock sends, and forged ones for a relying party's negative tests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    LOGOUT_TOKEN_LIFETIME,
-    hosted::random_hex,
+use crate::{
     jws::{ALG, Key, Signer, compact, hmac_sha256},
+    random::random_hex,
 };
+
+/// How long a Logout Token is valid (`exp - iat`): short, as a logout
+/// notification is used at once (*our choice*; Back-Channel Logout 1.0 only
+/// requires `exp`).
+pub const LOGOUT_TOKEN_LIFETIME: Duration = Duration::from_secs(120);
 
 /// The `events` member of every Logout Token (Back-Channel Logout 1.0, section 2.4).
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
@@ -34,9 +41,9 @@ enum Signing {
 }
 
 /// The claims and header of a Logout Token, to sign with
-/// [`MockProvider::logout_token`](super::MockProvider::logout_token).
+/// [`MockProvider::logout_token`](crate::MockProvider::logout_token).
 ///
-/// [`MockProvider::logout_token_claims`](super::MockProvider::logout_token_claims)
+/// [`MockProvider::logout_token_claims`](crate::MockProvider::logout_token_claims)
 /// starts from a valid token, exactly what the mock sends: header `alg`
 /// `ES256`, `typ` [`LOGOUT_TOKEN_TYPE`], `kid` of the current key; claims
 /// `iss`, `aud` (the client ID), `iat` (now, by the provider's clock), `exp`

@@ -5,7 +5,7 @@ use std::{
     fmt, io,
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use axum::{
@@ -20,21 +20,20 @@ use tokio::{
 };
 use url::Url;
 
-use super::{
-    DEFAULT_BACKCHANNEL_TIMEOUT, authorize,
-    backchannel::{self, BackchannelDelivery},
+use crate::{
+    authorize,
+    backchannel::{self, DEFAULT_BACKCHANNEL_TIMEOUT},
     client::MockClient,
-    codes::AuthorizationCodes,
     discovery, endsession,
-    frontchannel::FrontchannelLogout,
-    hosted::{HostedSession, HostedSessions},
+    hosted::HostedSession,
     jws::Signer,
     logout_token::LogoutTokenClaims,
-    pages, reply, token,
+    pages,
+    records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
+    reply,
+    state::{Clock, Provider},
+    token,
 };
-
-/// The time source: the system clock unless a test injects its own.
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Registers clients, then starts a [`MockProvider`].
 ///
@@ -140,19 +139,14 @@ impl MockProviderBuilder {
             Some(issuer) => checked_issuer(issuer)?,
             None => format!("http://{addr}"),
         };
-        let provider = Arc::new(Provider {
+        let provider = Arc::new(Provider::new(
             issuer,
-            clients: self.clients,
-            sessions: HostedSessions::default(),
-            codes: AuthorizationCodes::default(),
-            calls: Mutex::default(),
-            deliveries: Mutex::default(),
-            frontchannel: Mutex::default(),
-            signer: Signer::generate().ok_or(MockError::Randomness)?,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
-            backchannel_timeout: self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
-            jwks_max_age: self.jwks_max_age,
-        });
+            self.clients,
+            Signer::generate().ok_or(MockError::Randomness)?,
+            self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+            self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
+            self.jwks_max_age,
+        ));
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery::configuration))
             .route("/jwks", get(discovery::jwks))
@@ -335,13 +329,13 @@ impl MockProvider {
     /// `end_session*` methods), oldest sign-out first.
     #[must_use]
     pub fn backchannel_deliveries(&self) -> Vec<BackchannelDelivery> {
-        self.provider.deliveries.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.provider.backchannel_deliveries()
     }
 
     /// Every Front-Channel Logout iframe the mock's logged-out pages rendered so far, oldest first.
     #[must_use]
     pub fn frontchannel_logouts(&self) -> Vec<FrontchannelLogout> {
-        self.provider.frontchannel.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.provider.frontchannel_logouts()
     }
 
     /// The registered client `client_id`, if any.
@@ -372,13 +366,13 @@ impl MockProvider {
     /// Every request `/endsession` received so far, oldest first.
     #[must_use]
     pub fn end_session_calls(&self) -> Vec<EndSessionCall> {
-        self.provider.calls.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.provider.end_session_calls()
     }
 
     /// The latest request `/endsession` received, if any.
     #[must_use]
     pub fn last_end_session_call(&self) -> Option<EndSessionCall> {
-        self.provider.calls.lock().unwrap_or_else(PoisonError::into_inner).last().cloned()
+        self.provider.last_end_session_call()
     }
 
     /// Stops accepting connections and waits for the open ones to finish.
@@ -429,80 +423,6 @@ pub struct EndedSessions {
     pub sessions: Vec<HostedSession>,
     /// The Logout Tokens sent for them, sorted by `sid`, then client.
     pub backchannel: Vec<BackchannelDelivery>,
-}
-
-/// One request the mock's `/endsession` received, and what it answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EndSessionCall {
-    /// The query parameters, decoded, in order.
-    pub params: Vec<(String, String)>,
-    /// The status code of the answer: 302 on success, or 200 when the
-    /// logged-out page loads front-channel iframes first.
-    pub status: u16,
-    /// Whether a hosted session was ended.
-    pub ended_hosted_session: bool,
-    /// The `id_token_hint` parameter, as received (also in `params`).
-    pub id_token_hint: Option<String>,
-    /// The `sid` claim of the `id_token_hint`, if the mock accepted the hint
-    /// (signed by its key, issued to the `client_id`).
-    pub id_token_hint_sid: Option<String>,
-}
-
-impl EndSessionCall {
-    /// The first value of the query parameter `name`.
-    #[must_use]
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// What the handlers share: one per running server.
-pub(super) struct Provider {
-    pub(super) issuer: String,
-    pub(super) clients: HashMap<String, MockClient>,
-    pub(super) sessions: HostedSessions,
-    pub(super) codes: AuthorizationCodes,
-    pub(super) calls: Mutex<Vec<EndSessionCall>>,
-    deliveries: Mutex<Vec<BackchannelDelivery>>,
-    frontchannel: Mutex<Vec<FrontchannelLogout>>,
-    pub(super) signer: Signer,
-    clock: Clock,
-    pub(super) backchannel_timeout: Duration,
-    /// The `max-age` of `/jwks`, if set; `no-store` otherwise.
-    pub(super) jwks_max_age: Option<Duration>,
-}
-
-impl fmt::Debug for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Provider")
-            .field("issuer", &self.issuer)
-            .field("clients", &self.clients)
-            .field("signer", &self.signer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Provider {
-    pub(super) fn record(&self, call: EndSessionCall) {
-        self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(call);
-    }
-
-    pub(super) fn record_deliveries(&self, deliveries: &[BackchannelDelivery]) {
-        self.deliveries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(deliveries);
-    }
-
-    pub(super) fn record_frontchannel(&self, logouts: &[FrontchannelLogout]) {
-        self.frontchannel.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(logouts);
-    }
-
-    /// Now, in seconds since the Unix epoch (0 for a clock set before it).
-    pub(super) fn now(&self) -> u64 {
-        (self.clock)().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
-    }
 }
 
 struct Control {
