@@ -15,8 +15,8 @@ use crate::{
     client::MockClient,
     codes::Grant,
     hosted::set_cookie,
-    jws::is_pkce_value,
     pages,
+    pkce::is_pkce_value,
     reply::{self, html_escape},
     state::Provider,
 };

@@ -205,7 +205,7 @@
 //    endsession, discovery), then the logout senders they call
 //    (backchannel, frontchannel);
 // 3. state: what the handlers share;
-// 4. leaves: client, hosted, codes, jws, logout_token, records, reply, random.
+// 4. leaves: client, hosted, codes, jws, logout_token, pkce, records, reply, random.
 // browser stands alone.
 mod authorize;
 mod backchannel;
@@ -219,6 +219,7 @@ mod hosted;
 mod jws;
 mod logout_token;
 mod pages;
+mod pkce;
 mod random;
 mod records;
 mod reply;

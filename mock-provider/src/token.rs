@@ -17,7 +17,7 @@ use url::form_urlencoded;
 
 use crate::{
     client::MockClient,
-    jws::{constant_time_eq, is_pkce_value, pkce_s256_matches},
+    pkce::{self, constant_time_eq, is_pkce_value},
     random::random_hex,
     reply,
     state::Provider,
@@ -123,7 +123,7 @@ fn exchange(
     }
     match (&grant.code_challenge, first("code_verifier")) {
         (Some(challenge), Some(verifier))
-            if is_pkce_value(verifier) && pkce_s256_matches(verifier, challenge) => {}
+            if is_pkce_value(verifier) && pkce::s256_matches(verifier, challenge) => {}
         (Some(_), _) => return Err(invalid_grant("code_verifier does not match code_challenge")),
         // A verifier for a code issued without PKCE is refused (RFC 9700 2.1.1, downgrade).
         (None, Some(_)) => {
