@@ -41,7 +41,7 @@ pub(super) async fn notify(
             else {
                 continue;
             };
-            let claims = LogoutTokenClaims::valid(
+            let claims = LogoutTokenClaims::new(
                 &provider.issuer,
                 client_id,
                 &session.sid,
@@ -53,7 +53,7 @@ pub(super) async fn notify(
                 uri: uri.to_owned(),
                 sid: session.sid.clone(),
                 sub: session.user.clone(),
-                logout_token: claims.sign(&provider.signer),
+                logout_token: claims.sign(&provider.keys.current()),
                 status: None,
                 error: None,
             };

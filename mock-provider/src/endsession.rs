@@ -154,7 +154,7 @@ fn hinted_sid(
     client_id: &str,
 ) -> Result<Option<String>, &'static str> {
     let claims = provider
-        .signer
+        .keys
         .verify(hint)
         .ok_or("id_token_hint is not an ID token signed by this provider")?;
     if claims.get("iss").and_then(|iss| iss.as_str()) != Some(provider.issuer.as_str()) {

@@ -26,11 +26,12 @@ use crate::{
     client::MockClient,
     discovery, endsession,
     hosted::HostedSession,
-    jws::Signer,
+    key_ring::KeyRing,
     logout_token::LogoutTokenClaims,
     pages,
     records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
     reply,
+    signing_key::SigningKey,
     state::{Clock, Provider},
     token,
 };
@@ -46,6 +47,7 @@ pub struct MockProviderBuilder {
     clock: Option<Clock>,
     backchannel_timeout: Option<Duration>,
     jwks_max_age: Option<Duration>,
+    signing_key: Option<SigningKey>,
 }
 
 impl fmt::Debug for MockProviderBuilder {
@@ -56,6 +58,7 @@ impl fmt::Debug for MockProviderBuilder {
             .field("clock", &self.clock.as_ref().map(|_| "injected"))
             .field("backchannel_timeout", &self.backchannel_timeout)
             .field("jwks_max_age", &self.jwks_max_age)
+            .field("signing_key", &self.signing_key)
             .finish()
     }
 }
@@ -126,6 +129,15 @@ impl MockProviderBuilder {
         self
     }
 
+    /// The key the provider signs with from the start, instead of a new one
+    /// generated at each start: with [`SigningKey::from_secret`], the `kid`
+    /// and the JWK Set are known before the server runs, and a test can sign
+    /// tokens as the provider with [`LogoutTokenClaims::sign`].
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
+    }
+
     /// Binds `addr` (use port `0` for an ephemeral port) and starts serving.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> Result<MockProvider, MockError> {
         let listener = TcpListener::bind(addr).await.map_err(MockError::Bind)?;
@@ -142,7 +154,10 @@ impl MockProviderBuilder {
         let provider = Arc::new(Provider::new(
             issuer,
             self.clients,
-            Signer::generate().ok_or(MockError::Randomness)?,
+            KeyRing::new(match self.signing_key {
+                Some(key) => key,
+                None => SigningKey::generate().map_err(|_| MockError::Randomness)?,
+            }),
             self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
             self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
             self.jwks_max_age,
@@ -258,14 +273,14 @@ impl MockProvider {
     /// first, then the earlier ones [`rotate_signing_key`](Self::rotate_signing_key) kept.
     #[must_use]
     pub fn jwks(&self) -> String {
-        self.provider.signer.jwks().to_string()
+        self.provider.keys.jwks().to_string()
     }
 
     /// The `kid` of the current signing key, in the JWK Set and in the header
     /// of every ID token and Logout Token signed from now on.
     #[must_use]
     pub fn signing_key_id(&self) -> String {
-        self.provider.signer.kid()
+        self.provider.keys.kid()
     }
 
     /// Generates a new signing key with a new `kid` and signs with it from
@@ -274,7 +289,8 @@ impl MockProvider {
     /// it, the JWK Set holds the new key alone. For a relying party's "unknown
     /// `kid` → fetch the JWK Set again". The new `kid`.
     pub fn rotate_signing_key(&self, keep_previous: bool) -> Result<String, MockError> {
-        self.provider.signer.rotate(keep_previous).ok_or(MockError::Randomness)
+        let key = SigningKey::generate().map_err(|_| MockError::Randomness)?;
+        Ok(self.provider.keys.rotate(key, keep_previous))
     }
 
     /// Removes the earlier keys that [`rotate_signing_key(true)`](Self::rotate_signing_key)
@@ -284,7 +300,7 @@ impl MockProvider {
     /// Tokens signed with a removed key no longer verify at the mock; how
     /// many keys were removed.
     pub fn retire_previous_signing_keys(&self) -> usize {
-        self.provider.signer.retire_previous()
+        self.provider.keys.retire_previous()
     }
 
     /// A valid Logout Token's claims for `client_id` about the session `sid`
@@ -293,14 +309,14 @@ impl MockProvider {
     /// [`logout_token`](Self::logout_token). Neither the client nor the
     /// session needs to exist.
     pub fn logout_token_claims(&self, client_id: &str, sid: &str, sub: &str) -> LogoutTokenClaims {
-        LogoutTokenClaims::valid(&self.provider.issuer, client_id, sid, sub, self.provider.now())
+        LogoutTokenClaims::new(&self.provider.issuer, client_id, sid, sub, self.provider.now())
     }
 
     /// `claims` signed as they say (by default ES256 with the current key),
     /// as a compact JWS; nothing is sent.
     #[must_use]
     pub fn logout_token(&self, claims: &LogoutTokenClaims) -> String {
-        claims.sign(&self.provider.signer)
+        claims.sign(&self.provider.keys.current())
     }
 
     /// Ends the hosted session whose public ID is `sid`, as an administrator

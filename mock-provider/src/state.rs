@@ -12,7 +12,7 @@ use crate::{
     client::MockClient,
     codes::AuthorizationCodes,
     hosted::HostedSessions,
-    jws::Signer,
+    key_ring::KeyRing,
     records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
 };
 
@@ -25,7 +25,7 @@ pub(crate) struct Provider {
     pub(crate) clients: HashMap<String, MockClient>,
     pub(crate) sessions: HostedSessions,
     pub(crate) codes: AuthorizationCodes,
-    pub(crate) signer: Signer,
+    pub(crate) keys: KeyRing,
     pub(crate) backchannel_timeout: Duration,
     /// The `max-age` of `/jwks`, if set; `no-store` otherwise.
     pub(crate) jwks_max_age: Option<Duration>,
@@ -40,7 +40,7 @@ impl fmt::Debug for Provider {
         f.debug_struct("Provider")
             .field("issuer", &self.issuer)
             .field("clients", &self.clients)
-            .field("signer", &self.signer)
+            .field("keys", &self.keys)
             .finish_non_exhaustive()
     }
 }
@@ -50,7 +50,7 @@ impl Provider {
     pub(crate) fn new(
         issuer: String,
         clients: HashMap<String, MockClient>,
-        signer: Signer,
+        keys: KeyRing,
         clock: Clock,
         backchannel_timeout: Duration,
         jwks_max_age: Option<Duration>,
@@ -60,7 +60,7 @@ impl Provider {
             clients,
             sessions: HostedSessions::default(),
             codes: AuthorizationCodes::default(),
-            signer,
+            keys,
             backchannel_timeout,
             jwks_max_age,
             clock,

@@ -159,7 +159,7 @@ fn exchange(
             "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": ACCESS_TOKEN_LIFETIME.as_secs(),
-            "id_token": provider.signer.sign(&claims),
+            "id_token": provider.keys.sign(&claims),
         }),
     ))
 }

@@ -1,12 +1,97 @@
-//! Logout Tokens built and signed on demand, valid or broken one way at a time.
+//! Logout Tokens built and signed on demand, valid or broken one way at a
+//! time: by a running provider, or with a [`SigningKey`] and no server.
 
 use hmac::{Hmac, KeyInit as _, Mac as _};
 use serde_json::{Map, Value, json};
 use sha2::Sha256;
+use tower_oidc_logout_mock::{
+    BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LogoutTokenClaims, SigningKey,
+};
 
 use crate::support::{
     START, assert_logout_token, builder, es256_verifies, fetch_jwks, parts, sec1, verify,
 };
+
+const ISSUER: &str = "https://op.example";
+
+fn hmac_sha256(key: &[u8], token: &str) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(token.rsplit_once('.').unwrap().0.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+#[test]
+fn a_key_from_a_fixed_secret_signs_tokens_its_jwks_verifies_without_a_server() {
+    let key = SigningKey::from_secret([1; 32]).unwrap();
+    // Fixtures and fuzz seeds rely on it: the same key, kid and JWK Set every run.
+    assert_eq!(key.kid(), "Nrqg3-M_Xwtx-1tbtc1J7Xul2DyeC0bUSy9u_5NSG6g");
+    assert_eq!(key.jwks(), SigningKey::from_secret([1; 32]).unwrap().jwks());
+    let jwks: Value = serde_json::from_str(&key.jwks()).unwrap();
+    assert_eq!(jwks, json!({ "keys": [key.public_jwk()] }));
+
+    let claims = LogoutTokenClaims::new(ISSUER, "client-1", "sid-1", "alice", START);
+    let token = claims.sign(&key);
+    let (header, signed) = verify(&jwks, &token).expect("verifies with the key's JWK Set");
+    assert_eq!(header, json!({"alg": "ES256", "typ": "logout+jwt", "kid": key.kid()}));
+    assert_eq!(signed["iss"], ISSUER);
+    assert_eq!(signed["aud"], "client-1");
+    assert_eq!(signed["sid"], "sid-1");
+    assert_eq!(signed["sub"], "alice");
+    assert_eq!(signed["iat"], START);
+    assert_eq!(signed["exp"], START + LOGOUT_TOKEN_LIFETIME.as_secs());
+    assert_eq!(signed["events"], json!({ BACKCHANNEL_LOGOUT_EVENT: {} }));
+    assert!(signed["jti"].as_str().is_some_and(|jti| jti.len() == 32));
+    assert_eq!(signed.as_object().unwrap().len(), 8);
+    let fixed = claims.clone().jti("jti-1");
+    assert_eq!(fixed.sign(&key), fixed.sign(&SigningKey::from_secret([1; 32]).unwrap()));
+
+    // Under a fixed kid, another key, a key not in the set, forged algorithms.
+    let named = key.clone().with_kid("op-key-1");
+    let named_jwks: Value = serde_json::from_str(&named.jwks()).unwrap();
+    assert_eq!(named_jwks["keys"][0]["kid"], "op-key-1");
+    assert_eq!(named_jwks["keys"][0]["x"], jwks["keys"][0]["x"]);
+    assert!(verify(&named_jwks, &claims.sign(&named)).is_ok());
+    assert_eq!(verify(&jwks, &claims.sign(&named)), Err("kid not in the JWKS".to_owned()));
+    let other = SigningKey::from_secret([2; 32]).unwrap();
+    assert_eq!(verify(&jwks, &claims.sign(&other)), Err("kid not in the JWKS".to_owned()));
+    assert_eq!(
+        verify(&jwks, &claims.clone().kid(key.kid()).sign(&other)),
+        Err("bad signature".to_owned())
+    );
+    let unpublished = claims.clone().signed_with_unpublished_key().sign(&key);
+    assert_eq!(verify(&jwks, &unpublished), Err("kid not in the JWKS".to_owned()));
+    let unsigned = claims.clone().unsigned().sign(&key);
+    assert_eq!(parts(&unsigned).0, json!({"alg": "none", "typ": "logout+jwt"}));
+    assert!(verify(&jwks, &unsigned).is_err());
+    let confused = claims.clone().hmac_with_public_key().sign(&key);
+    assert_eq!(parts(&confused).0["kid"], key.kid());
+    assert_eq!(parts(&confused).2, hmac_sha256(&sec1(&jwks["keys"][0]), &confused));
+}
+
+#[test]
+fn sign_jws_signs_any_header_and_claims() {
+    let key = SigningKey::from_secret([1; 32]).unwrap().with_kid("k");
+    let header = json!({"alg": "ES256", "kid": "k", "crit": ["exp"]});
+    let token = key.sign_jws(&header, &json!({"sub": "alice"}));
+    let jwks: Value = serde_json::from_str(&key.jwks()).unwrap();
+    let (signed_header, claims) = verify(&jwks, &token).unwrap();
+    assert_eq!(signed_header, header, "exactly as given");
+    assert_eq!(claims, json!({"sub": "alice"}));
+}
+
+#[tokio::test]
+async fn a_provider_started_with_a_key_publishes_it_and_signs_with_it() {
+    let key = SigningKey::from_secret([1; 32]).unwrap().with_kid("op-key-1");
+    let provider = builder().signing_key(key.clone()).serve("127.0.0.1:0").await.unwrap();
+    assert_eq!(provider.signing_key_id(), "op-key-1");
+    assert_eq!(provider.jwks(), key.jwks());
+    assert_eq!(fetch_jwks(&provider).await, serde_json::from_str::<Value>(&key.jwks()).unwrap());
+    let claims = provider.logout_token_claims("rp", "sid-1", "alice");
+    assert_eq!(provider.logout_token(&claims), claims.sign(&key), "the same key, RFC 6979");
+    let by_hand = LogoutTokenClaims::new(provider.issuer(), "rp", "sid-1", "alice", START)
+        .jti(claims.get("jti").unwrap().as_str().unwrap());
+    assert_eq!(by_hand, claims, "what the provider builds is what `new` builds");
+}
 
 #[tokio::test]
 async fn the_logout_token_builder_produces_what_it_says() {
