@@ -10,15 +10,15 @@ use axum::{
 };
 use url::form_urlencoded;
 
-use super::{
+use crate::{
     backchannel,
     client::MockClient,
     codes::Grant,
     hosted::set_cookie,
-    jws::is_pkce_value,
     pages,
+    pkce::is_pkce_value,
     reply::{self, html_escape},
-    server::Provider,
+    state::Provider,
 };
 
 /// The parameters of an authorization request the mock reads; each may be given once.

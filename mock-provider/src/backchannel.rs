@@ -13,36 +13,14 @@ use hyper_util::rt::TokioIo;
 use tokio::{net::TcpStream, task::JoinSet};
 use url::{Url, form_urlencoded};
 
-use super::{hosted::HostedSession, logout_token::LogoutTokenClaims, server::Provider};
+use crate::{
+    hosted::HostedSession, logout_token::LogoutTokenClaims, records::BackchannelDelivery,
+    state::Provider,
+};
 
-/// One Logout Token the mock POSTed to a client's `backchannel_logout_uri`, and what came back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BackchannelDelivery {
-    /// The client notified.
-    pub client_id: String,
-    /// Its `backchannel_logout_uri`, where the token was POSTed.
-    pub uri: String,
-    /// The ended hosted session's `sid` (also in the token).
-    pub sid: String,
-    /// The session's user, the token's `sub`.
-    pub sub: String,
-    /// The Logout Token sent (compact JWS), the body's `logout_token`.
-    pub logout_token: String,
-    /// The HTTP status the client answered, if it answered.
-    pub status: Option<u16>,
-    /// Why there is no status: unsupported URI, connection refused, timeout, HTTP error.
-    pub error: Option<String>,
-}
-
-impl BackchannelDelivery {
-    /// Whether the client acknowledged the logout: `200 OK`, or `204 No Content`
-    /// which section 2.8 notes some frameworks answer instead.
-    #[must_use]
-    pub fn succeeded(&self) -> bool {
-        matches!(self.status, Some(200 | 204))
-    }
-}
+/// How long one Back-Channel Logout delivery may take unless
+/// [`MockProviderBuilder::backchannel_timeout`](crate::MockProviderBuilder::backchannel_timeout) says otherwise.
+pub const DEFAULT_BACKCHANNEL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// POSTs a Logout Token for each of `ended` to each of its clients that has a
 /// `backchannel_logout_uri`, all at once, each bounded by the provider's
@@ -63,7 +41,7 @@ pub(super) async fn notify(
             else {
                 continue;
             };
-            let claims = LogoutTokenClaims::valid(
+            let claims = LogoutTokenClaims::new(
                 &provider.issuer,
                 client_id,
                 &session.sid,
@@ -75,7 +53,7 @@ pub(super) async fn notify(
                 uri: uri.to_owned(),
                 sid: session.sid.clone(),
                 sub: session.user.clone(),
-                logout_token: claims.sign(&provider.signer),
+                logout_token: claims.sign(&provider.keys.current()),
                 status: None,
                 error: None,
             };

@@ -1,9 +1,31 @@
 //! An HTTP client for tests that keeps cookies per host and follows
 //! redirects, as a browser would: enough to sign in at the mock and sign out
-//! of an app over plain HTTP. Not a browser (no scripts, no frames).
+//! of an app over plain HTTP. Not a browser: no scripts, no frames, no
+//! `Path`, `Domain`, `Secure` or `SameSite` rules (every cookie a host set
+//! goes back with every request to that host).
+//!
+//! A test tool, so it panics rather than return errors: on a transport
+//! error, a URL that is not absolute, no answer within 10 seconds, an
+//! unreadable body or more than 10 redirects, so that the test fails where
+//! the exchange went wrong.
+//!
+//! ```
+//! use tower_oidc_logout_mock::{HOSTED_SESSION_COOKIE, MockProvider, browser::CookieClient};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_oidc_logout_mock::MockError> {
+//! let provider = MockProvider::builder().serve("127.0.0.1:0").await?;
+//! let mut browser = CookieClient::new();
+//! let page = browser.get(&format!("{}/login?user=alice", provider.url())).await;
+//! assert!(page.url.path().ends_with("/authorize"), "redirected to the hosted-session page");
+//! assert!(browser.cookie(&provider.url(), HOSTED_SESSION_COOKIE).is_some());
+//! # Ok(())
+//! # }
+//! ```
 
 use std::{
     collections::{BTreeMap, HashMap},
+    fmt,
     time::Duration,
 };
 
@@ -22,6 +44,7 @@ use url::Url;
 
 /// One response, with where it came from.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Page {
     /// The status of the last response.
     pub status: StatusCode,
@@ -36,28 +59,53 @@ pub struct Page {
 }
 
 impl Page {
-    /// The response header `name`, if present and text.
+    /// The response header `name` (the first, if repeated), if present and text.
+    #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Where a redirect points, resolved against the request's URL.
+    /// Where a redirect points (its `Location`), resolved against the request's URL.
+    #[must_use]
     pub fn location(&self) -> Option<Url> {
         self.url.join(self.header(LOCATION.as_str())?).ok()
     }
 }
 
-/// Cookies keyed by host name, as a browser keeps host-only cookies
-/// (`127.0.0.1` and `localhost` are different hosts).
+/// An HTTP/1.1 client with a cookie jar keyed by host name, as a browser
+/// keeps host-only cookies (`127.0.0.1` and `localhost` are different hosts).
 ///
-/// A test tool: it panics on a transport error, an unreadable body or a
-/// redirect loop, so that the test fails where the exchange went wrong.
-#[allow(missing_debug_implementations)]
+/// A cookie is stored from `Set-Cookie` and removed by one that expired it
+/// (`Max-Age` zero or less, `Expires` in the past); a `Set-Cookie` that is
+/// not UTF-8 or not a cookie is ignored.
+///
+/// # Panics
+///
+/// Every method given a URL that is not absolute with a host panics, and
+/// requests panic on a transport error, no answer within 10 seconds, an
+/// unreadable body or more than 10 redirects (a test tool: the test fails
+/// where the exchange went wrong).
 pub struct CookieClient {
     client: Client<HttpConnector, Full<Bytes>>,
     jar: HashMap<String, BTreeMap<String, String>>,
     /// Headers sent with every request (e.g. `Origin`, to play a forged cross-site post).
     pub extra_headers: Vec<(&'static str, String)>,
+}
+
+impl fmt::Debug for CookieClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Cookie names only: their values are sessions and secrets.
+        let jar: BTreeMap<&str, Vec<&str>> = self
+            .jar
+            .iter()
+            .map(|(host, cookies)| (host.as_str(), cookies.keys().map(String::as_str).collect()))
+            .collect();
+        let extra: Vec<&str> = self.extra_headers.iter().map(|(name, _)| *name).collect();
+        f.debug_struct("CookieClient")
+            .field("cookies", &jar)
+            .field("extra_headers", &extra)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for CookieClient {
@@ -77,22 +125,24 @@ impl CookieClient {
         }
     }
 
-    /// The value of cookie `name` kept for `url`'s host.
+    /// The value of cookie `name` kept for `url`'s host, if any.
+    #[must_use]
     pub fn cookie(&self, url: &str, name: &str) -> Option<String> {
-        let host = Url::parse(url).ok()?.host_str()?.to_owned();
-        self.jar.get(&host)?.get(name).cloned()
+        self.jar.get(&host_of(url))?.get(name).cloned()
     }
 
-    /// The names of the cookies kept for `url`'s host.
+    /// The names of the cookies kept for `url`'s host, sorted.
+    #[must_use]
     pub fn cookie_names(&self, url: &str) -> Vec<String> {
-        let host = Url::parse(url).unwrap().host_str().unwrap().to_owned();
-        self.jar.get(&host).map(|c| c.keys().cloned().collect()).unwrap_or_default()
+        self.jar.get(&host_of(url)).map(|c| c.keys().cloned().collect()).unwrap_or_default()
     }
 
-    /// One request, redirects not followed.
+    /// One request with the host's cookies and [`extra_headers`](Self::extra_headers),
+    /// and `form` as an `application/x-www-form-urlencoded` body if given;
+    /// redirects are not followed.
     pub async fn send(&mut self, method: Method, url: &str, form: Option<&[(&str, &str)]>) -> Page {
-        let url = Url::parse(url).expect("absolute URL");
-        let host = url.host_str().expect("host").to_owned();
+        let url = Url::parse(url).unwrap_or_else(|e| panic!("{url}: not an absolute URL: {e}"));
+        let host = host_of(url.as_str());
         let mut request = Request::builder().method(method).uri(url.as_str());
         if let Some(cookies) = self.jar.get(&host).filter(|c| !c.is_empty()) {
             let line: Vec<String> = cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
@@ -117,7 +167,9 @@ impl CookieClient {
             .unwrap_or_else(|e| panic!("{url}: {e}"));
         let (parts, body) = response.into_parts();
         for value in parts.headers.get_all(SET_COOKIE) {
-            self.store(&host, value.to_str().expect("ASCII Set-Cookie"));
+            if let Ok(set_cookie) = std::str::from_utf8(value.as_bytes()) {
+                self.store(&host, set_cookie);
+            }
         }
         let body = body.collect().await.expect("body").to_bytes();
         Page {
@@ -129,7 +181,8 @@ impl CookieClient {
         }
     }
 
-    /// A request, then every redirect (at most 10) as a browser follows it.
+    /// A request, then every redirect (at most 10) as a browser follows it:
+    /// with `GET` and no body. The last page, with every URL visited.
     pub async fn follow(
         &mut self,
         method: Method,
@@ -173,4 +226,12 @@ impl CookieClient {
             jar.insert(cookie.name().to_owned(), cookie.value().to_owned());
         }
     }
+}
+
+/// The host name of the absolute URL `url`, the key of its cookies.
+fn host_of(url: &str) -> String {
+    Url::parse(url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("{url}: not an absolute URL with a host"))
 }

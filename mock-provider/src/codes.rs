@@ -3,9 +3,13 @@
 use std::{
     collections::HashMap,
     sync::{Mutex, PoisonError},
+    time::Duration,
 };
 
-use super::{AUTHORIZATION_CODE_LIFETIME, hosted::random_hex};
+use crate::random::random_hex;
+
+/// How long an authorization code can be exchanged at `/token` after `/authorize` issued it.
+pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
 
 /// What an authorization code stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]

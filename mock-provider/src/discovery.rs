@@ -9,14 +9,14 @@ use axum::{
 };
 use serde_json::{Value, json};
 
-use super::{jws::ALG, reply, server::Provider};
+use crate::{reply, signing_key::ALG, state::Provider};
 
 pub(super) async fn configuration(State(provider): State<Arc<Provider>>) -> Response<Body> {
     reply::json(StatusCode::OK, &metadata(&provider.issuer))
 }
 
 pub(super) async fn jwks(State(provider): State<Arc<Provider>>) -> Response<Body> {
-    let mut response = reply::json(StatusCode::OK, &provider.signer.jwks());
+    let mut response = reply::json(StatusCode::OK, &provider.keys.jwks());
     if let Ok(value) = "application/jwk-set+json".parse() {
         response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
     }

@@ -9,12 +9,16 @@ use axum::{
 };
 use url::form_urlencoded;
 
-use super::{
-    LOGOUT_PARAM_VALUE, backchannel, frontchannel,
-    hosted::removal_cookie,
-    reply,
-    server::{EndSessionCall, Provider},
+use crate::{
+    backchannel, frontchannel, hosted::removal_cookie, records::EndSessionCall, reply,
+    state::Provider,
 };
+
+/// The value of the `logout` parameter the mock appends on success.
+///
+/// *Our assumption*: Next Identity documents that a `logout` parameter is
+/// sent back but not its value.
+pub const LOGOUT_PARAM_VALUE: &str = "success";
 
 pub(super) async fn end_session(
     State(provider): State<Arc<Provider>>,
@@ -150,7 +154,7 @@ fn hinted_sid(
     client_id: &str,
 ) -> Result<Option<String>, &'static str> {
     let claims = provider
-        .signer
+        .keys
         .verify(hint)
         .ok_or("id_token_hint is not an ID token signed by this provider")?;
     if claims.get("iss").and_then(|iss| iss.as_str()) != Some(provider.issuer.as_str()) {

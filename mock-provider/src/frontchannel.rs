@@ -8,28 +8,16 @@ use axum::{
     http::{HeaderValue, Response, header::SET_COOKIE},
 };
 
-use super::{
+use crate::{
     hosted::HostedSession,
+    records::FrontchannelLogout,
     reply::{self, html_escape},
-    server::Provider,
+    state::Provider,
 };
 
 /// How long the logged-out page waits, with its iframes loading, before its
 /// `<meta http-equiv="refresh">` continues to the post-logout redirect URI.
 pub const FRONTCHANNEL_CONTINUE_AFTER: Duration = Duration::from_secs(2);
-
-/// One iframe a logged-out page of the mock rendered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FrontchannelLogout {
-    /// The client whose `frontchannel_logout_uri` was loaded.
-    pub client_id: String,
-    /// The ended hosted session's `sid`.
-    pub sid: String,
-    /// The iframe's `src`: the client's `frontchannel_logout_uri` with `iss`
-    /// and `sid` appended to its query (before any fragment), unescaped.
-    pub uri: String,
-}
 
 /// The front-channel logouts of `ended`: one per client of a session that has
 /// a `frontchannel_logout_uri`, sorted by `sid`, then client.

@@ -2,11 +2,12 @@
 
 use std::{
     collections::{BTreeSet, HashMap},
-    fmt::Write as _,
     sync::{Mutex, MutexGuard, PoisonError},
 };
 
 use axum::http::{HeaderMap, HeaderValue, header::COOKIE};
+
+use crate::random::random_hex;
 
 /// Name of the cookie that holds the mock provider's hosted session.
 ///
@@ -127,16 +128,6 @@ impl HostedSessions {
         all.sort_by(|a, b| (&a.user, a.auth_time, &a.sid).cmp(&(&b.user, b.auth_time, &b.sid)));
         all
     }
-}
-
-/// `bytes` random bytes from the OS, as lowercase hex; `None` if it has no randomness.
-pub(super) fn random_hex(bytes: usize) -> Option<String> {
-    let mut random = vec![0u8; bytes];
-    getrandom::fill(&mut random).ok()?;
-    Some(random.iter().fold(String::with_capacity(bytes * 2), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    }))
 }
 
 /// The values of every hosted-session cookie in the request.

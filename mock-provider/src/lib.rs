@@ -1,4 +1,22 @@
-//! A mock Next Identity provider: the other party of a sign-in and a sign-out, for tests and demos.
+//! A mock Next Identity provider, for tests and demos: the other party of a
+//! sign-in and a sign-out, and a kit to sign Logout Tokens without it.
+//!
+//! ```
+//! use tower_oidc_logout_mock::MockProvider;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), tower_oidc_logout_mock::MockError> {
+//! let provider = MockProvider::builder()
+//!     .client("demo-client", ["http://127.0.0.1:3000/logout/callback"])
+//!     .serve("127.0.0.1:0") // an ephemeral port: nothing is shared between instances
+//!     .await?;
+//! let end_session_endpoint = provider.end_session_url(); // point the logout layer at it
+//! # assert!(end_session_endpoint.ends_with("/endsession"));
+//! # assert_eq!(provider.discovery_url(), format!("{}/.well-known/openid-configuration", provider.issuer()));
+//! provider.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 //!
 //! It is a small HTTP server (axum on tokio) that behaves as Next Identity's
 //! hosted screens document their end-session endpoint, and as a small
@@ -6,37 +24,11 @@
 //! its own ES256 key, discovery, JWKS, and the sender side of Back-Channel
 //! and Front-Channel Logout) where Next Identity follows the
 //! OpenID Connect and OAuth 2.0 specifications. It shares no code with the
-//! relying-party side of this crate, so tests against it check the
-//! middleware against an independent reading of the documentation and specs.
-//!
-//! ```
-//! use tower_oidc_logout_mock::{MockClient, MockProvider};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), tower_oidc_logout_mock::MockError> {
-//! let provider = MockProvider::builder()
-//!     // Post-logout redirect URIs only (a public client):
-//!     .client("demo-client", ["http://127.0.0.1:3000/logout/callback"])
-//!     // Every setting:
-//!     .register(
-//!         MockClient::new("web-app")
-//!             .redirect_uri("http://127.0.0.1:3000/auth/callback")
-//!             .post_logout_redirect_uri("http://127.0.0.1:3000/logout/callback")
-//!             .secret("s3cret"),
-//!     )
-//!     .serve("127.0.0.1:0") // an ephemeral port: nothing is shared between instances
-//!     .await?;
-//!
-//! // Point the logout layer at it:
-//! let end_session_endpoint = provider.end_session_url(); // "http://127.0.0.1:<port>/endsession"
-//! # assert!(end_session_endpoint.ends_with("/endsession"));
-//! // Or discover it from the issuer:
-//! assert_eq!(provider.discovery_url(), format!("{}/.well-known/openid-configuration", provider.issuer()));
-//! assert_eq!(provider.hosted_session_count(), 0);
-//! provider.shutdown().await;
-//! # Ok(())
-//! # }
-//! ```
+//! relying-party library (`tower-oidc-logout`), so tests against it check
+//! the middleware against an independent reading of the documentation and
+//! specs. [`MockClient`] registers a client with every setting (redirect
+//! URIs, a secret, logout URIs); the [`browser`] module is a cookie-keeping
+//! HTTP client to drive it from tests.
 //!
 //! # Endpoints
 //!
@@ -93,7 +85,9 @@
 //!   `sid` to both, see below).
 //! - **`GET /jwks`**: the JWK Set of the signing key (`kty` `EC`, `crv`
 //!   `P-256`, `x`, `y`, `kid`, `alg` `ES256`, `use` `sig`). A new key is
-//!   generated at each start; the `kid` is its RFC 7638 thumbprint.
+//!   generated at each start unless [`MockProviderBuilder::signing_key`]
+//!   gives one; the `kid` is its RFC 7638 thumbprint unless
+//!   [`SigningKey::with_kid`] set another.
 //!   [`MockProvider::rotate_signing_key`] replaces it with a new one (new
 //!   `kid`), keeping the old one in the set, after the new, or not;
 //!   [`MockProvider::retire_previous_signing_keys`] removes the kept ones
@@ -187,9 +181,8 @@
 //!   query, recorded ([`MockProvider::frontchannel_logouts`]).
 //!
 //! For a relying party's negative tests, [`MockProvider::logout_token`]
-//! signs any [`LogoutTokenClaims`]: a valid token altered one way at a time
-//! (claims dropped or changed, a `nonce`, another `typ`, `alg: none`, HS256
-//! keyed with the public key, an unknown `kid`, a key not in the JWK Set).
+//! signs any [`LogoutTokenClaims`] with the provider's current key (see
+//! *Logout Tokens for tests* below).
 //!
 //! Tests inspect the mock through [`MockProvider`]: the hosted sessions with
 //! their `sid` and the clients that received tokens for them
@@ -198,7 +191,56 @@
 //! the clients. Times in codes and tokens come from
 //! [`MockProviderBuilder::clock`], so a test can move past a code's lifetime
 //! without waiting.
+//!
+//! # Logout Tokens for tests
+//!
+//! *For tests only*: a key made from a fixed secret is no secret. A relying
+//! party's unit tests, fuzz targets and benchmarks sign Logout Tokens
+//! without starting a server:
+//!
+//! - [`SigningKey`] is an ES256 (P-256) key, made from a fixed 32-byte secret
+//!   ([`SigningKey::from_secret`]: the same key, `kid`, JWK Set and
+//!   signatures on every run) or generated; it gives its `kid`, its public
+//!   JWK and the JWK Set a validator is configured with ([`SigningKey::jwks`]).
+//! - [`LogoutTokenClaims::new`] builds the claims of a valid token (issuer,
+//!   client, `sid`, `sub`, `iat`), to break one way at a time (claims dropped
+//!   or changed, a `nonce`, another `typ`, `alg: none`, HS256 keyed with the
+//!   public key, an unknown `kid`, a key not in the JWK Set), and
+//!   [`LogoutTokenClaims::sign`] signs them with a key.
+//! - [`SigningKey::sign_jws`] signs any header and claims, for what a Logout
+//!   Token's setters do not cover.
+//!
+//! The same kit runs the mock: [`MockProviderBuilder::signing_key`] starts
+//! it with a key of yours, and [`MockProvider::logout_token`] signs with its
+//! current key.
+//!
+//! ```
+//! use tower_oidc_logout_mock::{LogoutTokenClaims, SigningKey};
+//!
+//! let key = SigningKey::from_secret([1; 32])?.with_kid("op-key-1");
+//! let jwks: String = key.jwks(); // {"keys":[{"kty":"EC","crv":"P-256",...,"kid":"op-key-1"}]}
+//!
+//! let claims = LogoutTokenClaims::new("https://op.example", "client-1", "sid-1", "alice", 1_800_000_000)
+//!     .jti("jti-1"); // random unless set
+//! let valid: String = claims.sign(&key);
+//! let unsigned = claims.clone().unsigned().sign(&key); // alg none
+//! let confused = claims.clone().hmac_with_public_key().sign(&key); // HS256, the public key as secret
+//! let foreign = claims.clone().signed_with_unpublished_key().sign(&key); // a kid not in `jwks`
+//! let with_nonce = claims.nonce("n").sign(&key);
+//! # assert!(jwks.contains("op-key-1") && unsigned.ends_with('.') && valid != foreign);
+//! # let _ = (confused, with_nonce);
+//! # Ok::<(), tower_oidc_logout_mock::KeyError>(())
+//! ```
 
+// Imports go downward only, so no module imports one that imports it:
+// 1. server: the router over the handlers, serving, the `MockProvider` handle;
+// 2. the handlers (authorize, which shows pages' sign-in form; pages, token,
+//    endsession, discovery), then the logout senders they call
+//    (backchannel, frontchannel);
+// 3. state: what the handlers share;
+// 4. leaves: client, hosted, codes, key_ring, logout_token, pkce,
+//    records, reply, random, signing_key (under key_ring and logout_token).
+// browser stands alone.
 mod authorize;
 mod backchannel;
 pub mod browser;
@@ -208,42 +250,28 @@ mod discovery;
 mod endsession;
 mod frontchannel;
 mod hosted;
-mod jws;
+mod key_ring;
 mod logout_token;
 mod pages;
+mod pkce;
+mod random;
+mod records;
 mod reply;
 mod server;
+mod signing_key;
+mod state;
 mod token;
 
-use std::time::Duration;
-
-pub use backchannel::BackchannelDelivery;
+pub use backchannel::DEFAULT_BACKCHANNEL_TIMEOUT;
 pub use client::MockClient;
-pub use frontchannel::{FRONTCHANNEL_CONTINUE_AFTER, FrontchannelLogout};
+pub use codes::AUTHORIZATION_CODE_LIFETIME;
+pub use endsession::LOGOUT_PARAM_VALUE;
+pub use frontchannel::FRONTCHANNEL_CONTINUE_AFTER;
 pub use hosted::{HOSTED_SESSION_COOKIE, HostedSession};
-pub use logout_token::{BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_TYPE, LogoutTokenClaims};
-pub use server::{EndSessionCall, EndedSessions, MockError, MockProvider, MockProviderBuilder};
-
-/// How long an authorization code can be exchanged at `/token` after `/authorize` issued it.
-pub const AUTHORIZATION_CODE_LIFETIME: Duration = Duration::from_secs(60);
-
-/// How long an ID token is valid (`exp - iat`).
-pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-
-/// How long a Logout Token is valid (`exp - iat`): short, as a logout
-/// notification is used at once (*our choice*; Back-Channel Logout 1.0 only
-/// requires `exp`).
-pub const LOGOUT_TOKEN_LIFETIME: Duration = Duration::from_secs(120);
-
-/// How long one Back-Channel Logout delivery may take unless
-/// [`MockProviderBuilder::backchannel_timeout`] says otherwise.
-pub const DEFAULT_BACKCHANNEL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The `expires_in` of the access tokens (opaque: nothing at the mock accepts them).
-pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-
-/// The value of the `logout` parameter the mock appends on success.
-///
-/// *Our assumption*: Next Identity documents that a `logout` parameter is
-/// sent back but not its value.
-pub const LOGOUT_PARAM_VALUE: &str = "success";
+pub use logout_token::{
+    BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, LogoutTokenClaims,
+};
+pub use records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout};
+pub use server::{EndedSessions, MockError, MockProvider, MockProviderBuilder};
+pub use signing_key::{KeyError, SigningKey};
+pub use token::{ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME};

@@ -9,11 +9,11 @@ use axum::{
 };
 use url::{Url, form_urlencoded};
 
-use super::{
+use crate::{
     backchannel, frontchannel,
     hosted::{removal_cookie, set_cookie},
     reply::{self, html_escape},
-    server::Provider,
+    state::Provider,
 };
 
 /// Longest user name the mock accepts.

@@ -5,7 +5,7 @@ use std::{
     fmt, io,
     net::SocketAddr,
     sync::{Arc, Mutex, PoisonError},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use axum::{
@@ -20,21 +20,21 @@ use tokio::{
 };
 use url::Url;
 
-use super::{
-    DEFAULT_BACKCHANNEL_TIMEOUT, authorize,
-    backchannel::{self, BackchannelDelivery},
+use crate::{
+    authorize,
+    backchannel::{self, DEFAULT_BACKCHANNEL_TIMEOUT},
     client::MockClient,
-    codes::AuthorizationCodes,
     discovery, endsession,
-    frontchannel::FrontchannelLogout,
-    hosted::{HostedSession, HostedSessions},
-    jws::Signer,
+    hosted::HostedSession,
+    key_ring::KeyRing,
     logout_token::LogoutTokenClaims,
-    pages, reply, token,
+    pages,
+    records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
+    reply,
+    signing_key::SigningKey,
+    state::{Clock, Provider},
+    token,
 };
-
-/// The time source: the system clock unless a test injects its own.
-type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Registers clients, then starts a [`MockProvider`].
 ///
@@ -47,6 +47,7 @@ pub struct MockProviderBuilder {
     clock: Option<Clock>,
     backchannel_timeout: Option<Duration>,
     jwks_max_age: Option<Duration>,
+    signing_key: Option<SigningKey>,
 }
 
 impl fmt::Debug for MockProviderBuilder {
@@ -57,6 +58,7 @@ impl fmt::Debug for MockProviderBuilder {
             .field("clock", &self.clock.as_ref().map(|_| "injected"))
             .field("backchannel_timeout", &self.backchannel_timeout)
             .field("jwks_max_age", &self.jwks_max_age)
+            .field("signing_key", &self.signing_key)
             .finish()
     }
 }
@@ -127,6 +129,15 @@ impl MockProviderBuilder {
         self
     }
 
+    /// The key the provider signs with from the start, instead of a new one
+    /// generated at each start: with [`SigningKey::from_secret`], the `kid`
+    /// and the JWK Set are known before the server runs, and a test can sign
+    /// tokens as the provider with [`LogoutTokenClaims::sign`].
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
+    }
+
     /// Binds `addr` (use port `0` for an ephemeral port) and starts serving.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> Result<MockProvider, MockError> {
         let listener = TcpListener::bind(addr).await.map_err(MockError::Bind)?;
@@ -140,19 +151,17 @@ impl MockProviderBuilder {
             Some(issuer) => checked_issuer(issuer)?,
             None => format!("http://{addr}"),
         };
-        let provider = Arc::new(Provider {
+        let provider = Arc::new(Provider::new(
             issuer,
-            clients: self.clients,
-            sessions: HostedSessions::default(),
-            codes: AuthorizationCodes::default(),
-            calls: Mutex::default(),
-            deliveries: Mutex::default(),
-            frontchannel: Mutex::default(),
-            signer: Signer::generate().ok_or(MockError::Randomness)?,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
-            backchannel_timeout: self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
-            jwks_max_age: self.jwks_max_age,
-        });
+            self.clients,
+            KeyRing::new(match self.signing_key {
+                Some(key) => key,
+                None => SigningKey::generate().map_err(|_| MockError::Randomness)?,
+            }),
+            self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+            self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
+            self.jwks_max_age,
+        ));
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery::configuration))
             .route("/jwks", get(discovery::jwks))
@@ -264,14 +273,14 @@ impl MockProvider {
     /// first, then the earlier ones [`rotate_signing_key`](Self::rotate_signing_key) kept.
     #[must_use]
     pub fn jwks(&self) -> String {
-        self.provider.signer.jwks().to_string()
+        self.provider.keys.jwks().to_string()
     }
 
     /// The `kid` of the current signing key, in the JWK Set and in the header
     /// of every ID token and Logout Token signed from now on.
     #[must_use]
     pub fn signing_key_id(&self) -> String {
-        self.provider.signer.kid()
+        self.provider.keys.kid()
     }
 
     /// Generates a new signing key with a new `kid` and signs with it from
@@ -280,7 +289,8 @@ impl MockProvider {
     /// it, the JWK Set holds the new key alone. For a relying party's "unknown
     /// `kid` → fetch the JWK Set again". The new `kid`.
     pub fn rotate_signing_key(&self, keep_previous: bool) -> Result<String, MockError> {
-        self.provider.signer.rotate(keep_previous).ok_or(MockError::Randomness)
+        let key = SigningKey::generate().map_err(|_| MockError::Randomness)?;
+        Ok(self.provider.keys.rotate(key, keep_previous))
     }
 
     /// Removes the earlier keys that [`rotate_signing_key(true)`](Self::rotate_signing_key)
@@ -290,7 +300,7 @@ impl MockProvider {
     /// Tokens signed with a removed key no longer verify at the mock; how
     /// many keys were removed.
     pub fn retire_previous_signing_keys(&self) -> usize {
-        self.provider.signer.retire_previous()
+        self.provider.keys.retire_previous()
     }
 
     /// A valid Logout Token's claims for `client_id` about the session `sid`
@@ -299,14 +309,14 @@ impl MockProvider {
     /// [`logout_token`](Self::logout_token). Neither the client nor the
     /// session needs to exist.
     pub fn logout_token_claims(&self, client_id: &str, sid: &str, sub: &str) -> LogoutTokenClaims {
-        LogoutTokenClaims::valid(&self.provider.issuer, client_id, sid, sub, self.provider.now())
+        LogoutTokenClaims::new(&self.provider.issuer, client_id, sid, sub, self.provider.now())
     }
 
     /// `claims` signed as they say (by default ES256 with the current key),
     /// as a compact JWS; nothing is sent.
     #[must_use]
     pub fn logout_token(&self, claims: &LogoutTokenClaims) -> String {
-        claims.sign(&self.provider.signer)
+        claims.sign(&self.provider.keys.current())
     }
 
     /// Ends the hosted session whose public ID is `sid`, as an administrator
@@ -335,13 +345,13 @@ impl MockProvider {
     /// `end_session*` methods), oldest sign-out first.
     #[must_use]
     pub fn backchannel_deliveries(&self) -> Vec<BackchannelDelivery> {
-        self.provider.deliveries.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.provider.backchannel_deliveries()
     }
 
     /// Every Front-Channel Logout iframe the mock's logged-out pages rendered so far, oldest first.
     #[must_use]
     pub fn frontchannel_logouts(&self) -> Vec<FrontchannelLogout> {
-        self.provider.frontchannel.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.provider.frontchannel_logouts()
     }
 
     /// The registered client `client_id`, if any.
@@ -372,13 +382,13 @@ impl MockProvider {
     /// Every request `/endsession` received so far, oldest first.
     #[must_use]
     pub fn end_session_calls(&self) -> Vec<EndSessionCall> {
-        self.provider.calls.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.provider.end_session_calls()
     }
 
     /// The latest request `/endsession` received, if any.
     #[must_use]
     pub fn last_end_session_call(&self) -> Option<EndSessionCall> {
-        self.provider.calls.lock().unwrap_or_else(PoisonError::into_inner).last().cloned()
+        self.provider.last_end_session_call()
     }
 
     /// Stops accepting connections and waits for the open ones to finish.
@@ -429,80 +439,6 @@ pub struct EndedSessions {
     pub sessions: Vec<HostedSession>,
     /// The Logout Tokens sent for them, sorted by `sid`, then client.
     pub backchannel: Vec<BackchannelDelivery>,
-}
-
-/// One request the mock's `/endsession` received, and what it answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct EndSessionCall {
-    /// The query parameters, decoded, in order.
-    pub params: Vec<(String, String)>,
-    /// The status code of the answer: 302 on success, or 200 when the
-    /// logged-out page loads front-channel iframes first.
-    pub status: u16,
-    /// Whether a hosted session was ended.
-    pub ended_hosted_session: bool,
-    /// The `id_token_hint` parameter, as received (also in `params`).
-    pub id_token_hint: Option<String>,
-    /// The `sid` claim of the `id_token_hint`, if the mock accepted the hint
-    /// (signed by its key, issued to the `client_id`).
-    pub id_token_hint_sid: Option<String>,
-}
-
-impl EndSessionCall {
-    /// The first value of the query parameter `name`.
-    #[must_use]
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-    }
-}
-
-/// What the handlers share: one per running server.
-pub(super) struct Provider {
-    pub(super) issuer: String,
-    pub(super) clients: HashMap<String, MockClient>,
-    pub(super) sessions: HostedSessions,
-    pub(super) codes: AuthorizationCodes,
-    pub(super) calls: Mutex<Vec<EndSessionCall>>,
-    deliveries: Mutex<Vec<BackchannelDelivery>>,
-    frontchannel: Mutex<Vec<FrontchannelLogout>>,
-    pub(super) signer: Signer,
-    clock: Clock,
-    pub(super) backchannel_timeout: Duration,
-    /// The `max-age` of `/jwks`, if set; `no-store` otherwise.
-    pub(super) jwks_max_age: Option<Duration>,
-}
-
-impl fmt::Debug for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Provider")
-            .field("issuer", &self.issuer)
-            .field("clients", &self.clients)
-            .field("signer", &self.signer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Provider {
-    pub(super) fn record(&self, call: EndSessionCall) {
-        self.calls.lock().unwrap_or_else(PoisonError::into_inner).push(call);
-    }
-
-    pub(super) fn record_deliveries(&self, deliveries: &[BackchannelDelivery]) {
-        self.deliveries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(deliveries);
-    }
-
-    pub(super) fn record_frontchannel(&self, logouts: &[FrontchannelLogout]) {
-        self.frontchannel.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(logouts);
-    }
-
-    /// Now, in seconds since the Unix epoch (0 for a clock set before it).
-    pub(super) fn now(&self) -> u64 {
-        (self.clock)().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
-    }
 }
 
 struct Control {

@@ -1,7 +1,7 @@
 //! `POST /token`: exchanges an authorization code for an ID token (RFC 6749
 //! 4.1.3 and 5, RFC 7636 4.6, OpenID Connect Core 3.1.3).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::{Body, Bytes},
@@ -15,14 +15,19 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use serde_json::json;
 use url::form_urlencoded;
 
-use super::{
-    ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME,
+use crate::{
     client::MockClient,
-    hosted::random_hex,
-    jws::{constant_time_eq, is_pkce_value, pkce_s256_matches},
+    pkce::{self, constant_time_eq, is_pkce_value},
+    random::random_hex,
     reply,
-    server::Provider,
+    state::Provider,
 };
+
+/// How long an ID token is valid (`exp - iat`).
+pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
+
+/// The `expires_in` of the access tokens (opaque: nothing at the mock accepts them).
+pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The parameters of a token request the mock reads; each may be given once.
 const PARAMS: [&str; 6] =
@@ -118,7 +123,7 @@ fn exchange(
     }
     match (&grant.code_challenge, first("code_verifier")) {
         (Some(challenge), Some(verifier))
-            if is_pkce_value(verifier) && pkce_s256_matches(verifier, challenge) => {}
+            if is_pkce_value(verifier) && pkce::s256_matches(verifier, challenge) => {}
         (Some(_), _) => return Err(invalid_grant("code_verifier does not match code_challenge")),
         // A verifier for a code issued without PKCE is refused (RFC 9700 2.1.1, downgrade).
         (None, Some(_)) => {
@@ -154,7 +159,7 @@ fn exchange(
             "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": ACCESS_TOKEN_LIFETIME.as_secs(),
-            "id_token": provider.signer.sign(&claims),
+            "id_token": provider.keys.sign(&claims),
         }),
     ))
 }

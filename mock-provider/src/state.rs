@@ -1,0 +1,114 @@
+//! What the handlers of one running server share: its clients, hosted
+//! sessions, codes, keys, clock and records.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use crate::{
+    client::MockClient,
+    codes::AuthorizationCodes,
+    hosted::HostedSessions,
+    key_ring::KeyRing,
+    records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
+};
+
+/// The time source: the system clock unless a test injects its own.
+pub(crate) type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// What the handlers share: one per running server.
+pub(crate) struct Provider {
+    pub(crate) issuer: String,
+    pub(crate) clients: HashMap<String, MockClient>,
+    pub(crate) sessions: HostedSessions,
+    pub(crate) codes: AuthorizationCodes,
+    pub(crate) keys: KeyRing,
+    pub(crate) backchannel_timeout: Duration,
+    /// The `max-age` of `/jwks`, if set; `no-store` otherwise.
+    pub(crate) jwks_max_age: Option<Duration>,
+    clock: Clock,
+    calls: Mutex<Vec<EndSessionCall>>,
+    deliveries: Mutex<Vec<BackchannelDelivery>>,
+    frontchannel: Mutex<Vec<FrontchannelLogout>>,
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.issuer)
+            .field("clients", &self.clients)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// A provider with no hosted sessions, codes or records yet.
+    pub(crate) fn new(
+        issuer: String,
+        clients: HashMap<String, MockClient>,
+        keys: KeyRing,
+        clock: Clock,
+        backchannel_timeout: Duration,
+        jwks_max_age: Option<Duration>,
+    ) -> Self {
+        Self {
+            issuer,
+            clients,
+            sessions: HostedSessions::default(),
+            codes: AuthorizationCodes::default(),
+            keys,
+            backchannel_timeout,
+            jwks_max_age,
+            clock,
+            calls: Mutex::default(),
+            deliveries: Mutex::default(),
+            frontchannel: Mutex::default(),
+        }
+    }
+
+    /// Now, in seconds since the Unix epoch (0 for a clock set before it).
+    pub(crate) fn now(&self) -> u64 {
+        (self.clock)().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs())
+    }
+
+    pub(crate) fn record(&self, call: EndSessionCall) {
+        lock(&self.calls).push(call);
+    }
+
+    pub(crate) fn record_deliveries(&self, deliveries: &[BackchannelDelivery]) {
+        lock(&self.deliveries).extend_from_slice(deliveries);
+    }
+
+    pub(crate) fn record_frontchannel(&self, logouts: &[FrontchannelLogout]) {
+        lock(&self.frontchannel).extend_from_slice(logouts);
+    }
+
+    /// Every `/endsession` call so far, oldest first.
+    pub(crate) fn end_session_calls(&self) -> Vec<EndSessionCall> {
+        lock(&self.calls).clone()
+    }
+
+    /// The latest `/endsession` call, if any.
+    pub(crate) fn last_end_session_call(&self) -> Option<EndSessionCall> {
+        lock(&self.calls).last().cloned()
+    }
+
+    /// Every Back-Channel Logout delivery so far, oldest sign-out first.
+    pub(crate) fn backchannel_deliveries(&self) -> Vec<BackchannelDelivery> {
+        lock(&self.deliveries).clone()
+    }
+
+    /// Every Front-Channel Logout iframe rendered so far, oldest first.
+    pub(crate) fn frontchannel_logouts(&self) -> Vec<FrontchannelLogout> {
+        lock(&self.frontchannel).clone()
+    }
+}
+
+/// A record list; a panic elsewhere cannot leave it half-written, so keep serving.
+fn lock<T>(records: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    records.lock().unwrap_or_else(PoisonError::into_inner)
+}
