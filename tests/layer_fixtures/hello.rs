@@ -1,6 +1,6 @@
 //! The app behind the layer in the benchmarks and the allocation test:
 //! answers at once and allocates nothing, so what is measured is the layer.
-//! (Included by path from benches/middleware.rs.)
+//! (Included by path from benches/common/mod.rs and tests/allocations.rs.)
 
 use std::{
     convert::Infallible,
