@@ -1,7 +1,7 @@
 //! Cost of validating one ES256 logout token end to end, against the raw cost
 //! of jsonwebtoken verifying the same signature with the same key.
 //!
-//! `cargo bench --bench logout_token --features backchannel`. The difference
+//! `cargo bench -p tower-oidc-logout --bench logout_token --features provider-logout`. The difference
 //! is this crate's own work: splitting, base64url, the header and claims as
 //! JSON, key selection, every rule of section 2.6 and the result's strings.
 
@@ -14,12 +14,17 @@ use std::{
 };
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, crypto, jwk::Jwk};
-use serde_json::json;
+use jsonwebtoken::{Algorithm, DecodingKey, crypto};
 use tower_oidc_logout::provider_logout::{KeySet, LogoutTokenValidator};
+use tower_oidc_logout_mock::{LogoutTokenClaims, SigningKey};
 
 const ISSUER: &str = "https://op.example";
 const CLIENT_ID: &str = "client-1";
+/// The secret of `tests/data/keys/es256.pk8.der`.
+const ES256_SECRET: [u8; 32] = [
+    0x53, 0x52, 0x77, 0x4a, 0xa0, 0x4b, 0x78, 0x7d, 0x8b, 0xe6, 0x1b, 0xba, 0x5a, 0xcc, 0x04, 0x30,
+    0xb4, 0xa6, 0x45, 0x17, 0x6b, 0x5e, 0xc6, 0x25, 0x4e, 0x20, 0x25, 0x77, 0x57, 0xa2, 0xe1, 0x3c,
+];
 
 /// Polls a future that completes without waiting (validation with given keys does).
 fn run<F: Future>(future: F) -> F::Output {
@@ -30,63 +35,36 @@ fn run<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn encode(value: &serde_json::Value) -> String {
-    use std::fmt::Write;
-    // base64url without padding, enough for a benchmark's fixture.
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = serde_json::to_vec(value).unwrap();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            let _ = out.write_char(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 fn logout_token(c: &mut Criterion) {
-    let key = EncodingKey::from_ec_der(include_bytes!("../tests/data/keys/es256.pk8.der"));
-    let mut jwk =
-        serde_json::to_value(Jwk::from_encoding_key(&key, Algorithm::ES256).unwrap()).unwrap();
-    jwk["kid"] = json!("k1");
-    let jwks = serde_json::to_vec(&json!({ "keys": [jwk.clone()] })).unwrap();
+    // The library's test key (tests/data/keys/es256.pk8.der), through the mock's token kit.
+    let key = SigningKey::from_secret(ES256_SECRET).unwrap().with_kid("k1");
     let validator = LogoutTokenValidator::builder()
         .issuer(ISSUER)
         .client_id(CLIENT_ID)
-        .keys(KeySet::from_jwks(&jwks).unwrap())
+        .keys(KeySet::from_jwks(key.jwks().as_bytes()).unwrap())
         .build()
         .unwrap();
 
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let header = json!({ "alg": "ES256", "typ": "logout+jwt", "kid": "k1" });
-    let claims = json!({
-        "iss": ISSUER,
-        "aud": CLIENT_ID,
-        "iat": now,
-        "exp": now + 3600,
-        "jti": "bWJq",
-        "sub": "248289761001",
-        "sid": "08a5019c-17e1-4977-8f42-65a12843ea02",
-        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
-    });
-    let message = format!("{}.{}", encode(&header), encode(&claims));
-    let signature = crypto::sign(message.as_bytes(), &key, Algorithm::ES256).unwrap();
-    let token = format!("{message}.{signature}");
+    let sid = "08a5019c-17e1-4977-8f42-65a12843ea02";
+    let token =
+        LogoutTokenClaims::new(ISSUER, CLIENT_ID, sid, "248289761001", now).jti("bWJq").sign(&key);
+    let jwk = key.public_jwk();
+    let (message, signature) = token.rsplit_once('.').expect("a compact JWS");
     run(validator.validate(&token)).expect("the fixture is a valid logout token");
 
     let decoding_key =
         DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap())
             .unwrap();
     assert!(
-        crypto::verify(&signature, message.as_bytes(), &decoding_key, Algorithm::ES256).unwrap()
+        crypto::verify(signature, message.as_bytes(), &decoding_key, Algorithm::ES256).unwrap()
     );
 
     let mut group = c.benchmark_group("logout_token_es256");
     group.bench_function("jsonwebtoken_crypto_verify", |b| {
         b.iter(|| {
             crypto::verify(
-                black_box(&signature),
+                black_box(signature),
                 black_box(message.as_bytes()),
                 &decoding_key,
                 Algorithm::ES256,
@@ -105,7 +83,7 @@ fn logout_token(c: &mut Criterion) {
     for _ in 0..PAIRS {
         let started = Instant::now();
         black_box(crypto::verify(
-            black_box(&signature),
+            black_box(signature),
             black_box(message.as_bytes()),
             &decoding_key,
             Algorithm::ES256,

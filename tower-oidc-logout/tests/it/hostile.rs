@@ -8,6 +8,8 @@ use crate::wire;
 
 use std::sync::atomic::Ordering;
 
+use tower_oidc_logout_mock::{LogoutTokenClaims, SigningKey};
+
 use wire::{
     APP_ORIGIN, BACKCHANNEL, CALLBACK, Jar, KEY, TTL, callback, exchange, request, serve, sign_out,
     state_cookie_name,
@@ -79,20 +81,15 @@ async fn hostile_requests_get_a_4xx_with_a_reason_and_the_server_keeps_serving()
         too_many_headers.push(("cookie", pair.as_bytes()));
     }
 
-    let b64 = |json: &str| {
-        use base64::Engine as _;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-    };
-    let claims = b64(
-        r#"{"iss":"https://op.example","aud":"socket-tests","iat":1,"exp":99999999999,"jti":"j","sub":"u","events":{"http://schemas.openid.net/event/backchannel-logout":{}}}"#,
-    );
-    let alg_none =
-        format!("logout_token={}.{claims}.", b64(r#"{"alg":"none","typ":"logout+jwt","kid":"k"}"#));
-    let forged = format!(
-        "logout_token={}.{claims}.{}",
-        b64(r#"{"alg":"ES256","typ":"logout+jwt","kid":"k"}"#),
-        b64(&"x".repeat(64))
-    );
+    // The wire app trusts op-jwks.json (kid `k`); these tokens are refused before any key fits.
+    let claims = LogoutTokenClaims::new("https://op.example", "socket-tests", "s", "u", 1)
+        .without("sid")
+        .exp(99_999_999_999)
+        .jti("j");
+    let other_key = SigningKey::from_secret([9; 32]).unwrap().with_kid("k");
+    let alg_none = format!("logout_token={}", claims.clone().unsigned().sign(&other_key));
+    // A real ES256 signature, by a key the provider never published, under its kid.
+    let forged = format!("logout_token={}", claims.sign(&other_key));
     let oversized_token = format!("logout_token={}", "a".repeat(30 * 1024));
     let bcl = BACKCHANNEL.as_bytes();
 
