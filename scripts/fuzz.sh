@@ -3,7 +3,7 @@
 #
 #   scripts/fuzz.sh                 # 30 s per target, all targets
 #   scripts/fuzz.sh 60 callback     # 60 s, one target
-#   FUZZ_KEEP=1 scripts/fuzz.sh     # also merge new, coverage-increasing inputs into fuzz/corpus/
+#   FUZZ_KEEP=1 scripts/fuzz.sh     # keep new, coverage-increasing inputs in fuzz/corpus/ (not committed)
 #
 # Targets (fuzz/fuzz_targets/): `callback` (any query and cookies at the
 # post-logout callback, splicing real sealed states), `return_target` (the
@@ -16,11 +16,12 @@
 # single allocation over 256 MiB, under 1 GiB resident, no input slower than 30 s (one input takes
 # milliseconds; the margin is for a machine shared with builds).
 #
-# The committed corpus in fuzz/corpus/<target> seeds every run and is only
-# read; new inputs go to a temporary directory unless FUZZ_KEEP=1. It holds
-# Cookie headers that are not ASCII (UTF-8 and raw bytes) for `callback` and
-# `logout`; `cargo test` in fuzz/ (tests/corpus.rs, a plain build) checks that
-# it still does after a change to the input types. A crash
+# The named seeds committed in fuzz/seeds/<target> start the working corpus
+# (fuzz/corpus/<target>, ignored by git); new inputs go to a temporary
+# directory unless FUZZ_KEEP=1. The seeds hold Cookie headers that are not
+# ASCII (UTF-8 and raw bytes, some beside a real state cookie) for `callback`
+# and `logout`, and valid signed posts for `backchannel`; the fuzz package's
+# tests (run first, a plain build) check that they still do. A crash
 # stops the script with a non-zero status; the input is saved under
 # fuzz/artifacts/<target>/ and replays with `cargo fuzz run <target> <file>`.
 #
@@ -45,13 +46,18 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 export RUSTC_BOOTSTRAP=1
 
+echo "==> the seeds still hold what they are named for (fuzz/tests/)"
+(cd fuzz && cargo test --quiet)
+
 echo "==> building fuzz targets"
 cargo fuzz build
 
 status=0
 for target in "${targets[@]}"; do
+    # The working corpus (not committed) starts from the named seeds.
     corpus="fuzz/corpus/$target"
     mkdir -p "$corpus"
+    cp -n fuzz/seeds/"$target"/* "$corpus"/ 2>/dev/null || true
     fresh="$(mktemp -d)"
     echo "==> fuzzing $target for ${seconds}s (seed corpus: $(find "$corpus" -type f | wc -l) inputs)"
     failed=0

@@ -1,4 +1,4 @@
-//! The committed `backchannel` corpus holds well-formed back-channel posts:
+//! The committed `backchannel` seeds hold well-formed back-channel posts:
 //! a form with one really signed, valid `logout_token`, so every run starts
 //! from a request that passes (and its replay, refused).
 //!
@@ -28,8 +28,8 @@ fn decode(bytes: &[u8]) -> Option<Input> {
 }
 
 #[test]
-fn the_corpus_holds_valid_posts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/backchannel");
+fn the_seeds_are_valid_posts() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/backchannel");
     if let Ok(n) = std::env::var("BACKCHANNEL_SEEDS") {
         let mut want: usize = n.parse().unwrap();
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
