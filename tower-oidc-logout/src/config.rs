@@ -675,7 +675,7 @@ fn origin_of(what: &'static str, text: &str) -> Result<String, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::OidcLogoutLayer;
+    use crate::layer::OidcLogoutLayer;
 
     fn key() -> StateKey {
         StateKey::from_bytes(b"0123456789abcdef0123456789abcdef").unwrap()

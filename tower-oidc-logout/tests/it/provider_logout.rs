@@ -22,7 +22,7 @@ use tower_oidc_logout::{
     ConfigError, OidcLogoutLayer, StateKey,
     discovery::ProviderMetadata,
     provider_logout::{
-        LogoutTokenValidator, ProviderLogout, Refusal,
+        LogoutTokenValidator, LogoutTokenValidatorBuilder, ProviderLogout, Refusal,
         index::{
             EndSessions, EndSessionsError, EndSessionsFuture, MemoryIndex, SessionIndex,
             SessionsEnded, SignIn,
@@ -30,21 +30,21 @@ use tower_oidc_logout::{
     },
     tower_sessions::v0_14::DeleteFromStore,
 };
-use tower_oidc_logout_mock::{LogoutTokenClaims, MockClient, MockProvider};
+use tower_oidc_logout_mock::{LogoutTokenClaims, MockClient, MockProvider, MockProviderBuilder};
 use tower_sessions_0_14::{MemoryStore, Session, SessionStore, session::Id};
 
-const CLIENT: &str = "rp";
+pub(crate) const CLIENT: &str = "rp";
 const CALLBACK: &str = "https://app.example/logout/callback";
 const BACKCHANNEL: &str = "/logout/backchannel";
 const FRONTCHANNEL: &str = "/logout/frontchannel";
 
-struct Fixture {
-    provider: MockProvider,
-    index: Arc<MemoryIndex>,
-    store: Arc<MemoryStore>,
+pub(crate) struct Fixture {
+    pub(crate) provider: MockProvider,
+    pub(crate) index: Arc<MemoryIndex>,
+    pub(crate) store: Arc<MemoryStore>,
     /// How many of the next `end_sessions` calls fail (as a store that is down would).
-    store_failures: Arc<AtomicUsize>,
-    layer: OidcLogoutLayer,
+    pub(crate) store_failures: Arc<AtomicUsize>,
+    pub(crate) layer: OidcLogoutLayer,
 }
 
 /// `DeleteFromStore` over the fixture's store, failing while `failures` is above zero.
@@ -71,15 +71,20 @@ async fn fixture() -> Fixture {
 }
 
 async fn fixture_with(
-    validator: impl FnOnce(
-        tower_oidc_logout::provider_logout::LogoutTokenValidatorBuilder,
-    ) -> tower_oidc_logout::provider_logout::LogoutTokenValidatorBuilder,
+    validator: impl FnOnce(LogoutTokenValidatorBuilder) -> LogoutTokenValidatorBuilder,
 ) -> Fixture {
-    let provider = MockProvider::builder()
-        .register(MockClient::new(CLIENT).post_logout_redirect_uri(CALLBACK))
-        .serve("127.0.0.1:0")
-        .await
-        .unwrap();
+    fixture_on(|provider| provider, validator).await
+}
+
+/// The mock (as `provider` sets it up), a layer serving both provider-logout
+/// routes with a validator `validator` sets up, the index and the store.
+pub(crate) async fn fixture_on(
+    provider: impl FnOnce(MockProviderBuilder) -> MockProviderBuilder,
+    validator: impl FnOnce(LogoutTokenValidatorBuilder) -> LogoutTokenValidatorBuilder,
+) -> Fixture {
+    let builder = MockProvider::builder()
+        .register(MockClient::new(CLIENT).post_logout_redirect_uri(CALLBACK));
+    let provider = provider(builder).serve("127.0.0.1:0").await.unwrap();
     let metadata = ProviderMetadata::discover(provider.issuer()).await.unwrap();
     let validator =
         validator(LogoutTokenValidator::builder().provider(&metadata).client_id(CLIENT))
@@ -108,7 +113,7 @@ async fn fixture_with(
 
 impl Fixture {
     /// An app session of `sub` in the provider session `sid`, saved and indexed.
-    async fn signed_in(&self, sub: &str, sid: &str) -> Id {
+    pub(crate) async fn signed_in(&self, sub: &str, sid: &str) -> Id {
         let session = Session::new(None, self.store.clone(), None);
         session.insert("sub", sub).await.unwrap();
         session.save().await.unwrap();
@@ -119,15 +124,15 @@ impl Fixture {
         id
     }
 
-    async fn alive(&self, id: &Id) -> bool {
+    pub(crate) async fn alive(&self, id: &Id) -> bool {
         self.store.load(id).await.unwrap().is_some()
     }
 
-    fn claims(&self, sid: &str, sub: &str) -> LogoutTokenClaims {
+    pub(crate) fn claims(&self, sid: &str, sub: &str) -> LogoutTokenClaims {
         self.provider.logout_token_claims(CLIENT, sid, sub)
     }
 
-    async fn send(&self, request: Request<Body>) -> (Response<()>, String) {
+    pub(crate) async fn send(&self, request: Request<Body>) -> (Response<()>, String) {
         let app = tower::service_fn(|_: Request<Body>| async {
             Ok::<_, Infallible>(Response::new(Body::from("app")))
         });
@@ -137,7 +142,7 @@ impl Fixture {
         (Response::from_parts(parts, ()), String::from_utf8_lossy(&body).into_owned())
     }
 
-    async fn post_token(&self, token: &str) -> (Response<()>, String) {
+    pub(crate) async fn post_token(&self, token: &str) -> (Response<()>, String) {
         let form = format!("logout_token={token}");
         self.send(form_request(form)).await
     }
@@ -150,7 +155,7 @@ fn form_request(form: String) -> Request<Body> {
         .unwrap()
 }
 
-fn assert_refused(response: &Response<()>, body: &str, code: &str) {
+pub(crate) fn assert_refused(response: &Response<()>, body: &str, code: &str) {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{code}: {body}");
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     let json: serde_json::Value = serde_json::from_str(body).unwrap();

@@ -8,7 +8,6 @@
 //! test waits on the wall clock.
 
 use std::{
-    convert::Infallible,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -16,27 +15,14 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use axum::body::Body;
-use http::{Request, Response, StatusCode, header};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use serde_json::json;
-use tower::{Layer, ServiceExt};
-use tower_oidc_logout::{
-    OidcLogoutLayer, StateKey,
-    discovery::ProviderMetadata,
-    provider_logout::{
-        DEFAULT_TOKEN_MAX_AGE, DEFAULT_UNKNOWN_KID_MIN_GAP, LogoutTokenValidator,
-        LogoutTokenValidatorBuilder, ProviderLogout, Refusal,
-        index::{MemoryIndex, SessionIndex, SignIn},
-    },
-    tower_sessions::v0_14::DeleteFromStore,
+use tower_oidc_logout::provider_logout::{
+    DEFAULT_TOKEN_MAX_AGE, DEFAULT_UNKNOWN_KID_MIN_GAP, LogoutTokenValidatorBuilder,
 };
-use tower_oidc_logout_mock::{LogoutTokenClaims, MockClient, MockProvider, MockProviderBuilder};
-use tower_sessions_0_14::{MemoryStore, Session, SessionStore, session::Id};
+use tower_oidc_logout_mock::{LogoutTokenClaims, MockProviderBuilder};
 
-const CLIENT: &str = "rp";
-const CALLBACK: &str = "https://app.example/logout/callback";
-const BACKCHANNEL: &str = "/logout/backchannel";
+use crate::provider_logout::{CLIENT, Fixture, assert_refused, fixture_on};
 
 /// Seconds since the epoch, moved by hand; starts at the wall clock's now so
 /// that the index's own expiries (by the wall clock) are not in the past.
@@ -64,97 +50,48 @@ impl Clock {
     }
 }
 
-struct Fixture {
-    provider: MockProvider,
+/// The provider-logout fixture with one hand-moved clock shared by the mock and the validator.
+struct Keys {
+    app: Fixture,
     clock: Clock,
-    index: Arc<MemoryIndex>,
-    store: Arc<MemoryStore>,
-    layer: OidcLogoutLayer,
+}
+
+impl std::ops::Deref for Keys {
+    type Target = Fixture;
+
+    fn deref(&self) -> &Fixture {
+        &self.app
+    }
 }
 
 async fn fixture(
     provider: impl FnOnce(MockProviderBuilder) -> MockProviderBuilder,
     validator: impl FnOnce(LogoutTokenValidatorBuilder) -> LogoutTokenValidatorBuilder,
-) -> Fixture {
+) -> Keys {
     let clock = Clock::new();
-    let builder = MockProvider::builder()
-        .register(MockClient::new(CLIENT).post_logout_redirect_uri(CALLBACK))
-        .clock(clock.reader());
-    let provider = provider(builder).serve("127.0.0.1:0").await.unwrap();
-    let metadata = ProviderMetadata::discover(provider.issuer()).await.unwrap();
-    let validator = validator(
-        LogoutTokenValidator::builder().provider(&metadata).client_id(CLIENT).clock(clock.reader()),
+    let (for_provider, for_validator) = (clock.reader(), clock.reader());
+    let app = fixture_on(
+        |builder| provider(builder.clock(for_provider)),
+        |builder| validator(builder.clock(for_validator)),
     )
-    .build()
-    .unwrap();
-    let index = Arc::new(MemoryIndex::new());
-    let store = Arc::new(MemoryStore::default());
-    let logout = ProviderLogout::new(index.clone(), DeleteFromStore::from_arc(store.clone()))
-        .validator(validator);
-    let layer = OidcLogoutLayer::builder()
-        .provider(&metadata)
-        .client_id(CLIENT)
-        .post_logout_redirect_uri(CALLBACK)
-        .state_key(StateKey::generate().unwrap())
-        .provider_logout(logout)
-        .backchannel_logout(BACKCHANNEL)
-        .build()
-        .unwrap();
-    Fixture { provider, clock, index, store, layer }
+    .await;
+    Keys { app, clock }
 }
 
-impl Fixture {
-    /// An app session of `sub` in the provider session `sid`, saved and indexed.
-    async fn signed_in(&self, sub: &str, sid: &str) -> Id {
-        let session = Session::new(None, self.store.clone(), None);
-        session.insert("sub", sub).await.unwrap();
-        session.save().await.unwrap();
-        let id = session.id().unwrap();
-        let expires = SystemTime::now() + Duration::from_secs(24 * 3600);
-        let sign_in = SignIn::new(self.provider.issuer(), sub, id.to_string(), expires).sid(sid);
-        self.index.record(&sign_in).await.unwrap();
-        id
-    }
-
-    async fn alive(&self, id: &Id) -> bool {
-        self.store.load(id).await.unwrap().is_some()
-    }
-
-    /// Valid claims now (by the shared clock), signed with the current key when posted.
-    fn claims(&self, sid: &str, sub: &str) -> LogoutTokenClaims {
-        self.provider.logout_token_claims(CLIENT, sid, sub)
-    }
-
+impl Keys {
+    /// Signed with the provider's current key.
     fn token(&self, claims: &LogoutTokenClaims) -> String {
         self.provider.logout_token(claims)
     }
 
-    async fn post(&self, token: &str) -> (Response<()>, String) {
-        let request = Request::post(BACKCHANNEL)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Body::from(format!("logout_token={token}")))
-            .unwrap();
-        let app = tower::service_fn(|_: Request<Body>| async {
-            Ok::<_, Infallible>(Response::new(Body::from("app")))
-        });
-        let response = self.layer.layer(app).oneshot(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.unwrap().to_bytes();
-        (Response::from_parts(parts, ()), String::from_utf8_lossy(&body).into_owned())
-    }
-
     async fn accepted(&self, token: &str) {
-        let (response, body) = self.post(token).await;
+        let (response, body) = self.post_token(token).await;
         assert_eq!(response.status(), StatusCode::OK, "{body}");
     }
 
     async fn refused(&self, token: &str, code: &str) {
-        let (response, body) = self.post(token).await;
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{code}: {body}");
-        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let description = json["error_description"].as_str().unwrap();
-        assert!(description.starts_with(&format!("{code}: ")), "expected {code}: {description}");
-        assert_eq!(response.extensions().get::<Refusal>().map(Refusal::code), Some(code));
+        let (response, body) = self.post_token(token).await;
+        assert_refused(&response, &body, code);
     }
 }
 
