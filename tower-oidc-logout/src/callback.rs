@@ -225,7 +225,7 @@ fn read_query(query: &str) -> Result<[Option<Cow<'_, str>>; 2], Rejection> {
     if query.len() > MAX_QUERY_LEN {
         return Err(Rejection::TooLarge);
     }
-    form::params_once(query.as_bytes(), ["state", "logout"]).map_err(|_| Rejection::MalformedQuery)
+    form::params_once_str(query, ["state", "logout"]).map_err(|_| Rejection::MalformedQuery)
 }
 
 /// With no `state` echoed (opt-in only): the newest valid state cookie.

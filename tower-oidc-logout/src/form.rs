@@ -15,23 +15,70 @@ pub(crate) struct Repeated;
 /// [`Repeated`]); other parameters are skipped.
 ///
 /// Decodes as [`form_urlencoded::parse`] does (pairs split at `&`, each at its
-/// first `=`, `+` and `%XX` decoded, invalid UTF-8 replaced), in one pass,
-/// borrowing the pairs that need no decoding: providers send ours as is, so
-/// the callback's `state` is never copied.
+/// first `=`, `+` and `%XX` decoded, invalid UTF-8 replaced). Text that is
+/// UTF-8 is read by [`params_once_str`].
 pub(crate) fn params_once<'a, const N: usize>(
     pairs: &'a [u8],
     names: [&str; N],
 ) -> Result<[Option<Cow<'a, str>>; N], Repeated> {
-    let mut found = [const { None }; N];
-    for pair in pairs.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
-        let plain = !pair.iter().any(|&b| b == b'%' || b == b'+');
-        let (name, value) = match std::str::from_utf8(pair) {
-            Ok(text) if plain => {
-                let (name, value) = text.split_once('=').unwrap_or((text, ""));
-                (Cow::Borrowed(name), Cow::Borrowed(value))
+    match std::str::from_utf8(pairs) {
+        Ok(text) => params_once_str(text, names),
+        Err(_) => take_once(form_urlencoded::parse(pairs), names),
+    }
+}
+
+/// [`params_once`] for text already known to be UTF-8 (a URI's query), in
+/// one pass, borrowing the pairs that need no decoding: providers send ours
+/// as is, so the callback's `state` is never copied.
+pub(crate) fn params_once_str<'a, const N: usize>(
+    pairs: &'a str,
+    names: [&str; N],
+) -> Result<[Option<Cow<'a, str>>; N], Repeated> {
+    // One pass over the bytes: pairs split at `&`, each at its first `=`,
+    // noting whether it holds an escape. The callback's hot path: `split`,
+    // `any` and `split_once` (three passes) cost ~380 instructions more per
+    // callback under callgrind (BENCHMARKS.md).
+    let bytes = pairs.as_bytes();
+    let mut next = 0;
+    let decoded = std::iter::from_fn(|| {
+        while next < bytes.len() {
+            let start = next;
+            let (mut end, mut eq, mut escaped) = (start, None, false);
+            while let Some(&b) = bytes.get(end).filter(|&&b| b != b'&') {
+                match b {
+                    b'=' if eq.is_none() => eq = Some(end),
+                    b'%' | b'+' => escaped = true,
+                    _ => {}
+                }
+                end += 1;
             }
-            _ => form_urlencoded::parse(pair).next().unwrap_or_default(),
-        };
+            next = end + 1;
+            let pair = &pairs[start..end];
+            if pair.is_empty() {
+                continue;
+            }
+            return Some(if escaped {
+                form_urlencoded::parse(pair.as_bytes()).next().unwrap_or_default()
+            } else {
+                let (name, value) = match eq {
+                    Some(eq) => (&pairs[start..eq], &pairs[eq + 1..end]),
+                    None => (pair, ""),
+                };
+                (Cow::Borrowed(name), Cow::Borrowed(value))
+            });
+        }
+        None
+    });
+    take_once(decoded, names)
+}
+
+/// The first value of each of `names` among `pairs`; [`Repeated`] on a second.
+fn take_once<'a, const N: usize>(
+    pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    names: [&str; N],
+) -> Result<[Option<Cow<'a, str>>; N], Repeated> {
+    let mut found = [const { None }; N];
+    for (name, value) in pairs {
         let Some(slot) = names.iter().position(|n| *n == name) else { continue };
         if found[slot].replace(value).is_some() {
             return Err(Repeated);

@@ -40,7 +40,7 @@ async fn end(routes: &Routes, parts: &Parts) -> Result<(), Refusal> {
     }
     let query = parts.uri.query().unwrap_or_default();
     let [iss, sid] =
-        form::params_once(query.as_bytes(), ["iss", "sid"]).map_err(|_| Refusal::NoIssOrSid)?;
+        form::params_once_str(query, ["iss", "sid"]).map_err(|_| Refusal::NoIssOrSid)?;
     let (Some(iss), Some(sid)) = (iss, sid) else { return Err(Refusal::NoIssOrSid) };
     if iss != routes.validator.issuer() {
         return Err(Refusal::WrongIssuer);
