@@ -1,4 +1,4 @@
-//! The logout layer on a plain hyper 1 server, no framework: `cargo run --example hyper`.
+//! The logout layer on a plain hyper 1 server, no framework: `cargo run -p tower-oidc-logout --example hyper`.
 //!
 //! `service_fn` is the app; the layer answers `POST /logout` and checks
 //! `GET /logout/callback` before the app sees it. Set
@@ -8,7 +8,10 @@
 use std::convert::Infallible;
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, header::CONTENT_TYPE};
+use http::{
+    HeaderValue, Request, Response,
+    header::{CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS},
+};
 use http_body_util::Full;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, service::TowerToHyperService};
@@ -16,28 +19,31 @@ use tokio::net::TcpListener;
 use tower::{Layer, service_fn};
 use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, SessionCookie, StateKey};
 
-#[path = "shared/html.rs"]
-mod html;
-
 const ADDR: &str = "127.0.0.1:3000";
 
 async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let html = match request.extensions().get::<LoggedOut>() {
-        // Only the callback, validated by the layer, carries `LoggedOut`.
-        // Both values come from the request: escape them like any other.
-        Some(done) => format!(
-            "<h1>Signed out</h1><p>Provider said logout={}. <a href=\"{}\">Continue</a></p>",
-            html::escape(done.logout().unwrap_or("(none)")),
-            html::escape(done.return_target().map_or("/", |t| t.as_str()))
+    // Only the callback, validated by the layer, carries `LoggedOut`. Its values
+    // come from the request: answered as plain text, they need no escaping.
+    let (body, content_type) = match request.extensions().get::<LoggedOut>() {
+        Some(done) => (
+            format!(
+                "Signed out. The provider said logout={}. Continue at {}\n",
+                done.logout().unwrap_or("(none)"),
+                done.return_target().map_or("/", |t| t.as_str())
+            ),
+            "text/plain; charset=utf-8",
         ),
-        None => "<h1>hyper app</h1><form method=\"post\" action=\"/logout\">\
-                 <button>Sign out</button></form>"
-            .to_owned(),
+        None => (
+            "<h1>hyper app</h1><form method=\"post\" action=\"/logout\">\
+             <button>Sign out</button></form>"
+                .to_owned(),
+            "text/html; charset=utf-8",
+        ),
     };
-    let mut response = Response::new(Full::new(Bytes::from(html)));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     Ok(response)
 }
 

@@ -1,20 +1,17 @@
-//! The logout layer on a tonic server (with the gRPC health service): `cargo run --example tonic`.
+//! The logout layer on a tonic server (with the gRPC health service): `cargo run -p tower-oidc-logout --example tonic`.
 //!
 //! gRPC calls pass through the layer untouched; browsers sharing the host get
-//! `POST /logout` and a validated `GET /logout/callback`, answered by a small
-//! page layer because tonic's router only knows gRPC services. Set
+//! `POST /logout` and a validated `GET /logout/callback`, which redirects to the
+//! return target (tonic's router only knows gRPC services). Set
 //! `PROVIDER_END_SESSION_URL` to a real provider (default: a placeholder).
 
 use std::convert::Infallible;
 
-use http::{Request, Response, header::CONTENT_TYPE};
+use http::{Request, Response};
 use tonic::{body::Body, service::Routes, transport::Server};
 use tonic_health::ServingStatus;
 use tower::{ServiceExt, layer::layer_fn, service_fn};
 use tower_oidc_logout::{LoggedOut, OidcLogoutLayer, StateKey, body::WrapBodyLayer};
-
-#[path = "shared/html.rs"]
-mod html;
 
 const ADDR: &str = "127.0.0.1:50051";
 
@@ -24,13 +21,13 @@ async fn signed_out_page(
     request: Request<Body>,
 ) -> Result<Response<Body>, Infallible> {
     if let Some(done) = request.extensions().get::<LoggedOut>() {
-        let target = html::escape(done.return_target().map_or("/", |t| t.as_str()));
-        let mut response = Response::new(Body::new(format!(
-            "<h1>Signed out</h1><p><a href=\"{target}\">Continue</a></p>"
-        )));
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, http::HeaderValue::from_static("text/html; charset=utf-8"));
+        // A `ReturnTarget` is a checked path on this site: safe as a `Location`.
+        let target = done.return_target().map_or("/", |t| t.as_str());
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = http::StatusCode::SEE_OTHER;
+        if let Ok(location) = http::HeaderValue::try_from(target) {
+            response.headers_mut().insert(http::header::LOCATION, location);
+        }
         return Ok(response);
     }
     routes.oneshot(request).await
