@@ -68,6 +68,9 @@ pub(crate) struct Config {
     /// Back-Channel and Front-Channel Logout, when configured.
     #[cfg(feature = "provider-logout")]
     pub(crate) provider_logout: Option<Arc<crate::provider_logout::Routes>>,
+    /// The preflight of this configuration (`OidcLogoutLayer::preflight`).
+    #[cfg(feature = "discovery")]
+    pub(crate) preflight: crate::discovery::Preflight,
 }
 
 impl fmt::Debug for Config {
@@ -585,6 +588,8 @@ impl Settings {
             return Err(ConfigError::RoutesCollide(logout_path));
         }
         #[cfg(feature = "provider-logout")]
+        let routes_on = (self.backchannel_path.is_some(), self.frontchannel_path.is_some());
+        #[cfg(feature = "provider-logout")]
         let provider_logout = provider_logout_routes(
             self.provider_logout,
             (self.backchannel_path, self.frontchannel_path),
@@ -611,6 +616,19 @@ impl Settings {
 
         let state_key = self.state_key.ok_or(ConfigError::MissingStateKey)?;
         let ttl_secs = state::ttl_secs(self.state_ttl)?;
+        #[cfg(feature = "discovery")]
+        let preflight = {
+            let mut preflight =
+                crate::discovery::Preflight::new(endpoint.as_str(), &client_id, &redirect_text);
+            if let Some(provider) = &self.provider {
+                preflight = preflight.metadata(provider);
+            }
+            #[cfg(feature = "provider-logout")]
+            {
+                preflight = preflight.backchannel(routes_on.0).frontchannel(routes_on.1);
+            }
+            preflight
+        };
         let end_session_url = EndSessionUrl::new(
             endpoint,
             &client_id,
@@ -641,6 +659,8 @@ impl Settings {
             refusal_page: self.refusal_page,
             #[cfg(feature = "provider-logout")]
             provider_logout,
+            #[cfg(feature = "discovery")]
+            preflight,
         })
     }
 }

@@ -65,6 +65,17 @@ impl<H> OidcLogoutLayer<H> {
         &self.config.callback_path
     }
 
+    /// A [`Preflight`](crate::discovery::Preflight) of this configuration:
+    /// the end-session endpoint, `client_id` and `post_logout_redirect_uri`
+    /// as built, the provider's metadata if [`provider`](OidcLogoutBuilder::provider)
+    /// was given, and the back- and front-channel routes that are on. Change
+    /// its HTTP settings with [`fetcher`](crate::discovery::Preflight::fetcher),
+    /// then [`run`](crate::discovery::Preflight::run) it at start-up.
+    #[cfg(feature = "discovery")]
+    pub fn preflight(&self) -> crate::discovery::Preflight {
+        self.config.preflight.clone()
+    }
+
     /// The logout route as a service of its own, for routing it yourself.
     #[must_use]
     pub fn logout_service(&self) -> LogoutService<H> {

@@ -136,9 +136,40 @@ impl Discovery {
         }
         let url_text = url.as_str();
         let tls = if url.scheme() == "https" { Some(self.tls_connector(url_text)?) } else { None };
-        tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls))
+        let answer = tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls, Mode::Get))
             .await
-            .map_err(|_| FetchError::Timeout { url: url_text.to_owned(), timeout: self.timeout })?
+            .map_err(|_| FetchError::Timeout {
+                url: url_text.to_owned(),
+                timeout: self.timeout,
+            })??;
+        Ok(Fetched { body: answer.body, max_age: answer.max_age })
+    }
+
+    /// One `GET url` under these settings that takes any answer as it comes:
+    /// its status, its `Location` (not followed) and its body, at most
+    /// [`max_document_len`](Self::max_document_len) bytes. Only the request
+    /// itself failing (connection, TLS, timeout, a body over the cap) is an error.
+    ///
+    /// The caller has checked the scheme (`https`, or `http` on loopback).
+    pub(crate) async fn probe(&self, url: &Url) -> Result<Probed, FetchError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(FetchError::NoTokioRuntime);
+        }
+        let url_text = url.as_str();
+        let tls = if url.scheme() == "https" { Some(self.tls_connector(url_text)?) } else { None };
+        let answer =
+            tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls, Mode::Probe))
+                .await
+                .map_err(|_| FetchError::Timeout {
+                    url: url_text.to_owned(),
+                    timeout: self.timeout,
+                })??;
+        Ok(Probed { status: answer.status, location: answer.location, body: answer.body })
+    }
+
+    /// The total timeout: the longest one [`get`](Self::get) or [`probe`](Self::probe) takes.
+    pub(crate) fn total_timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn tls_connector(&self, url_text: &str) -> Result<TlsConnector, FetchError> {
@@ -166,7 +197,8 @@ impl Discovery {
         url: &Url,
         url_text: &str,
         tls: Option<TlsConnector>,
-    ) -> Result<Fetched, FetchError> {
+        mode: Mode,
+    ) -> Result<Answer, FetchError> {
         // One budget for the whole connection: the TLS handshake gets what TCP left.
         let started = tokio::time::Instant::now();
         let connect_timeout = self.connect_timeout;
@@ -176,7 +208,7 @@ impl Discovery {
             .await
             .map_err(|_| timed_out())??;
         match tls {
-            None => self.exchange(tcp, url, url_text).await,
+            None => self.exchange(tcp, url, url_text, mode).await,
             Some(tls) => {
                 let name = server_name(url, url_text)?;
                 let left = connect_timeout.saturating_sub(started.elapsed());
@@ -184,12 +216,18 @@ impl Discovery {
                     .await
                     .map_err(|_| timed_out())?
                     .map_err(|error| tls_error(url_text, error))?;
-                self.exchange(stream, url, url_text).await
+                self.exchange(stream, url, url_text, mode).await
             }
         }
     }
 
-    async fn exchange<S>(&self, stream: S, url: &Url, url_text: &str) -> Result<Fetched, FetchError>
+    async fn exchange<S>(
+        &self,
+        stream: S,
+        url: &Url,
+        url_text: &str,
+        mode: Mode,
+    ) -> Result<Answer, FetchError>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -205,7 +243,7 @@ impl Discovery {
 
         let request = http::Request::get(url_path(url))
             .header(header::HOST, authority(url))
-            .header(header::ACCEPT, "application/json")
+            .header(header::ACCEPT, mode.accept())
             .header(header::USER_AGENT, concat!("tower-oidc-logout/", env!("CARGO_PKG_VERSION")))
             .body(Empty::<Bytes>::new())
             .map_err(|error| FetchError::Http {
@@ -215,19 +253,19 @@ impl Discovery {
         let response = sender.send_request(request).await.map_err(http_error)?;
 
         let status = response.status();
-        if status.is_redirection() {
-            let location = response
-                .headers()
-                .get(header::LOCATION)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned);
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        if mode == Mode::Get && status.is_redirection() {
             return Err(FetchError::Redirect {
                 url: url_text.to_owned(),
                 status: status.as_u16(),
                 location,
             });
         }
-        if status != StatusCode::OK {
+        if mode == Mode::Get && status != StatusCode::OK {
             return Err(FetchError::Status { url: url_text.to_owned(), status: status.as_u16() });
         }
 
@@ -253,8 +291,43 @@ impl Discovery {
                 document.extend_from_slice(&data);
             }
         }
-        Ok(Fetched { body: Bytes::from(document), max_age })
+        Ok(Answer { status, location, body: Bytes::from(document), max_age })
     }
+}
+
+/// What a request takes: [`Discovery::get`] only a `200`, [`Discovery::probe`] anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Get,
+    Probe,
+}
+
+impl Mode {
+    fn accept(self) -> &'static str {
+        match self {
+            Self::Get => "application/json",
+            // An end-session endpoint answers with a page, a redirect or a JSON error.
+            Self::Probe => "text/html, application/json;q=0.9, */*;q=0.8",
+        }
+    }
+}
+
+/// A response as read, before [`Mode::Get`]'s rules make it a [`Fetched`].
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    body: Bytes,
+    max_age: Option<Duration>,
+}
+
+/// The answer to a probe: whatever the server said, redirects not followed.
+#[derive(Debug)]
+pub(crate) struct Probed {
+    pub(crate) status: StatusCode,
+    /// The `Location` header, when it is visible ASCII.
+    pub(crate) location: Option<String>,
+    /// The body, at most the size cap.
+    pub(crate) body: Bytes,
 }
 
 /// The answer to a GET: the body of a `200 OK`, and how long the server says it stays fresh.

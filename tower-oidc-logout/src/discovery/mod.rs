@@ -3,7 +3,8 @@
 //! [`ProviderMetadata::discover`] fetches `<issuer>/.well-known/openid-configuration`
 //! once and keeps what sign-out needs: `end_session_endpoint`, `jwks_uri`,
 //! `authorization_endpoint`, `token_endpoint` and the four logout capability
-//! flags. [`Discovery`] changes the timeouts and the size cap.
+//! flags. [`Discovery`] changes the timeouts and the size cap. [`Preflight`]
+//! checks at start-up that the provider will accept this app's sign-out.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -58,6 +59,47 @@
 //! meant for start-up, not for the request path: nothing in the middleware
 //! fetches anything.
 //!
+//! # Preflight: will the provider accept this app's sign-out?
+//!
+//! [`Preflight`] asks the provider once, at start-up, what a user would
+//! otherwise find out on their first **Sign out**: whether it knows the
+//! `client_id` (Next Identity answers an unknown one `403 http_exception`),
+//! whether the `post_logout_redirect_uri` is on the client's allow-list,
+//! and, with discovery metadata, whether the logout capabilities and keys
+//! the app's routes need are there. It sends no cookie and no token, follows
+//! no redirect and ends within [`Preflight::bound`]. Its answers are a
+//! heuristic: see [`Preflight`] for what each provider answer means.
+//!
+//! ```no_run
+//! use tower_oidc_logout::{OidcLogoutLayer, StateKey, discovery::ProviderMetadata};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let provider = ProviderMetadata::discover("https://id.eu.nextreason.com").await?;
+//! let logout = OidcLogoutLayer::builder()
+//!     .provider(&provider)
+//!     .client_id("my-client")
+//!     .post_logout_redirect_uri("https://app.example/logout/callback")
+//!     .state_key(StateKey::generate()?)
+//!     .build()?;
+//!
+//! let report = logout.preflight().run().await;
+//! println!("{report}"); // one line per check: [ok], [FAIL] (with what to do) or [?]
+//! if !report.is_ok() {
+//!     return Err("the provider will not accept this app's sign-out".into());
+//! }
+//! let app: axum::Router = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "hello" }))
+//!     .layer(logout);
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`PreflightReport::is_ok`] is strict (every check passed);
+//! [`has_failures`](PreflightReport::has_failures) only counts what the
+//! provider refused, not what it could not be asked (a provider down at
+//! start-up).
+//!
 //! # Next Identity
 //!
 //! Next Identity's issuer is the integration's base domain as an `https`
@@ -83,9 +125,11 @@
 mod error;
 mod fetch;
 mod metadata;
+mod preflight;
 
 pub use error::DiscoveryError;
 #[cfg(feature = "provider-logout")]
 pub(crate) use fetch::FetchError;
 pub use fetch::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_DOCUMENT_LEN, DEFAULT_TIMEOUT, Discovery};
 pub use metadata::{ProviderMetadata, configuration_url};
+pub use preflight::{Check, CheckId, Outcome, Preflight, PreflightReport};

@@ -16,6 +16,8 @@ mod discovery;
 mod hostile;
 #[cfg(feature = "tower-sessions-0-14")]
 mod logout;
+#[cfg(feature = "discovery")]
+mod preflight;
 mod properties;
 #[cfg(all(feature = "provider-logout", feature = "tower-sessions-0-14"))]
 mod provider_logout;
