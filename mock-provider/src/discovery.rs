@@ -12,11 +12,24 @@ use serde_json::{Value, json};
 use crate::{reply, signing_key::ALG, state::Provider};
 
 pub(super) async fn configuration(State(provider): State<Arc<Provider>>) -> Response<Body> {
-    reply::json(StatusCode::OK, &metadata(&provider.issuer))
+    let mut document = metadata(&provider.issuer);
+    let advertised = provider.advertised;
+    for (name, on) in [
+        ("backchannel_logout_supported", advertised.backchannel),
+        ("backchannel_logout_session_supported", advertised.backchannel_session),
+        ("frontchannel_logout_supported", advertised.frontchannel),
+        ("frontchannel_logout_session_supported", advertised.frontchannel_session),
+    ] {
+        document[name] = Value::Bool(on);
+    }
+    reply::json(StatusCode::OK, &document)
 }
 
 pub(super) async fn jwks(State(provider): State<Arc<Provider>>) -> Response<Body> {
-    let mut response = reply::json(StatusCode::OK, &provider.keys.jwks());
+    let mut response = match &provider.jwks_document {
+        Some(document) => reply::json_text(StatusCode::OK, document.clone()),
+        None => reply::json(StatusCode::OK, &provider.keys.jwks()),
+    };
     if let Ok(value) = "application/jwk-set+json".parse() {
         response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
     }

@@ -46,6 +46,13 @@ pub(super) fn invalid_request(message: &str) -> Response<Body> {
     response(StatusCode::BAD_REQUEST, "application/json", body)
 }
 
+/// A JSON document given as text, served as is.
+pub(super) fn json_text(status: StatusCode, document: String) -> Response<Body> {
+    let mut response = response(status, "application/json", document);
+    response.headers_mut().insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
 /// A JSON document (`200` for discovery, the JWKS and tokens).
 pub(super) fn json(status: StatusCode, document: &Value) -> Response<Body> {
     let mut response = response(status, "application/json", document.to_string());

@@ -32,7 +32,7 @@ use crate::{
     records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
     reply,
     signing_key::SigningKey,
-    state::{Clock, Provider},
+    state::{Advertised, Clock, Provider},
     token,
 };
 
@@ -48,6 +48,23 @@ pub struct MockProviderBuilder {
     backchannel_timeout: Option<Duration>,
     jwks_max_age: Option<Duration>,
     signing_key: Option<SigningKey>,
+    advertised: Advertised,
+    jwks_document: Option<String>,
+}
+
+/// A logout capability the discovery document advertises (each `true` by
+/// default); [`MockProviderBuilder::advertise`] turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LogoutCapability {
+    /// `backchannel_logout_supported` (Back-Channel Logout 1.0).
+    Backchannel,
+    /// `backchannel_logout_session_supported`: logout tokens carry `sid`.
+    BackchannelSession,
+    /// `frontchannel_logout_supported` (Front-Channel Logout 1.0).
+    Frontchannel,
+    /// `frontchannel_logout_session_supported`: front-channel requests carry `iss` and `sid`.
+    FrontchannelSession,
 }
 
 impl fmt::Debug for MockProviderBuilder {
@@ -59,6 +76,8 @@ impl fmt::Debug for MockProviderBuilder {
             .field("backchannel_timeout", &self.backchannel_timeout)
             .field("jwks_max_age", &self.jwks_max_age)
             .field("signing_key", &self.signing_key)
+            .field("advertised", &self.advertised)
+            .field("jwks_document", &self.jwks_document.as_ref().map(String::len))
             .finish()
     }
 }
@@ -138,6 +157,29 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Whether the discovery document advertises `capability` (`true`, the
+    /// default, or `false`), to test how a relying party takes a provider
+    /// without it. Only the document changes: the mock still sends
+    /// Back- and Front-Channel Logouts to the clients registered for them.
+    pub fn advertise(mut self, capability: LogoutCapability, on: bool) -> Self {
+        let flag = match capability {
+            LogoutCapability::Backchannel => &mut self.advertised.backchannel,
+            LogoutCapability::BackchannelSession => &mut self.advertised.backchannel_session,
+            LogoutCapability::Frontchannel => &mut self.advertised.frontchannel,
+            LogoutCapability::FrontchannelSession => &mut self.advertised.frontchannel_session,
+        };
+        *flag = on;
+        self
+    }
+
+    /// Serve `document` at `/jwks` instead of the provider's public keys
+    /// (e.g. a key set with only an `oct` key), to test how a relying party
+    /// takes a key set it cannot use. Tokens are still signed with the real key.
+    pub fn jwks_document(mut self, document: impl Into<String>) -> Self {
+        self.jwks_document = Some(document.into());
+        self
+    }
+
     /// Binds `addr` (use port `0` for an ephemeral port) and starts serving.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> Result<MockProvider, MockError> {
         let listener = TcpListener::bind(addr).await.map_err(MockError::Bind)?;
@@ -151,7 +193,7 @@ impl MockProviderBuilder {
             Some(issuer) => checked_issuer(issuer)?,
             None => format!("http://{addr}"),
         };
-        let provider = Arc::new(Provider::new(
+        let mut provider = Provider::new(
             issuer,
             self.clients,
             KeyRing::new(match self.signing_key {
@@ -161,7 +203,10 @@ impl MockProviderBuilder {
             self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
             self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
             self.jwks_max_age,
-        ));
+        );
+        provider.advertised = self.advertised;
+        provider.jwks_document = self.jwks_document;
+        let provider = Arc::new(provider);
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery::configuration))
             .route("/jwks", get(discovery::jwks))

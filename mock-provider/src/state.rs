@@ -29,6 +29,10 @@ pub(crate) struct Provider {
     pub(crate) backchannel_timeout: Duration,
     /// The `max-age` of `/jwks`, if set; `no-store` otherwise.
     pub(crate) jwks_max_age: Option<Duration>,
+    /// The logout capabilities the discovery document advertises.
+    pub(crate) advertised: Advertised,
+    /// A document `/jwks` serves instead of the key ring's public keys.
+    pub(crate) jwks_document: Option<String>,
     clock: Clock,
     calls: Mutex<Vec<EndSessionCall>>,
     deliveries: Mutex<Vec<BackchannelDelivery>>,
@@ -63,6 +67,8 @@ impl Provider {
             keys,
             backchannel_timeout,
             jwks_max_age,
+            advertised: Advertised::default(),
+            jwks_document: None,
             clock,
             calls: Mutex::default(),
             deliveries: Mutex::default(),
@@ -105,6 +111,26 @@ impl Provider {
     /// Every Front-Channel Logout iframe rendered so far, oldest first.
     pub(crate) fn frontchannel_logouts(&self) -> Vec<FrontchannelLogout> {
         lock(&self.frontchannel).clone()
+    }
+}
+
+/// The four logout capability flags of the discovery document; all `true` by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Advertised {
+    pub(crate) backchannel: bool,
+    pub(crate) backchannel_session: bool,
+    pub(crate) frontchannel: bool,
+    pub(crate) frontchannel_session: bool,
+}
+
+impl Default for Advertised {
+    fn default() -> Self {
+        Self {
+            backchannel: true,
+            backchannel_session: true,
+            frontchannel: true,
+            frontchannel_session: true,
+        }
     }
 }
 
