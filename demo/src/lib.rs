@@ -24,13 +24,13 @@
 //! `mock.rs` (the embedded mock provider). `main.rs` is the binary `demo`
 //! (`cargo run --bin demo`); the tests under `tests/` start the same app.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, http::Response, middleware::map_response, routing::get};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_oidc_logout::{
     ConfigError, OidcLogoutLayer, SessionCookie, StateKey,
-    discovery::ProviderMetadata,
+    discovery::{Discovery, Preflight, ProviderMetadata},
     provider_logout::{
         ProviderLogout,
         index::{MemoryIndex, RedisIndex, SessionIndex},
@@ -75,6 +75,8 @@ pub struct Demo {
     pub store: Arc<dyn SessionStore>,
     /// Whether the state key was generated at start (no `STATE_KEY`).
     pub key_generated: bool,
+    /// The layer's start-up check of the provider ([`preflight_checklist`] runs it).
+    pub preflight: Preflight,
     /// The app's server; it ends only on an error.
     pub server: JoinHandle<std::io::Result<()>>,
 }
@@ -107,7 +109,7 @@ pub async fn start(
         None => StateKey::generate().map_err(|e| bad("STATE_KEY", e.to_string()))?,
     };
     // The store, and the index of sign-ins beside it: in this process, or both in one Redis.
-    let (app, store) = match &settings.session_store {
+    let (app, store, preflight) = match &settings.session_store {
         SessionBackend::Memory => {
             let (store, index) = (MemoryStore::default(), MemoryIndex::new());
             app(&settings, state_key, provider, mock.as_ref(), store, index)?
@@ -126,7 +128,34 @@ pub async fn start(
     let rp_addr = rp_listener.local_addr().map_err(|e| bad("RP_URL", e.to_string()))?;
     let server = tokio::spawn(async move { axum::serve(rp_listener, app).await });
     let issuer = issuer.map(|(_, issuer)| issuer.clone());
-    Ok(Demo { rp_url: settings.rp_url, rp_addr, mock, issuer, store, key_generated, server })
+    Ok(Demo {
+        rp_url: settings.rp_url,
+        rp_addr,
+        mock,
+        issuer,
+        store,
+        key_generated,
+        preflight,
+        server,
+    })
+}
+
+/// Runs the layer's preflight (does the provider accept this app's
+/// sign-out?) and returns the checklist `main` prints under its start-up
+/// text: a wrong `CLIENT_ID` or an `RP_URL` the provider does not know shows
+/// here, before anyone opens a browser. At most two requests of 3 s each.
+pub async fn preflight_checklist(demo: &Demo) -> String {
+    let fetcher =
+        Discovery::new().connect_timeout(Duration::from_secs(2)).timeout(Duration::from_secs(3));
+    let report = demo.preflight.clone().fetcher(fetcher).run().await;
+    let verdict = if report.is_ok() {
+        "the provider accepts this app's sign-out."
+    } else if report.has_failures() {
+        "the provider will refuse part of this app's sign-out: fix the [FAIL] lines above."
+    } else {
+        "some checks could not tell ([?] lines above): check them by hand."
+    };
+    format!("Preflight (does the provider accept this app's sign-out?):\n{report}=> {verdict}\n")
 }
 
 /// A provider the demo signs in at, discovered once at start.
@@ -174,6 +203,7 @@ struct AppState {
 }
 
 /// The app on session store `S`, with `index` beside it: one function for every store type.
+/// Also the layer's preflight, for `main` to run.
 fn app<S: SessionStore + Clone>(
     settings: &Settings,
     state_key: StateKey,
@@ -181,7 +211,7 @@ fn app<S: SessionStore + Clone>(
     mock: Option<&(MockProvider, String)>,
     store: S,
     index: impl SessionIndex + 'static,
-) -> Result<(Router, Arc<dyn SessionStore>), SettingsError> {
+) -> Result<(Router, Arc<dyn SessionStore>, Preflight), SettingsError> {
     let index: Arc<dyn SessionIndex> = Arc::new(index);
     let mut logout = OidcLogoutLayer::builder()
         .client_id(&settings.client_id)
@@ -220,6 +250,7 @@ fn app<S: SessionStore + Clone>(
         }
         _ => settings::layer_refused(&e),
     })?;
+    let preflight = logout.preflight();
 
     let state = AppState {
         rp_url: settings.rp_url.clone(),
@@ -246,5 +277,5 @@ fn app<S: SessionStore + Clone>(
                 // Lax, not the default Strict: the browser comes back from the provider cross-site.
                 .with_same_site(SameSite::Lax),
         );
-    Ok((app, Arc::new(store)))
+    Ok((app, Arc::new(store), preflight))
 }

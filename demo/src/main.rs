@@ -125,6 +125,8 @@ async fn main() -> ExitCode {
         );
     }
     println!("Press Ctrl-C to stop.");
+    println!();
+    print!("{}", app::preflight_checklist(&demo).await);
 
     tokio::select! {
         _ = tokio::signal::ctrl_c() => ExitCode::SUCCESS,
