@@ -557,3 +557,69 @@ async fn a_front_channel_logout_ends_the_apps_session() {
 
     assert_signed_out_elsewhere(&mut browser, &demo, &id).await;
 }
+
+#[tokio::test]
+async fn the_start_up_checklist_says_the_embedded_mock_accepts_the_sign_out() {
+    let demo = demo().await;
+    let text = app::preflight_checklist(&demo).await;
+    assert!(text.contains("[ok]   end session: client_id known"), "{text}");
+    assert!(text.contains("[ok]   end session: post_logout_redirect_uri allowed"), "{text}");
+    assert!(text.contains("[ok]   back-channel: jwks_uri holds a usable key"), "{text}");
+    assert!(text.ends_with("=> the provider accepts this app's sign-out.\n"), "{text}");
+}
+
+/// The checklist of a demo pointed (by `PROVIDER_ISSUER`) at a provider that
+/// knows client `my-app` with post-logout redirect URI `<registered>/logout/callback`.
+async fn checklist_at_a_provider_that_knows(client_id: &str, registered: Option<&str>) -> String {
+    let rp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rp_url = format!("http://127.0.0.1:{}", rp.local_addr().unwrap().port());
+    let registered = registered.unwrap_or(&rp_url);
+    let provider = tower_oidc_logout_mock::MockProvider::builder()
+        .register(
+            tower_oidc_logout_mock::MockClient::new("my-app")
+                .redirect_uri(format!("{registered}/login/callback"))
+                .post_logout_redirect_uri(format!("{registered}/logout/callback")),
+        )
+        .serve("127.0.0.1:0")
+        .await
+        .unwrap();
+    let issuer = provider.issuer().to_owned();
+    let settings = app::Settings::from_lookup(|name| match name {
+        "RP_URL" => Some(rp_url.clone()),
+        "PROVIDER_ISSUER" => Some(issuer.clone()),
+        "CLIENT_ID" => Some(client_id.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let demo = app::start(settings, Some(rp), None).await.unwrap();
+    let text = app::preflight_checklist(&demo).await;
+    // The preflight ended no session and the provider saw one bare request.
+    let calls = provider.end_session_calls();
+    assert_eq!(calls.len(), 1, "{text}");
+    assert_eq!(calls[0].id_token_hint, None);
+    assert!(!calls[0].ended_hosted_session);
+    text
+}
+
+#[tokio::test]
+async fn the_start_up_checklist_names_a_client_id_the_provider_does_not_know() {
+    let text = checklist_at_a_provider_that_knows("not-my-app", None).await;
+    assert!(text.contains("[FAIL] end session: client_id known"), "{text}");
+    assert!(text.contains("403 Forbidden: http_exception: Forbidden"), "{text}");
+    assert!(text.contains("check the CLIENT_ID setting"), "{text}");
+    assert!(text.contains("fix the [FAIL] lines above"), "{text}");
+
+    let good = checklist_at_a_provider_that_knows("my-app", None).await;
+    assert!(good.ends_with("=> the provider accepts this app's sign-out.\n"), "{good}");
+}
+
+#[tokio::test]
+async fn the_start_up_checklist_names_an_rp_url_the_provider_does_not_know() {
+    let text = checklist_at_a_provider_that_knows("my-app", Some("https://app.example")).await;
+    assert!(text.contains("[ok]   end session: client_id known"), "{text}");
+    assert!(text.contains("[FAIL] end session: post_logout_redirect_uri allowed"), "{text}");
+    assert!(
+        text.contains("/logout/callback` exactly as written to the client's allow-list"),
+        "{text}"
+    );
+}

@@ -158,3 +158,38 @@ async fn the_jwks_is_no_store_unless_a_max_age_is_set() {
     assert_eq!(page.header("cache-control"), Some("public, max-age=120"));
     assert_eq!(page.header("content-type"), Some("application/jwk-set+json"));
 }
+
+#[tokio::test]
+async fn each_logout_capability_can_be_left_unadvertised() {
+    use tower_oidc_logout_mock::LogoutCapability as Cap;
+    let cases = [
+        (Cap::Backchannel, "backchannel_logout_supported"),
+        (Cap::BackchannelSession, "backchannel_logout_session_supported"),
+        (Cap::Frontchannel, "frontchannel_logout_supported"),
+        (Cap::FrontchannelSession, "frontchannel_logout_session_supported"),
+    ];
+    for (capability, off) in cases {
+        let provider = MockProvider::builder()
+            .advertise(capability, false)
+            .serve("127.0.0.1:0")
+            .await
+            .unwrap();
+        let doc = json_of(&CookieClient::new().get(&provider.discovery_url()).await);
+        for (_, flag) in cases {
+            assert_eq!(doc[flag], flag != off, "{flag} with {off} off");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_chosen_key_set_is_served_in_place_of_the_public_keys() {
+    let document = r#"{"keys":[{"kty":"oct","k":"c2VjcmV0","alg":"HS256"}]}"#;
+    let provider =
+        MockProvider::builder().jwks_document(document).serve("127.0.0.1:0").await.unwrap();
+    let page = CookieClient::new().get(&provider.jwks_url()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body, document);
+    let default = MockProvider::builder().serve("127.0.0.1:0").await.unwrap();
+    let keys = json_of(&CookieClient::new().get(&default.jwks_url()).await);
+    assert_eq!(keys["keys"][0]["kty"], "EC");
+}

@@ -421,7 +421,7 @@ impl Preflight {
 /// A capability flag of the discovery document as a check.
 fn flag(id: CheckId, advertised: bool, name: &str, fix: &str) -> Check {
     if advertised {
-        Check::passed(id, format!("{name}: true"))
+        Check::passed(id, "true")
     } else {
         Check::failed(id, format!("the discovery document does not set {name} to true"), fix)
     }
