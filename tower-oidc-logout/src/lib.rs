@@ -202,6 +202,8 @@ mod logout;
 #[cfg(feature = "provider-logout")]
 pub mod provider_logout;
 mod reply;
+#[cfg(feature = "revocation")]
+pub mod revocation;
 pub mod routes;
 mod same_origin;
 mod state;

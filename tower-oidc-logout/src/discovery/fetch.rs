@@ -6,7 +6,7 @@ use std::{fmt, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{StatusCode, header};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::{
     io::{AsyncRead, AsyncWrite},
@@ -164,7 +164,34 @@ impl Discovery {
                     url: url_text.to_owned(),
                     timeout: self.timeout,
                 })??;
-        Ok(Probed { status: answer.status, location: answer.location, body: answer.body })
+        Ok(answer.probed())
+    }
+
+    /// One `POST url` of the form `form` (`application/x-www-form-urlencoded`),
+    /// with `Authorization: <authorization>` when given, under these
+    /// settings; the answer is taken as it comes, as [`probe`](Self::probe) does.
+    ///
+    /// The caller has checked the scheme (`https`, or `http` on loopback).
+    #[cfg(feature = "revocation")]
+    pub(crate) async fn post_form(
+        &self,
+        url: &Url,
+        form: String,
+        authorization: Option<String>,
+    ) -> Result<Probed, FetchError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(FetchError::NoTokioRuntime);
+        }
+        let url_text = url.as_str();
+        let tls = if url.scheme() == "https" { Some(self.tls_connector(url_text)?) } else { None };
+        let mode = Mode::Post { form: Bytes::from(form), authorization };
+        let answer = tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls, mode))
+            .await
+            .map_err(|_| FetchError::Timeout {
+                url: url_text.to_owned(),
+                timeout: self.timeout,
+            })??;
+        Ok(answer.probed())
     }
 
     /// The total timeout: the longest one [`get`](Self::get) or [`probe`](Self::probe) takes.
@@ -241,15 +268,10 @@ impl Discovery {
         // The connection is driven beside the request and dropped with it (also on timeout).
         let _connection = AbortOnDrop(tokio::spawn(connection));
 
-        let request = http::Request::get(url_path(url))
-            .header(header::HOST, authority(url))
-            .header(header::ACCEPT, mode.accept())
-            .header(header::USER_AGENT, concat!("tower-oidc-logout/", env!("CARGO_PKG_VERSION")))
-            .body(Empty::<Bytes>::new())
-            .map_err(|error| FetchError::Http {
-                url: url_text.to_owned(),
-                source: Box::new(error),
-            })?;
+        let request = mode.request(url).map_err(|error| FetchError::Http {
+            url: url_text.to_owned(),
+            source: Box::new(error),
+        })?;
         let response = sender.send_request(request).await.map_err(http_error)?;
 
         let status = response.status();
@@ -258,6 +280,7 @@ impl Discovery {
             .get(header::LOCATION)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let retry_after = retry_after(response.headers());
         if mode == Mode::Get && status.is_redirection() {
             return Err(FetchError::Redirect {
                 url: url_text.to_owned(),
@@ -291,23 +314,49 @@ impl Discovery {
                 document.extend_from_slice(&data);
             }
         }
-        Ok(Answer { status, location, body: Bytes::from(document), max_age })
+        Ok(Answer { status, location, body: Bytes::from(document), max_age, retry_after })
     }
 }
 
-/// What a request takes: [`Discovery::get`] only a `200`, [`Discovery::probe`] anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a request is and takes: [`Discovery::get`] only a `200`,
+/// [`Discovery::probe`] (a `GET`) and the form `POST` anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Mode {
     Get,
     Probe,
+    #[cfg(feature = "revocation")]
+    Post {
+        form: Bytes,
+        authorization: Option<String>,
+    },
 }
 
 impl Mode {
-    fn accept(self) -> &'static str {
+    /// The request: the method, `Host`, `Accept`, `User-Agent`, and the form's headers and body.
+    fn request(&self, url: &Url) -> Result<http::Request<Full<Bytes>>, http::Error> {
+        let builder = http::Request::builder()
+            .uri(url_path(url))
+            .header(header::HOST, authority(url))
+            .header(header::USER_AGENT, concat!("tower-oidc-logout/", env!("CARGO_PKG_VERSION")));
         match self {
-            Self::Get => "application/json",
+            Self::Get => builder.header(header::ACCEPT, "application/json").body(Full::default()),
             // An end-session endpoint answers with a page, a redirect or a JSON error.
-            Self::Probe => "text/html, application/json;q=0.9, */*;q=0.8",
+            Self::Probe => builder
+                .header(header::ACCEPT, "text/html, application/json;q=0.9, */*;q=0.8")
+                .body(Full::default()),
+            #[cfg(feature = "revocation")]
+            Self::Post { form, authorization } => {
+                let mut builder = builder
+                    .method(http::Method::POST)
+                    .header(header::ACCEPT, "application/json")
+                    .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                if let Some(authorization) = authorization {
+                    let mut value = http::HeaderValue::try_from(authorization.as_str())?;
+                    value.set_sensitive(true);
+                    builder = builder.header(header::AUTHORIZATION, value);
+                }
+                builder.body(Full::new(form.clone()))
+            }
         }
     }
 }
@@ -318,6 +367,18 @@ struct Answer {
     location: Option<String>,
     body: Bytes,
     max_age: Option<Duration>,
+    retry_after: Option<Duration>,
+}
+
+impl Answer {
+    fn probed(self) -> Probed {
+        Probed {
+            status: self.status,
+            location: self.location,
+            body: self.body,
+            retry_after: self.retry_after,
+        }
+    }
 }
 
 /// The answer to a probe: whatever the server said, redirects not followed.
@@ -328,6 +389,9 @@ pub(crate) struct Probed {
     pub(crate) location: Option<String>,
     /// The body, at most the size cap.
     pub(crate) body: Bytes,
+    /// `Retry-After` in seconds (RFC 9110 section 10.2.3), if given so.
+    #[cfg_attr(not(feature = "revocation"), allow(dead_code))]
+    pub(crate) retry_after: Option<Duration>,
 }
 
 /// The answer to a GET: the body of a `200 OK`, and how long the server says it stays fresh.
@@ -363,6 +427,16 @@ fn cache_max_age(headers: &http::HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
     }
     None
+}
+
+/// `Retry-After` as a number of seconds; the HTTP-date form is not read
+/// (`None`: the caller does not retry).
+fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
 }
 
 /// Resolves the host and connects to the first address that answers.
@@ -454,6 +528,38 @@ pub(crate) enum FetchError {
     Redirect { url: String, status: u16, location: Option<String> },
     Status { url: String, status: u16 },
     TooLarge { url: String, limit: usize },
+}
+
+impl FetchError {
+    /// Why the request failed, in a few words, naming no URL.
+    pub(crate) fn reason(&self) -> String {
+        match self {
+            FetchError::NoTokioRuntime => {
+                "no Tokio runtime (run the preflight from a Tokio task)".into()
+            }
+            FetchError::InvalidRootCertificate { reason } => {
+                format!("an extra root certificate was refused ({reason})")
+            }
+            FetchError::Resolve { host, source } => {
+                format!("`{host}` could not be resolved ({source})")
+            }
+            FetchError::Connect { source, .. } => format!("the connection failed ({source})"),
+            FetchError::ConnectTimeout { timeout, .. } => {
+                format!("no connection within {timeout:?}")
+            }
+            FetchError::UntrustedCertificate { reason, .. } => {
+                format!("its TLS certificate is not trusted ({reason})")
+            }
+            FetchError::Tls { source, .. } => format!("TLS failed ({source})"),
+            FetchError::Http { source, .. } => format!("HTTP failed ({source})"),
+            FetchError::Timeout { timeout, .. } => format!("no answer within {timeout:?}"),
+            FetchError::Redirect { status, .. } => format!("a {status} redirect"),
+            FetchError::Status { status, .. } => format!("status {status}"),
+            FetchError::TooLarge { limit, .. } => {
+                format!("the answer is larger than {limit} bytes")
+            }
+        }
+    }
 }
 
 impl From<FetchError> for DiscoveryError {

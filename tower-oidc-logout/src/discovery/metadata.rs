@@ -23,6 +23,7 @@ pub struct ProviderMetadata {
     jwks_uri: Option<String>,
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
     backchannel_logout_supported: bool,
     backchannel_logout_session_supported: bool,
     frontchannel_logout_supported: bool,
@@ -71,6 +72,7 @@ impl ProviderMetadata {
             jwks_uri: document.endpoint("jwks_uri")?,
             authorization_endpoint: document.endpoint("authorization_endpoint")?,
             token_endpoint: document.endpoint("token_endpoint")?,
+            revocation_endpoint: document.endpoint("revocation_endpoint")?,
             backchannel_logout_supported: document.flag("backchannel_logout_supported")?,
             backchannel_logout_session_supported: document
                 .flag("backchannel_logout_session_supported")?,
@@ -117,6 +119,13 @@ impl ProviderMetadata {
     #[must_use]
     pub fn token_endpoint(&self) -> Option<&str> {
         self.token_endpoint.as_deref()
+    }
+
+    /// `revocation_endpoint` (RFC 8414 / RFC 7009), if published: where
+    /// tokens are revoked at sign-out (feature `revocation`).
+    #[must_use]
+    pub fn revocation_endpoint(&self) -> Option<&str> {
+        self.revocation_endpoint.as_deref()
     }
 
     /// `backchannel_logout_supported` (Back-Channel Logout 1.0); `false` when absent.
@@ -230,6 +239,7 @@ mod tests {
                 "jwks_uri":"https://op.example/jwks",
                 "authorization_endpoint":"https://op.example/authorize",
                 "token_endpoint":"https://op.example/token",
+                "revocation_endpoint":"https://op.example/revoke",
                 "backchannel_logout_supported":true,
                 "backchannel_logout_session_supported":true,
                 "frontchannel_logout_supported":false,
@@ -245,6 +255,7 @@ mod tests {
         );
         assert_eq!(metadata.jwks_uri(), Some("https://op.example/jwks"));
         assert_eq!(metadata.authorization_endpoint(), Some("https://op.example/authorize"));
+        assert_eq!(metadata.revocation_endpoint(), Some("https://op.example/revoke"));
         assert_eq!(metadata.token_endpoint(), Some("https://op.example/token"));
         assert!(metadata.backchannel_logout_supported());
         assert!(metadata.backchannel_logout_session_supported());
@@ -326,6 +337,14 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+        let err = parse(
+            r#"{"issuer":"https://op.example","revocation_endpoint":"http://127.0.0.1/revoke"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, DiscoveryError::InvalidEndpoint { field: "revocation_endpoint", .. }),
+            "tokens never go to plain http beside an https issuer: {err}"
+        );
         let err = parse(r#"{"issuer":"https://op.example","jwks_uri":"http://op.example/jwks"}"#)
             .unwrap_err();
         assert!(matches!(err, DiscoveryError::InvalidEndpoint { field: "jwks_uri", .. }), "{err}");

@@ -7,7 +7,7 @@ use std::{fmt, time::Duration};
 use http::StatusCode;
 use url::Url;
 
-use super::{Discovery, ProviderMetadata, fetch::FetchError};
+use super::{Discovery, ProviderMetadata};
 use crate::https_url;
 
 /// Longest provider error text kept in a report, in characters.
@@ -67,6 +67,9 @@ const MAX_ANSWER_CHARS: usize = 200;
 ///   (the front-channel route needs `iss` and `sid`; without them every
 ///   request to it is refused).
 ///
+/// - With [`revocation(true)`](Self::revocation): `revocation_endpoint`
+///   (without it, tokens are not revoked at sign-out).
+///
 /// Without metadata those checks are reported as unknown when their route
 /// is on, and left out when it is off.
 ///
@@ -84,6 +87,7 @@ pub struct Preflight {
     metadata: Option<ProviderMetadata>,
     backchannel: bool,
     frontchannel: bool,
+    revocation: bool,
     fetcher: Discovery,
 }
 
@@ -103,6 +107,7 @@ impl Preflight {
             metadata: None,
             backchannel: false,
             frontchannel: false,
+            revocation: false,
             fetcher: Discovery::new(),
         }
     }
@@ -124,6 +129,13 @@ impl Preflight {
     /// front-channel flags).
     pub fn frontchannel(mut self, on: bool) -> Self {
         self.frontchannel = on;
+        self
+    }
+
+    /// Whether the app revokes tokens at sign-out (feature `revocation`):
+    /// checks that the provider publishes `revocation_endpoint`.
+    pub fn revocation(mut self, on: bool) -> Self {
+        self.revocation = on;
         self
     }
 
@@ -167,6 +179,9 @@ impl Preflight {
         if self.frontchannel {
             self.frontchannel_checks(&mut checks);
         }
+        if self.revocation {
+            checks.push(self.revocation_check());
+        }
         PreflightReport { checks }
     }
 
@@ -193,10 +208,8 @@ impl Preflight {
         let probed = match self.fetcher.probe(&url).await {
             Ok(probed) => probed,
             Err(error) => {
-                let why = format!(
-                    "the end-session endpoint could not be asked: {}",
-                    fetch_reason(&error)
-                );
+                let why =
+                    format!("the end-session endpoint could not be asked: {}", error.reason());
                 push_both(Outcome::unknown(&why), Outcome::unknown(&why));
                 return;
             }
@@ -349,10 +362,7 @@ impl Preflight {
             Err(error) => {
                 return Check::unknown(
                     id,
-                    format!(
-                        "the key set at `{jwks_uri}` could not be fetched: {}",
-                        fetch_reason(&error)
-                    ),
+                    format!("the key set at `{jwks_uri}` could not be fetched: {}", error.reason()),
                 );
             }
         };
@@ -415,6 +425,23 @@ impl Preflight {
              refuses every request without them: ask the provider to send them, or turn the \
              route off",
         ));
+    }
+}
+
+impl Preflight {
+    fn revocation_check(&self) -> Check {
+        let id = CheckId::RevocationEndpoint;
+        match self.metadata.as_ref().map(ProviderMetadata::revocation_endpoint) {
+            None => Check::unknown(id, "no discovery metadata was given to look for it"),
+            Some(Some(endpoint)) => Check::passed(id, format!("published: `{endpoint}`")),
+            Some(None) => Check::failed(
+                id,
+                "the discovery document has no revocation_endpoint",
+                "tokens are not revoked at sign-out (refresh tokens stay valid until they \
+                 expire): give the provider's documented endpoint by hand \
+                 (`TokenRevoker::new`), or ask the provider to publish it",
+            ),
+        }
     }
 }
 
@@ -494,32 +521,6 @@ fn printable(text: &str) -> String {
     out
 }
 
-/// Why a request failed, in a few words.
-fn fetch_reason(error: &FetchError) -> String {
-    match error {
-        FetchError::NoTokioRuntime => {
-            "no Tokio runtime (run the preflight from a Tokio task)".into()
-        }
-        FetchError::InvalidRootCertificate { reason } => {
-            format!("an extra root certificate was refused ({reason})")
-        }
-        FetchError::Resolve { host, source } => {
-            format!("`{host}` could not be resolved ({source})")
-        }
-        FetchError::Connect { source, .. } => format!("the connection failed ({source})"),
-        FetchError::ConnectTimeout { timeout, .. } => format!("no connection within {timeout:?}"),
-        FetchError::UntrustedCertificate { reason, .. } => {
-            format!("its TLS certificate is not trusted ({reason})")
-        }
-        FetchError::Tls { source, .. } => format!("TLS failed ({source})"),
-        FetchError::Http { source, .. } => format!("HTTP failed ({source})"),
-        FetchError::Timeout { timeout, .. } => format!("no answer within {timeout:?}"),
-        FetchError::Redirect { status, .. } => format!("a {status} redirect"),
-        FetchError::Status { status, .. } => format!("status {status}"),
-        FetchError::TooLarge { limit, .. } => format!("the answer is larger than {limit} bytes"),
-    }
-}
-
 /// What a check is about; a [`PreflightReport`] holds each at most once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -542,6 +543,8 @@ pub enum CheckId {
     FrontchannelLogoutSupported,
     /// `frontchannel_logout_session_supported` is `true` (requests carry `iss` and `sid`).
     FrontchannelLogoutSessionSupported,
+    /// The discovery document publishes `revocation_endpoint` (RFC 7009).
+    RevocationEndpoint,
 }
 
 impl CheckId {
@@ -562,6 +565,7 @@ impl CheckId {
             Self::FrontchannelLogoutSessionSupported => {
                 "front-channel: frontchannel_logout_session_supported (iss, sid)"
             }
+            Self::RevocationEndpoint => "revocation: revocation_endpoint",
         }
     }
 }

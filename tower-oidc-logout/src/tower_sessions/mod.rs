@@ -12,6 +12,8 @@ use http::request::Parts;
 
 #[cfg(feature = "provider-logout")]
 use crate::provider_logout::index::SessionIndex;
+#[cfg(feature = "revocation")]
+use crate::revocation::{RevocationError, TokenRevoker, TokenTypeHint};
 use crate::{
     error::BoxError,
     hook::{EndSessionHook, LogoutHints},
@@ -21,8 +23,8 @@ use crate::{
 macro_rules! versioned_session {
     ($tower_sessions:ident) => {
         impl super::VersionedSession for $tower_sessions::Session {
-            async fn id_token(&self, key: &str) -> Option<String> {
-                // The hint is a nicety: a value that cannot be read is not sent.
+            async fn string(&self, key: &str) -> Option<String> {
+                // A value that cannot be read is not sent (a hint) or not revoked (a token).
                 self.get::<String>(key).await.ok().flatten()
             }
 
@@ -72,7 +74,7 @@ const VERSIONS: &[&str] = &[
 /// What the hook needs from one version's `Session`.
 trait VersionedSession: Clone + Send + Sync + 'static {
     /// The string stored under `key`, if there is one.
-    fn id_token(&self, key: &str) -> impl Future<Output = Option<String>> + Send;
+    fn string(&self, key: &str) -> impl Future<Output = Option<String>> + Send;
     /// The session's ID, if it has one.
     fn session_id(&self) -> Option<String>;
     /// `Session::flush`: data cleared, store record deleted, ID dropped.
@@ -130,6 +132,9 @@ pub struct FlushSession {
     id_token_key: Option<String>,
     #[cfg(feature = "provider-logout")]
     index: Option<Arc<dyn SessionIndex>>,
+    /// The tokens to revoke: the session key each is kept under, its type, where.
+    #[cfg(feature = "revocation")]
+    revoke: Vec<(String, TokenTypeHint, TokenRevoker)>,
 }
 
 impl fmt::Debug for FlushSession {
@@ -137,11 +142,20 @@ impl fmt::Debug for FlushSession {
         f.debug_struct("FlushSession")
             .field("id_token_key", &self.id_token_key)
             .field("session_index", &self.has_index())
+            .field("revoke", &self.revoked_keys())
             .finish()
     }
 }
 
 impl FlushSession {
+    /// The session keys of the tokens revoked at sign-out.
+    fn revoked_keys(&self) -> Vec<&str> {
+        #[cfg(feature = "revocation")]
+        return self.revoke.iter().map(|(key, ..)| key.as_str()).collect();
+        #[cfg(not(feature = "revocation"))]
+        Vec::new()
+    }
+
     fn has_index(&self) -> bool {
         #[cfg(feature = "provider-logout")]
         return self.index.is_some();
@@ -181,6 +195,91 @@ impl FlushSession {
     }
 }
 
+#[cfg(feature = "revocation")]
+impl FlushSession {
+    /// At sign-out, revoke the refresh token the app kept in the session
+    /// under `key` (a string) at `revoker`'s endpoint (RFC 7009), concurrently
+    /// with the store's delete. A session without one revokes nothing.
+    ///
+    /// A failed revocation is logged (`tracing`, warn) and the sign-out goes
+    /// on, unless the revoker is [`strict`](TokenRevoker::strict): then the
+    /// sign-out answers `500 end_session_failed`
+    /// ([`FlushSessionError::Revocation`]). See [`crate::revocation`].
+    #[must_use]
+    pub fn revoke_refresh_token(mut self, key: impl Into<String>, revoker: TokenRevoker) -> Self {
+        self.revoke.push((key.into(), TokenTypeHint::RefreshToken, revoker));
+        self
+    }
+
+    /// The same for the access token kept under `key` (providers that
+    /// revoke a refresh token usually end its access tokens too; this asks
+    /// for it explicitly).
+    #[must_use]
+    pub fn revoke_access_token(mut self, key: impl Into<String>, revoker: TokenRevoker) -> Self {
+        self.revoke.push((key.into(), TokenTypeHint::AccessToken, revoker));
+        self
+    }
+
+    /// Reads the tokens to revoke, then starts revoking them (as tasks, so
+    /// they run beside the store's delete; inline without a Tokio runtime).
+    async fn start_revocations<S: VersionedSession>(&self, session: &S) -> Vec<Revocation> {
+        let mut started = Vec::with_capacity(self.revoke.len());
+        for (key, hint, revoker) in &self.revoke {
+            let Some(token) = session.string(key).await else { continue };
+            let (hint, revoker, strict) = (*hint, revoker.clone(), revoker.is_strict());
+            let revocation = async move { revoker.revoke(&token, hint).await };
+            started.push(match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    Revocation::Running { hint, strict, task: runtime.spawn(revocation) }
+                }
+                Err(_) => Revocation::Done { hint, strict, result: revocation.await },
+            });
+        }
+        started
+    }
+}
+
+/// A revocation started at sign-out.
+#[cfg(feature = "revocation")]
+enum Revocation {
+    Running {
+        hint: TokenTypeHint,
+        strict: bool,
+        task: tokio::task::JoinHandle<Result<bool, RevocationError>>,
+    },
+    Done {
+        hint: TokenTypeHint,
+        strict: bool,
+        result: Result<bool, RevocationError>,
+    },
+}
+
+#[cfg(feature = "revocation")]
+impl Revocation {
+    /// Waits for it; a failure is an error only when the revoker is strict, logged otherwise.
+    async fn finish(self) -> Result<(), FlushSessionError> {
+        let (hint, strict, result) = match self {
+            Self::Running { hint, strict, task } => {
+                let result = task.await.unwrap_or_else(|error| {
+                    Err(RevocationError::Request(format!("the revocation task failed: {error}")))
+                });
+                (hint, strict, result)
+            }
+            Self::Done { hint, strict, result } => (hint, strict, result),
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if strict => Err(FlushSessionError::Revocation { hint, source: error }),
+            Err(error) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(%error, token = %hint, "signed out, but the provider did not revoke the token");
+                let _ = (error, hint);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Why [`FlushSession`] could not end the session.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -198,6 +297,18 @@ pub enum FlushSessionError {
     /// tower-sessions version's `session::Error`.
     #[error("the session store could not delete the session: {0}")]
     Store(#[source] BoxError),
+    /// A [strict](crate::revocation::TokenRevoker::strict) revoker did not
+    /// revoke a token: the session is deleted, the token is still valid at
+    /// the provider until it expires.
+    #[cfg(feature = "revocation")]
+    #[error("the provider did not revoke the {hint}: {source}")]
+    Revocation {
+        /// Which token.
+        hint: TokenTypeHint,
+        /// Why.
+        #[source]
+        source: RevocationError,
+    },
 }
 
 /// "0.14 or 0.15": the versions this build looks for.
@@ -263,11 +374,17 @@ impl FlushSession {
     ) -> Result<(), FlushSessionError> {
         let Some(session) = session else { return Ok(()) };
         let id_token = match &self.id_token_key {
-            Some(key) => session.id_token(key).await,
+            Some(key) => session.string(key).await,
             None => None,
         };
         let session_id = session.session_id();
+        #[cfg(feature = "revocation")]
+        let revocations = self.start_revocations(&session).await;
         session.end().await.map_err(FlushSessionError::Store)?;
+        #[cfg(feature = "revocation")]
+        for revocation in revocations {
+            revocation.finish().await?;
+        }
         #[cfg(feature = "provider-logout")]
         if let (Some(index), Some(id)) = (&self.index, session_id)
             && let Err(error) = index.forget(&id).await

@@ -24,6 +24,8 @@ mod provider_logout;
 #[cfg(all(feature = "provider-logout", feature = "tower-sessions-0-14"))]
 mod provider_logout_keys;
 mod refusal_page;
+#[cfg(all(feature = "revocation", feature = "tower-sessions-0-14"))]
+mod revocation;
 #[cfg(feature = "tower-sessions-0-14")]
 mod tower_sessions;
 #[cfg(feature = "tracing")]
