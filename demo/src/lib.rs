@@ -35,6 +35,7 @@ use tower_oidc_logout::{
         ProviderLogout,
         index::{MemoryIndex, RedisIndex, SessionIndex},
     },
+    revocation::{ClientAuth, TokenRevoker},
     tower_sessions::{FlushSession, v0_14::DeleteFromStore},
 };
 use tower_oidc_logout_mock::MockProvider;
@@ -47,7 +48,7 @@ mod pages;
 mod settings;
 mod signin;
 
-pub use login::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, SID_KEY, USER_KEY};
+pub use login::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, REFRESH_TOKEN_KEY, SID_KEY, USER_KEY};
 pub use settings::{
     BACKCHANNEL_PATH, CALLBACK_PATH, FRONTCHANNEL_PATH, Provider, SessionBackend, Settings,
     SettingsError,
@@ -189,6 +190,25 @@ async fn discover(
     Ok(Discovered { setting, issuer: issuer.to_owned(), metadata, sign_in })
 }
 
+/// The sign-out's storage hook: ends the server-side session, sends its ID
+/// token as `id_token_hint`, drops the sign-in from the index and, at a
+/// provider that publishes `revocation_endpoint`, revokes the refresh token
+/// (beside the store's delete; a failure is logged and the sign-out goes on).
+fn sign_out_hook(
+    settings: &Settings,
+    provider: Option<&Discovered>,
+    index: &Arc<dyn SessionIndex>,
+) -> FlushSession {
+    let hook = FlushSession::new().id_token_key(ID_TOKEN_KEY).session_index(index.clone());
+    let Some(provider) = provider else { return hook };
+    let client = match &settings.client_secret {
+        Some(secret) => ClientAuth::secret_basic(&settings.client_id, secret),
+        None => ClientAuth::public(&settings.client_id),
+    };
+    let revoker = TokenRevoker::from_metadata(&provider.metadata, client);
+    hook.revoke_refresh_token(REFRESH_TOKEN_KEY, revoker)
+}
+
 /// What the handlers need.
 #[derive(Clone)]
 struct AppState {
@@ -221,9 +241,7 @@ fn app<S: SessionStore + Clone>(
         .expire_cookie(SessionCookie::new(SESSION_COOKIE))
         // Ends the server-side session, sends its ID token as `id_token_hint`,
         // and drops the sign-in from the index.
-        .end_session_hook(
-            FlushSession::new().id_token_key(ID_TOKEN_KEY).session_index(index.clone()),
-        )
+        .end_session_hook(sign_out_hook(settings, provider.as_ref(), &index))
         .refusal_page(|rejection, _request| Response::new(pages::refusal_page(rejection)));
     if let Provider::External { end_session_url } = &settings.provider {
         logout = logout.end_session_endpoint(end_session_url);
@@ -250,7 +268,7 @@ fn app<S: SessionStore + Clone>(
         }
         _ => settings::layer_refused(&e),
     })?;
-    let preflight = logout.preflight();
+    let preflight = logout.preflight().revocation(provider.is_some());
 
     let state = AppState {
         rp_url: settings.rp_url.clone(),

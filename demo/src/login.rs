@@ -28,6 +28,8 @@ pub const USER_KEY: &str = "user";
 pub const SID_KEY: &str = "sid";
 /// Session key: the ID token as received, sent as `id_token_hint` at sign-out.
 pub const ID_TOKEN_KEY: &str = "id_token";
+/// Where the session keeps the refresh token (revoked at sign-out).
+pub const REFRESH_TOKEN_KEY: &str = "refresh_token";
 /// Session key: a sign-in on its way (state, nonce, PKCE verifier), removed at the callback.
 const PENDING_SIGN_IN_KEY: &str = "pending_sign_in";
 /// What the local cookie's value escapes of the user name (`sub` is any string).
@@ -40,7 +42,7 @@ pub const LOCAL_COOKIE: &str = "demo_user";
 /// with `PROVIDER_END_SESSION_URL` only, signs in locally at once.
 pub(crate) async fn login(State(app): State<AppState>, session: Session) -> Response<Body> {
     let Some(sign_in) = &app.sign_in else {
-        return signed_in(&session, DEMO_USER, None, None, None).await;
+        return signed_in(&session, DEMO_USER, None, Tokens::default(), None).await;
     };
     let (authorization_url, pending) = sign_in.start();
     // Single use, in the session until the provider sends the browser back.
@@ -75,7 +77,10 @@ pub(crate) async fn login_callback(
                 &session,
                 &user.sub,
                 user.sid.as_deref(),
-                Some(&user.id_token),
+                Tokens {
+                    id_token: Some(&user.id_token),
+                    refresh_token: user.refresh_token.as_deref(),
+                },
                 app.index.as_ref().map(|(iss, index)| (iss.as_str(), &**index)),
             )
             .await
@@ -93,6 +98,13 @@ pub(crate) async fn login_callback(
     }
 }
 
+/// The tokens a sign-in at a provider keeps in the session.
+#[derive(Default)]
+struct Tokens<'a> {
+    id_token: Option<&'a str>,
+    refresh_token: Option<&'a str>,
+}
+
 /// Starts the server-side session for `user` under a fresh ID (no session
 /// fixation), records it in the index under (`iss`, `sid`, `sub`) so that the
 /// provider's Back- or Front-Channel Logout can end it, sets the local
@@ -101,7 +113,7 @@ async fn signed_in(
     session: &Session,
     user: &str,
     sid: Option<&str>,
-    id_token: Option<&str>,
+    tokens: Tokens<'_>,
     index: Option<(&str, &dyn SessionIndex)>,
 ) -> Response<Body> {
     let saved = async {
@@ -110,8 +122,11 @@ async fn signed_in(
         if let Some(sid) = sid {
             session.insert(SID_KEY, sid).await?;
         }
-        if let Some(id_token) = id_token {
+        if let Some(id_token) = tokens.id_token {
             session.insert(ID_TOKEN_KEY, id_token).await?;
+        }
+        if let Some(refresh_token) = tokens.refresh_token {
+            session.insert(REFRESH_TOKEN_KEY, refresh_token).await?;
         }
         // Saved now, so that the session has its (new) ID to record.
         session.save().await?;

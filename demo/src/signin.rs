@@ -10,8 +10,8 @@ use std::{fmt, time::Duration};
 use openidconnect::{
     AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
     EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    StandardErrorResponse, StandardTokenResponse, TokenResponse,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
     core::{
         CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
         CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
@@ -91,6 +91,8 @@ pub(crate) struct SignedIn {
     pub(crate) sid: Option<String>,
     /// The ID token as received (a JWS), for `id_token_hint` at sign-out.
     pub(crate) id_token: String,
+    /// The refresh token, if the provider issued one: revoked at sign-out.
+    pub(crate) refresh_token: Option<String>,
 }
 
 /// Why a return to `/login/callback` signs nobody in.
@@ -223,6 +225,9 @@ impl SignIn {
                 Nonce::new_random,
             )
             .add_scope(Scope::new("profile".to_owned()))
+            // A refresh token, as an app that calls APIs on the user's behalf holds one:
+            // the sign-out revokes it.
+            .add_scope(Scope::new("offline_access".to_owned()))
             .set_pkce_challenge(challenge)
             .url();
         let pending = (state.secret().clone(), nonce.secret().clone(), verifier.secret().clone());
@@ -269,6 +274,7 @@ impl SignIn {
             sub: claims.subject().as_str().to_owned(),
             sid: claims.additional_claims().sid.clone(),
             id_token: id_token.to_string(),
+            refresh_token: response.refresh_token().map(|token| token.secret().clone()),
         })
     }
 }
