@@ -257,10 +257,12 @@ mod pkce;
 mod random;
 mod records;
 mod reply;
+mod revoke;
 mod server;
 mod signing_key;
 mod state;
 mod token;
+mod tokens;
 
 pub use backchannel::DEFAULT_BACKCHANNEL_TIMEOUT;
 pub use client::MockClient;
@@ -271,7 +273,8 @@ pub use hosted::{HOSTED_SESSION_COOKIE, HostedSession};
 pub use logout_token::{
     BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, LogoutTokenClaims,
 };
-pub use records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout};
+pub use records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout, RevocationCall};
 pub use server::{EndedSessions, LogoutCapability, MockError, MockProvider, MockProviderBuilder};
 pub use signing_key::{KeyError, SigningKey};
 pub use token::{ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME};
+pub use tokens::{RefreshTokens, RevocationFault};
