@@ -114,6 +114,8 @@ struct AuthorizationRequest {
     redirect_uri: String,
     state: Option<String>,
     nonce: Option<String>,
+    /// The `scope` parameter as given (it has `openid`).
+    scope: String,
     code_challenge: Option<String>,
     prompt: Option<String>,
 }
@@ -184,9 +186,8 @@ impl AuthorizationRequest {
                 return Err(refuse("unsupported_response_type", "only response_type=code"));
             }
         }
-        let scope_has_openid =
-            first(params, "scope").is_some_and(|scope| scope.split(' ').any(|s| s == "openid"));
-        if !scope_has_openid {
+        let scope = first(params, "scope").unwrap_or_default();
+        if !scope.split(' ').any(|s| s == "openid") {
             return Err(refuse("invalid_scope", "scope must contain openid"));
         }
         let code_challenge = first(params, "code_challenge");
@@ -212,6 +213,7 @@ impl AuthorizationRequest {
             redirect_uri: redirect_uri.clone(),
             state: state.clone(),
             nonce: first(params, "nonce").map(str::to_owned),
+            scope: scope.to_owned(),
             code_challenge: code_challenge.map(str::to_owned),
             prompt,
         };
@@ -238,6 +240,7 @@ impl AuthorizationRequest {
             redirect_uri: self.redirect_uri.clone(),
             code_challenge: self.code_challenge,
             nonce: self.nonce,
+            scope: self.scope,
             session,
             expires_at: 0,
         };

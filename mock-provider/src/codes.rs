@@ -20,6 +20,8 @@ pub(super) struct Grant {
     /// The S256 PKCE challenge, if the request had one.
     pub(super) code_challenge: Option<String>,
     pub(super) nonce: Option<String>,
+    /// The `scope` of the authorization request, as given (space-separated).
+    pub(super) scope: String,
     /// The hosted session's cookie value (the key of the hosted sessions, never sent out).
     pub(super) session: String,
     /// Seconds since the Unix epoch after which the code is refused.
@@ -61,6 +63,7 @@ mod tests {
             redirect_uri: "https://app.example/cb".into(),
             code_challenge: None,
             nonce: None,
+            scope: "openid".into(),
             session: "s".into(),
             expires_at: 0,
         };

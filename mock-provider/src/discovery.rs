@@ -22,6 +22,11 @@ pub(super) async fn configuration(State(provider): State<Arc<Provider>>) -> Resp
     ] {
         document[name] = Value::Bool(on);
     }
+    if advertised.revocation {
+        document["revocation_endpoint"] = format!("{}/revoke", provider.issuer).into();
+        document["revocation_endpoint_auth_methods_supported"] =
+            document["token_endpoint_auth_methods_supported"].clone();
+    }
     reply::json(StatusCode::OK, &document)
 }
 
@@ -51,10 +56,10 @@ fn metadata(issuer: &str) -> Value {
         "end_session_endpoint": format!("{issuer}/endsession"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [ALG],
-        "scopes_supported": ["openid"],
+        "scopes_supported": ["openid", "offline_access"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

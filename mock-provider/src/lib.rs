@@ -26,7 +26,8 @@
 //! OpenID Connect and OAuth 2.0 specifications. It shares no code with the
 //! relying-party library (`tower-oidc-logout`), so tests against it check
 //! the middleware against an independent reading of the documentation and
-//! specs. [`MockClient`] registers a client with every setting (redirect
+//! specs. It issues refresh tokens and revokes tokens (RFC 7009), so a
+//! relying party's sign-out can revoke what it holds. [`MockClient`] registers a client with every setting (redirect
 //! URIs, a secret, logout URIs); the [`browser`] module is a cookie-keeping
 //! HTTP client to drive it from tests.
 //!
@@ -79,10 +80,15 @@
 //! - **`GET /.well-known/openid-configuration`** (OpenID Connect Discovery
 //!   1.0): `issuer` is [`MockProvider::issuer`] exactly (`http://<addr>`, or
 //!   what [`MockProviderBuilder::issuer`] set; no trailing slash) and every
-//!   endpoint is under it; `code` only, `S256` only, `ES256` only,
-//!   `client_secret_basic`, `client_secret_post` and `none`, and the four
-//!   Back-/Front-Channel Logout capability flags, all `true` (the mock sends
-//!   `sid` to both, see below).
+//!   endpoint is under it; `code` only, `S256` only, `ES256` only, the
+//!   grant types `authorization_code` and `refresh_token`, the scopes
+//!   `openid` and `offline_access`, `client_secret_basic`,
+//!   `client_secret_post` and `none` (for the token endpoint and, RFC 8414,
+//!   the `revocation_endpoint` `<issuer>/revoke`, unless
+//!   [`MockProviderBuilder::advertise_revocation`] turned both off), and the
+//!   four Back-/Front-Channel Logout capability flags, all `true` unless
+//!   [`MockProviderBuilder::advertise`] turned one off (the mock sends `sid`
+//!   to both, see below).
 //! - **`GET /jwks`**: the JWK Set of the signing key (`kty` `EC`, `crv`
 //!   `P-256`, `x`, `y`, `kid`, `alg` `ES256`, `use` `sig`). A new key is
 //!   generated at each start unless [`MockProviderBuilder::signing_key`]
@@ -120,24 +126,66 @@
 //!     `response_mode` and other parameters are ignored. *Our
 //!     assumption*: the sign-in form has no CSRF protection and no
 //!     password (it is a mock).
-//! - **`POST /token`** (form; RFC 6749 4.1.3, 5.1, 5.2):
-//!   `grant_type=authorization_code` only (`unsupported_grant_type`;
-//!   missing: `invalid_request`). The client authenticates with
+//! - **`POST /token`** (form; RFC 6749 4.1.3, 5.1, 5.2, 6):
+//!   `grant_type=authorization_code` or `refresh_token` (anything else:
+//!   `unsupported_grant_type`; missing: `invalid_request`). A parameter
+//!   given twice, or a body that is not `application/x-www-form-urlencoded`:
+//!   `400 invalid_request`. The client authenticates with
 //!   `client_secret_basic` or `client_secret_post` if it has a secret, and
 //!   by `client_id` alone if it is public; bad or missing client
 //!   authentication (or a secret from a public client) is `401 invalid_client` with `WWW-Authenticate:
-//!   Basic` (two methods at once: `400 invalid_request`). The code must be
-//!   known, unexpired ([`AUTHORIZATION_CODE_LIFETIME`]), issued to this
-//!   client, come with the same `redirect_uri` and the PKCE verifier of its
-//!   challenge, and its hosted session must still exist, or
-//!   `invalid_grant`. A code is consumed by the first exchange that gets
-//!   to it, whether or not that exchange succeeds. The answer is
-//!   `{"access_token", "token_type": "Bearer", "expires_in", "id_token"}`;
-//!   the ID token (ES256, with the `kid` of the JWKS) has `iss`, `aud` (the
-//!   client ID), `sub` (the user name), `sid` (the hosted session's public
-//!   ID, never its cookie), `nonce` (if the request had one), `iat`, `exp`
-//!   ([`ID_TOKEN_LIFETIME`]) and `auth_time`. *Our assumption*: the access
-//!   token is opaque and nothing at the mock accepts it (no userinfo).
+//!   Basic` (two methods at once: `400 invalid_request`).
+//!   - `authorization_code`: the code must be
+//!     known, unexpired ([`AUTHORIZATION_CODE_LIFETIME`]), issued to this
+//!     client, come with the same `redirect_uri` and the PKCE verifier of its
+//!     challenge, and its hosted session must still exist, or
+//!     `invalid_grant`. A code is consumed by the first exchange that gets
+//!     to it, whether or not that exchange succeeds. The answer is
+//!     `{"access_token", "token_type": "Bearer", "expires_in", "id_token"}`,
+//!     and `"refresh_token"` when the authorization request's `scope` had
+//!     `offline_access` (OpenID Connect Core 1.0, section 11), or always,
+//!     or never, as [`MockProviderBuilder::refresh_tokens`] says
+//!     ([`RefreshTokens`]). *Our assumption*: `offline_access` is granted
+//!     without `prompt=consent` (the mock's sign-in stands for consent).
+//!     The ID token (ES256, with the `kid` of the JWKS) has `iss`, `aud` (the
+//!     client ID), `sub` (the user name), `sid` (the hosted session's public
+//!     ID, never its cookie), `nonce` (if the request had one), `iat`, `exp`
+//!     ([`ID_TOKEN_LIFETIME`]) and `auth_time`.
+//!   - `refresh_token` (OpenID Connect Core 1.0, section 12): the
+//!     `refresh_token` parameter is required (`invalid_request`); the token
+//!     must be one the mock issued to this client and nobody revoked
+//!     (unknown, revoked or another client's: `invalid_grant`, the same for
+//!     all three); a `scope` wider than the one granted is `invalid_scope`
+//!     (narrower is fine). The answer has a new access token, the same
+//!     `refresh_token` (*our choice*: no rotation; refresh tokens do not
+//!     expire and outlive the hosted session, until revoked) and a new ID
+//!     token: same `iss`, `sub`, `aud`, `sid` and `auth_time` as at
+//!     sign-in, a new `iat` and `exp`, no `nonce`.
+//!
+//!   Refresh tokens and access tokens are opaque random strings. *Our
+//!   assumption*: nothing at the mock accepts an access token (no
+//!   userinfo), but each is recorded, expires after
+//!   [`ACCESS_TOKEN_LIFETIME`] and can be revoked;
+//!   [`MockProvider::token_is_active`] tells whether a token is still good.
+//! - **`POST /revoke`** (OAuth 2.0 Token Revocation, RFC 7009): a form with
+//!   `token` (required: `400 invalid_request`) and an optional
+//!   `token_type_hint`, which only hints (every token type is searched,
+//!   whatever it says; an unknown value is ignored, section 2.1). Client
+//!   authentication, repeated parameters and the content type are checked
+//!   exactly as at `/token` (`401 invalid_client`, `400 invalid_request`);
+//!   other methods than `POST` are `405`. The token is revoked if it is
+//!   active and was issued to the authenticated client; revoking a refresh
+//!   token revokes the access tokens issued with it (section 2.1's
+//!   SHOULD), revoking an access token leaves its refresh token alone. The
+//!   answer is `200` with an empty body (section 2.2) whether or not
+//!   anything was revoked: for an unknown token, a token revoked before or
+//!   another client's token (which stays active). Every request is recorded
+//!   ([`MockProvider::revocations`], [`RevocationCall`]: the client as
+//!   authenticated, the hint, whether it revoked a token, the status).
+//!   [`MockProvider::fail_revocations`] makes the next requests fail
+//!   ([`RevocationFault`]: `503` with `Retry-After`,
+//!   `unsupported_token_type`, or no answer) for a relying party's failure
+//!   tests.
 //! - **`GET /login?user=NAME[&client_id=ID&redirect_uri=URL]`**: mock-only
 //!   (Next Identity has no such endpoint): creates a hosted session for
 //!   `user` and sets its cookie, then redirects to `redirect_uri`, which must
@@ -187,8 +235,8 @@
 //! Tests inspect the mock through [`MockProvider`]: the hosted sessions with
 //! their `sid` and the clients that received tokens for them
 //! ([`MockProvider::hosted_sessions`]), every `/endsession` call
-//! ([`MockProvider::end_session_calls`]), every logout sent, the JWKS and
-//! the clients. Times in codes and tokens come from
+//! ([`MockProvider::end_session_calls`]), every `/revoke` call and whether
+//! a token is still active, every logout sent, the JWKS and the clients. Times in codes and tokens come from
 //! [`MockProviderBuilder::clock`], so a test can move past a code's lifetime
 //! without waiting.
 //!
@@ -234,11 +282,12 @@
 
 // Imports go downward only, so no module imports one that imports it:
 // 1. server: the router over the handlers, serving, the `MockProvider` handle;
-// 2. the handlers (authorize, which shows pages' sign-in form; pages, token,
+// 2. the handlers (authorize, which shows pages' sign-in form; pages;
+//    revoke, which uses token's form and client authentication; token,
 //    endsession, discovery), then the logout senders they call
 //    (backchannel, frontchannel);
 // 3. state: what the handlers share;
-// 4. leaves: client, hosted, codes, key_ring, logout_token, pkce,
+// 4. leaves: client, hosted, codes, tokens, key_ring, logout_token, pkce,
 //    records, reply, random, signing_key (under key_ring and logout_token).
 // browser stands alone.
 mod authorize;
@@ -257,10 +306,12 @@ mod pkce;
 mod random;
 mod records;
 mod reply;
+mod revoke;
 mod server;
 mod signing_key;
 mod state;
 mod token;
+mod tokens;
 
 pub use backchannel::DEFAULT_BACKCHANNEL_TIMEOUT;
 pub use client::MockClient;
@@ -271,7 +322,8 @@ pub use hosted::{HOSTED_SESSION_COOKIE, HostedSession};
 pub use logout_token::{
     BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, LogoutTokenClaims,
 };
-pub use records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout};
+pub use records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout, RevocationCall};
 pub use server::{EndedSessions, LogoutCapability, MockError, MockProvider, MockProviderBuilder};
 pub use signing_key::{KeyError, SigningKey};
 pub use token::{ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME};
+pub use tokens::{RefreshTokens, RevocationFault};

@@ -68,3 +68,33 @@ pub struct FrontchannelLogout {
     /// and `sid` appended to its query (before any fragment), unescaped.
     pub uri: String,
 }
+
+/// One request the mock's `/revoke` received (RFC 7009), and what it answered.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationCall {
+    /// The client, as it authenticated; `None` if it did not (a `401`, or a
+    /// fault answered before authentication).
+    pub client_id: Option<String>,
+    /// The `token` parameter, if given. A bearer secret: [`Debug`] redacts it.
+    pub token: Option<String>,
+    /// The `token_type_hint` parameter, if given, as given.
+    pub token_type_hint: Option<String>,
+    /// Whether this request revoked a token (an active one, of this client).
+    /// A token revoked again, unknown or another client's is `false` (and answered `200`).
+    pub revoked: bool,
+    /// The status answered: `200`, or the error's.
+    pub status: u16,
+}
+
+impl std::fmt::Debug for RevocationCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RevocationCall")
+            .field("client_id", &self.client_id)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_type_hint", &self.token_type_hint)
+            .field("revoked", &self.revoked)
+            .field("status", &self.status)
+            .finish()
+    }
+}

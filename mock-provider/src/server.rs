@@ -29,11 +29,12 @@ use crate::{
     key_ring::KeyRing,
     logout_token::LogoutTokenClaims,
     pages,
-    records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
-    reply,
+    records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout, RevocationCall},
+    reply, revoke,
     signing_key::SigningKey,
     state::{Advertised, Clock, Provider},
     token,
+    tokens::{RefreshTokens, RevocationFault},
 };
 
 /// Registers clients, then starts a [`MockProvider`].
@@ -50,6 +51,7 @@ pub struct MockProviderBuilder {
     signing_key: Option<SigningKey>,
     advertised: Advertised,
     jwks_document: Option<String>,
+    refresh_tokens: RefreshTokens,
 }
 
 /// A logout capability the discovery document advertises (each `true` by
@@ -78,6 +80,7 @@ impl fmt::Debug for MockProviderBuilder {
             .field("signing_key", &self.signing_key)
             .field("advertised", &self.advertised)
             .field("jwks_document", &self.jwks_document.as_ref().map(String::len))
+            .field("refresh_tokens", &self.refresh_tokens)
             .finish()
     }
 }
@@ -180,6 +183,23 @@ impl MockProviderBuilder {
         self
     }
 
+    /// Whether the discovery document advertises `revocation_endpoint` and
+    /// `revocation_endpoint_auth_methods_supported` (`true`, the default, or
+    /// `false`), to test how a relying party takes a provider without
+    /// revocation. Only the document changes: `/revoke` still answers.
+    pub fn advertise_revocation(mut self, on: bool) -> Self {
+        self.advertised.revocation = on;
+        self
+    }
+
+    /// When `/token` issues a refresh token with the tokens of an
+    /// authorization code: [`RefreshTokens::WithOfflineAccess`] by default
+    /// (when the authorization request's `scope` had `offline_access`).
+    pub fn refresh_tokens(mut self, when: RefreshTokens) -> Self {
+        self.refresh_tokens = when;
+        self
+    }
+
     /// Binds `addr` (use port `0` for an ephemeral port) and starts serving.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> Result<MockProvider, MockError> {
         let listener = TcpListener::bind(addr).await.map_err(MockError::Bind)?;
@@ -193,6 +213,7 @@ impl MockProviderBuilder {
             Some(issuer) => checked_issuer(issuer)?,
             None => format!("http://{addr}"),
         };
+        let (stop, mut stopped) = watch::channel(false);
         let mut provider = Provider::new(
             issuer,
             self.clients,
@@ -203,22 +224,24 @@ impl MockProviderBuilder {
             self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
             self.backchannel_timeout.unwrap_or(DEFAULT_BACKCHANNEL_TIMEOUT),
             self.jwks_max_age,
+            stopped.clone(),
         );
         provider.advertised = self.advertised;
         provider.jwks_document = self.jwks_document;
+        provider.refresh_tokens = self.refresh_tokens;
         let provider = Arc::new(provider);
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery::configuration))
             .route("/jwks", get(discovery::jwks))
             .route("/authorize", get(authorize::authorize).post(authorize::sign_in))
             .route("/token", post(token::token))
+            .route("/revoke", post(revoke::revoke))
             .route("/endsession", get(endsession::end_session))
             .route("/login", get(pages::login))
             .route("/logout", post(pages::sign_out_everywhere))
             .with_state(provider.clone())
             // Every answer, axum's own 404 and 405 included.
             .layer(map_response(reply::no_store));
-        let (stop, mut stopped) = watch::channel(false);
         let server = tokio::spawn(async move {
             let shutdown = async move {
                 // Stops on `shutdown()` or when every handle is dropped.
@@ -306,6 +329,12 @@ impl MockProvider {
     #[must_use]
     pub fn token_url(&self) -> String {
         format!("{}/token", self.issuer())
+    }
+
+    /// The revocation endpoint (RFC 7009), `<issuer>/revoke`.
+    #[must_use]
+    pub fn revoke_url(&self) -> String {
+        format!("{}/revoke", self.issuer())
     }
 
     /// The JWK Set endpoint, `<issuer>/jwks`.
@@ -397,6 +426,36 @@ impl MockProvider {
     #[must_use]
     pub fn frontchannel_logouts(&self) -> Vec<FrontchannelLogout> {
         self.provider.frontchannel_logouts()
+    }
+
+    /// Whether `token` is a refresh token `/token` issued and nobody revoked,
+    /// or an access token it issued that is neither revoked nor expired
+    /// ([`ACCESS_TOKEN_LIFETIME`](crate::ACCESS_TOKEN_LIFETIME), by the
+    /// provider's clock). Refresh tokens do not expire.
+    #[must_use]
+    pub fn token_is_active(&self, token: &str) -> bool {
+        self.provider.tokens.is_active(token, self.provider.now())
+    }
+
+    /// How many refresh tokens `/token` issued so far (revoked ones included).
+    #[must_use]
+    pub fn refresh_tokens_issued(&self) -> usize {
+        self.provider.tokens.refresh_tokens_issued()
+    }
+
+    /// Every request `/revoke` received so far, in the order they were
+    /// answered (a [`RevocationFault::Hang`] on arrival).
+    #[must_use]
+    pub fn revocations(&self) -> Vec<RevocationCall> {
+        self.provider.revocations()
+    }
+
+    /// Answers `fault` to the next `times` requests of `/revoke` instead of
+    /// reading them (nothing is revoked; each is recorded with
+    /// `client_id: None`), then revokes again. Replaces a fault still
+    /// pending; `times` 0 clears it.
+    pub fn fail_revocations(&self, fault: RevocationFault, times: usize) {
+        self.provider.set_revocation_fault(fault, times);
     }
 
     /// The registered client `client_id`, if any.

@@ -8,12 +8,15 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use tokio::sync::watch;
+
 use crate::{
     client::MockClient,
     codes::AuthorizationCodes,
     hosted::HostedSessions,
     key_ring::KeyRing,
-    records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout},
+    records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout, RevocationCall},
+    tokens::{IssuedTokens, RefreshTokens, RevocationFault},
 };
 
 /// The time source: the system clock unless a test injects its own.
@@ -33,7 +36,16 @@ pub(crate) struct Provider {
     pub(crate) advertised: Advertised,
     /// A document `/jwks` serves instead of the key ring's public keys.
     pub(crate) jwks_document: Option<String>,
+    /// Refresh and access tokens issued at `/token`.
+    pub(crate) tokens: IssuedTokens,
+    /// When `/token` issues a refresh token.
+    pub(crate) refresh_tokens: RefreshTokens,
+    /// `true` once the server is shutting down (a hanging `/revoke` answers then).
+    pub(crate) stopping: watch::Receiver<bool>,
     clock: Clock,
+    revocations: Mutex<Vec<RevocationCall>>,
+    /// The fault the next `/revoke` requests get, and how many more get it.
+    revocation_fault: Mutex<Option<(RevocationFault, usize)>>,
     calls: Mutex<Vec<EndSessionCall>>,
     deliveries: Mutex<Vec<BackchannelDelivery>>,
     frontchannel: Mutex<Vec<FrontchannelLogout>>,
@@ -58,6 +70,7 @@ impl Provider {
         clock: Clock,
         backchannel_timeout: Duration,
         jwks_max_age: Option<Duration>,
+        stopping: watch::Receiver<bool>,
     ) -> Self {
         Self {
             issuer,
@@ -69,7 +82,12 @@ impl Provider {
             jwks_max_age,
             advertised: Advertised::default(),
             jwks_document: None,
+            tokens: IssuedTokens::default(),
+            refresh_tokens: RefreshTokens::default(),
+            stopping,
             clock,
+            revocations: Mutex::default(),
+            revocation_fault: Mutex::default(),
             calls: Mutex::default(),
             deliveries: Mutex::default(),
             frontchannel: Mutex::default(),
@@ -112,6 +130,33 @@ impl Provider {
     pub(crate) fn frontchannel_logouts(&self) -> Vec<FrontchannelLogout> {
         lock(&self.frontchannel).clone()
     }
+
+    pub(crate) fn record_revocation(&self, call: RevocationCall) {
+        lock(&self.revocations).push(call);
+    }
+
+    /// Every `/revoke` request so far, in the order they were answered.
+    pub(crate) fn revocations(&self) -> Vec<RevocationCall> {
+        lock(&self.revocations).clone()
+    }
+
+    /// `fault` for the next `times` `/revoke` requests (none if `times` is 0),
+    /// replacing any fault still pending.
+    pub(crate) fn set_revocation_fault(&self, fault: RevocationFault, times: usize) {
+        *lock(&self.revocation_fault) = (times > 0).then_some((fault, times));
+    }
+
+    /// The fault this `/revoke` request gets, if any are pending (one used up).
+    pub(crate) fn take_revocation_fault(&self) -> Option<RevocationFault> {
+        let mut pending = lock(&self.revocation_fault);
+        let (fault, left) = pending.as_mut()?;
+        let fault = *fault;
+        *left -= 1;
+        if *left == 0 {
+            *pending = None;
+        }
+        Some(fault)
+    }
 }
 
 /// The four logout capability flags of the discovery document; all `true` by default.
@@ -121,6 +166,8 @@ pub(crate) struct Advertised {
     pub(crate) backchannel_session: bool,
     pub(crate) frontchannel: bool,
     pub(crate) frontchannel_session: bool,
+    /// `revocation_endpoint` and its authentication methods (RFC 8414).
+    pub(crate) revocation: bool,
 }
 
 impl Default for Advertised {
@@ -130,6 +177,7 @@ impl Default for Advertised {
             backchannel_session: true,
             frontchannel: true,
             frontchannel_session: true,
+            revocation: true,
         }
     }
 }

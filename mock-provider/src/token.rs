@@ -1,5 +1,7 @@
 //! `POST /token`: exchanges an authorization code for an ID token (RFC 6749
-//! 4.1.3 and 5, RFC 7636 4.6, OpenID Connect Core 3.1.3).
+//! 4.1.3 and 5, RFC 7636 4.6, OpenID Connect Core 3.1.3), and a refresh
+//! token for new tokens (RFC 6749 6, OpenID Connect Core 12). The form and
+//! client authentication `/revoke` shares.
 
 use std::{sync::Arc, time::Duration};
 
@@ -18,20 +20,30 @@ use url::form_urlencoded;
 use crate::{
     client::MockClient,
     pkce::{self, constant_time_eq, is_pkce_value},
-    random::random_hex,
     reply,
     state::Provider,
+    tokens::{RefreshGrant, RefreshRefusal},
 };
 
 /// How long an ID token is valid (`exp - iat`).
 pub const ID_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 
-/// The `expires_in` of the access tokens (opaque: nothing at the mock accepts them).
+/// The `expires_in` of the access tokens (opaque: nothing at the mock
+/// accepts them, but they can be revoked and
+/// [`MockProvider::token_is_active`](crate::MockProvider::token_is_active) says until when they are active).
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The parameters of a token request the mock reads; each may be given once.
-const PARAMS: [&str; 6] =
-    ["grant_type", "code", "redirect_uri", "code_verifier", "client_id", "client_secret"];
+const PARAMS: [&str; 8] = [
+    "grant_type",
+    "code",
+    "redirect_uri",
+    "code_verifier",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "scope",
+];
 
 pub(super) async fn token(
     State(provider): State<Arc<Provider>>,
@@ -43,15 +55,16 @@ pub(super) async fn token(
 
 /// Why a token request is refused (RFC 6749 5.2).
 #[derive(Debug)]
-enum Refusal {
+pub(super) enum Refusal {
     InvalidRequest(String),
     InvalidGrant(&'static str),
     InvalidClient(&'static str),
+    InvalidScope,
     UnsupportedGrantType,
 }
 
 impl Refusal {
-    fn into_response(self) -> Response<Body> {
+    pub(super) fn into_response(self) -> Response<Body> {
         let bad_request = |error, description: &str| {
             reply::oauth_error(StatusCode::BAD_REQUEST, error, description)
         };
@@ -59,14 +72,19 @@ impl Refusal {
             Self::InvalidRequest(description) => bad_request("invalid_request", &description),
             Self::InvalidGrant(description) => bad_request("invalid_grant", description),
             Self::InvalidClient(description) => reply::invalid_client(description),
-            Self::UnsupportedGrantType => {
-                bad_request("unsupported_grant_type", "only grant_type=authorization_code")
-            }
+            Self::InvalidScope => bad_request(
+                "invalid_scope",
+                "scope asks for more than the refresh token was granted",
+            ),
+            Self::UnsupportedGrantType => bad_request(
+                "unsupported_grant_type",
+                "only grant_type=authorization_code or refresh_token",
+            ),
         }
     }
 }
 
-fn invalid_request(description: &str) -> Refusal {
+pub(super) fn invalid_request(description: &str) -> Refusal {
     Refusal::InvalidRequest(description.to_owned())
 }
 
@@ -74,11 +92,14 @@ fn invalid_grant(description: &'static str) -> Refusal {
     Refusal::InvalidGrant(description)
 }
 
-fn exchange(
-    provider: &Provider,
+/// The parameters of a form body, once each: `names` may be given once
+/// (`invalid_request` otherwise), and the body must be
+/// `application/x-www-form-urlencoded`.
+pub(super) fn form_params(
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Response<Body>, Refusal> {
+    names: &[&str],
+) -> Result<Vec<(String, String)>, Refusal> {
     let form = headers
         .get(CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -91,18 +112,36 @@ fn exchange(
     }
     let params: Vec<(String, String)> =
         form_urlencoded::parse(body).map(|(n, v)| (n.into_owned(), v.into_owned())).collect();
-    let first = |name: &str| params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     if let Some(name) =
-        PARAMS.iter().find(|name| params.iter().filter(|(n, _)| n == *name).count() > 1)
+        names.iter().find(|name| params.iter().filter(|(n, _)| n == *name).count() > 1)
     {
         return Err(invalid_request(&format!("{name} is given more than once")));
     }
-    match first("grant_type") {
+    Ok(params)
+}
+
+/// The value of the parameter `name`, if given.
+pub(super) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+}
+
+fn exchange(
+    provider: &Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response<Body>, Refusal> {
+    let params = form_params(headers, body, &PARAMS)?;
+    let first = |name: &str| param(&params, name);
+    let refresh = match first("grant_type") {
         None => return Err(invalid_request("grant_type is required")),
-        Some("authorization_code") => {}
+        Some("authorization_code") => false,
+        Some("refresh_token") => true,
         Some(_) => return Err(Refusal::UnsupportedGrantType),
-    }
+    };
     let client = authenticate(provider, headers, first("client_id"), first("client_secret"))?;
+    if refresh {
+        return refresh_grant(provider, client, &params);
+    }
     let code = first("code").ok_or_else(|| invalid_request("code is required"))?;
     let redirect_uri =
         first("redirect_uri").ok_or_else(|| invalid_request("redirect_uri is required"))?;
@@ -139,35 +178,113 @@ fn exchange(
         .add_client(&grant.session, client.id())
         .ok_or_else(|| invalid_grant("the hosted session has ended"))?;
 
+    let no_randomness = || invalid_request("the token could not be issued");
+    let refresh_token = if provider.refresh_tokens.issued_for(&grant.scope) {
+        let refresh_grant = RefreshGrant {
+            client_id: client.id().to_owned(),
+            scope: grant.scope.clone(),
+            sub: session.user.clone(),
+            sid: session.sid.clone(),
+            auth_time: session.auth_time,
+        };
+        Some(provider.tokens.issue_refresh(refresh_grant).ok_or_else(no_randomness)?)
+    } else {
+        None
+    };
+    let access_token = provider
+        .tokens
+        .issue_access(client.id(), access_expiry(now), refresh_token.as_deref(), now)
+        .ok_or_else(no_randomness)?;
+    let id_token = IdToken {
+        sub: &session.user,
+        aud: client.id(),
+        auth_time: session.auth_time,
+        sid: &session.sid,
+        nonce: grant.nonce.as_deref(),
+    };
+    Ok(token_response(provider, &access_token, refresh_token.as_deref(), &id_token, now))
+}
+
+/// `grant_type=refresh_token` (RFC 6749 6, OpenID Connect Core 12): new
+/// access and ID tokens; the same refresh token (no rotation).
+fn refresh_grant(
+    provider: &Provider,
+    client: &MockClient,
+    params: &[(String, String)],
+) -> Result<Response<Body>, Refusal> {
+    let refresh_token = param(params, "refresh_token")
+        .ok_or_else(|| invalid_request("refresh_token is required"))?;
+    let now = provider.now();
+    let (grant, access_token) = provider
+        .tokens
+        .refresh(refresh_token, client.id(), access_expiry(now), param(params, "scope"))
+        .map_err(|refusal| match refusal {
+            RefreshRefusal::InvalidGrant => {
+                invalid_grant("the refresh token is unknown, revoked or issued to another client")
+            }
+            RefreshRefusal::InvalidScope => Refusal::InvalidScope,
+        })?;
+    let access_token =
+        access_token.ok_or_else(|| invalid_request("the token could not be issued"))?;
+    let id_token = IdToken {
+        sub: &grant.sub,
+        aud: client.id(),
+        auth_time: grant.auth_time,
+        sid: &grant.sid,
+        nonce: None,
+    };
+    Ok(token_response(provider, &access_token, Some(refresh_token), &id_token, now))
+}
+
+fn access_expiry(now: u64) -> u64 {
+    now.saturating_add(ACCESS_TOKEN_LIFETIME.as_secs())
+}
+
+/// The claims of an ID token that vary.
+struct IdToken<'a> {
+    sub: &'a str,
+    aud: &'a str,
+    auth_time: u64,
+    sid: &'a str,
+    nonce: Option<&'a str>,
+}
+
+/// The successful token response (RFC 6749 5.1), with an ID token issued at `now`.
+fn token_response(
+    provider: &Provider,
+    access_token: &str,
+    refresh_token: Option<&str>,
+    id_token: &IdToken<'_>,
+    now: u64,
+) -> Response<Body> {
     let mut claims = json!({
         "iss": provider.issuer,
-        "sub": session.user,
-        "aud": client.id(),
+        "sub": id_token.sub,
+        "aud": id_token.aud,
         "iat": now,
         "exp": now.saturating_add(ID_TOKEN_LIFETIME.as_secs()),
-        "auth_time": session.auth_time,
-        "sid": session.sid,
+        "auth_time": id_token.auth_time,
+        "sid": id_token.sid,
     });
-    if let Some(nonce) = grant.nonce {
+    if let Some(nonce) = id_token.nonce {
         claims["nonce"] = nonce.into();
     }
-    let access_token =
-        random_hex(32).ok_or_else(|| invalid_request("the token could not be issued"))?;
-    Ok(reply::json(
-        StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": ACCESS_TOKEN_LIFETIME.as_secs(),
-            "id_token": provider.keys.sign(&claims),
-        }),
-    ))
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": ACCESS_TOKEN_LIFETIME.as_secs(),
+        "id_token": provider.keys.sign(&claims),
+    });
+    if let Some(refresh_token) = refresh_token {
+        body["refresh_token"] = refresh_token.into();
+    }
+    reply::json(StatusCode::OK, &body)
 }
 
 /// The client of a token request (RFC 6749 2.3.1): a confidential client by
 /// its secret, in the `Authorization: Basic` header or the body (not both);
 /// a public client by its `client_id` alone.
-fn authenticate<'p>(
+pub(super) fn authenticate<'p>(
     provider: &'p Provider,
     headers: &HeaderMap,
     body_id: Option<&str>,

@@ -7,14 +7,14 @@ use base64::{Engine as _, engine::general_purpose::STANDARD};
 use http::{Method, StatusCode};
 use serde_json::Value;
 use tower_oidc_logout_mock::{
-    AUTHORIZATION_CODE_LIFETIME, HOSTED_SESSION_COOKIE, ID_TOKEN_LIFETIME, MockClient,
-    MockProvider,
+    ACCESS_TOKEN_LIFETIME, AUTHORIZATION_CODE_LIFETIME, HOSTED_SESSION_COOKIE, ID_TOKEN_LIFETIME,
+    MockClient, MockProvider, RefreshTokens,
     browser::{CookieClient, Page},
 };
 
 use crate::support::{
-    CALLBACK, CHALLENGE, Clock, START, VERIFIER, authorize_url, end_session_url, json_of, param,
-    verify,
+    self, CALLBACK, CHALLENGE, Clock, START, VERIFIER, authorize_url, end_session_url, json_of,
+    param, sign_in, token_response, verify,
 };
 
 const SPA: &str = "spa";
@@ -574,4 +574,137 @@ async fn one_hosted_session_records_every_client_that_got_tokens() {
     assert_eq!(sessions[0].clients, [SPA, WEB]);
     assert_eq!(web_claims["sid"], spa_claims["sid"], "one session, one sid");
     assert_eq!(web_claims["sid"], sessions[0].sid.as_str());
+}
+
+/// A provider with the public client `spa-r` and the confidential `web-r`
+/// (secret [`WEB_SECRET`]), refresh tokens issued `when`, and its clock.
+async fn refresh_provider(when: RefreshTokens) -> (MockProvider, Clock) {
+    let clock = Clock::new();
+    let provider = MockProvider::builder()
+        .register(support::client("spa-r"))
+        .register(support::client("web-r").secret(WEB_SECRET))
+        .refresh_tokens(when)
+        .clock(clock.reader())
+        .serve("127.0.0.1:0")
+        .await
+        .unwrap();
+    (provider, clock)
+}
+
+#[tokio::test]
+async fn a_refresh_token_comes_with_offline_access_or_as_the_setting_says() {
+    for (when, scope, issued) in [
+        (None, "openid", false),
+        (None, "openid offline_access", true),
+        (None, "offline_access openid profile", true),
+        (Some(RefreshTokens::WithOfflineAccess), "openid", false),
+        (Some(RefreshTokens::Always), "openid", true),
+        (Some(RefreshTokens::Never), "openid offline_access", false),
+    ] {
+        let clock = Clock::new();
+        let mut builder = MockProvider::builder().register(support::client("spa-r"));
+        if let Some(when) = when {
+            builder = builder.refresh_tokens(when);
+        }
+        let provider = builder.clock(clock.reader()).serve("127.0.0.1:0").await.unwrap();
+        let mut browser = CookieClient::new();
+        sign_in(&mut browser, &provider, "alice").await;
+        let body = token_response(&mut browser, &provider, "spa-r", None, scope).await;
+        let refresh_token = body.get("refresh_token").and_then(Value::as_str);
+        assert_eq!(refresh_token.is_some(), issued, "{when:?} {scope}: {body}");
+        assert_eq!(provider.refresh_tokens_issued(), usize::from(issued));
+        if let Some(refresh_token) = refresh_token {
+            assert!(refresh_token.len() >= 32, "{refresh_token}");
+            assert!(provider.token_is_active(refresh_token));
+            assert_ne!(Some(refresh_token), body["access_token"].as_str());
+        }
+        let access_token = body["access_token"].as_str().unwrap();
+        assert!(provider.token_is_active(access_token), "access tokens are tracked too");
+        clock.advance(ACCESS_TOKEN_LIFETIME + Duration::from_secs(1));
+        assert!(!provider.token_is_active(access_token), "an expired access token is not active");
+        if let Some(refresh_token) = refresh_token {
+            assert!(provider.token_is_active(refresh_token), "refresh tokens do not expire");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_refresh_grant_gives_new_tokens_until_the_refresh_token_is_revoked() {
+    let (provider, clock) = refresh_provider(RefreshTokens::WithOfflineAccess).await;
+    let mut browser = CookieClient::new();
+    let sid = sign_in(&mut browser, &provider, "alice").await;
+    let first =
+        token_response(&mut browser, &provider, "spa-r", None, "openid offline_access").await;
+    let refresh_token = first["refresh_token"].as_str().unwrap();
+    let first_access = first["access_token"].as_str().unwrap();
+    clock.advance(Duration::from_secs(100));
+
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", refresh_token)];
+    let with_client: Vec<(&str, &str)> =
+        refresh.iter().copied().chain([("client_id", "spa-r")]).collect();
+    let page = token(&mut browser, &provider, &with_client).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    let body = json_of(&page);
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["refresh_token"], refresh_token, "the same refresh token: no rotation");
+    let access = body["access_token"].as_str().unwrap();
+    assert_ne!(access, first_access);
+    assert!(provider.token_is_active(access));
+    let (_, claims) = verify_id_token(&provider, body["id_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], "spa-r");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["sid"], sid.as_str());
+    assert_eq!(claims["iat"], START + 100, "a new ID token");
+    assert_eq!(claims["auth_time"], START, "the time of the original sign-in");
+    assert_eq!(claims.get("nonce"), None);
+
+    // A narrower scope is fine, a wider one is not.
+    let narrower: Vec<(&str, &str)> =
+        with_client.iter().copied().chain([("scope", "openid")]).collect();
+    assert_eq!(token(&mut browser, &provider, &narrower).await.status, StatusCode::OK);
+    let wider: Vec<(&str, &str)> =
+        with_client.iter().copied().chain([("scope", "openid email")]).collect();
+    assert_oauth_error(
+        &token(&mut browser, &provider, &wider).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+    );
+    // Another client cannot use it (nor learn that it exists), and must authenticate.
+    let mut web = refresh.to_vec();
+    web.extend([("client_id", "web-r"), ("client_secret", WEB_SECRET)]);
+    assert_oauth_error(
+        &token(&mut browser, &provider, &web).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    );
+    assert_oauth_error(
+        &token(&mut browser, &provider, &refresh).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    );
+    let missing = [("grant_type", "refresh_token"), ("client_id", "spa-r")];
+    assert_oauth_error(
+        &token(&mut browser, &provider, &missing).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+    );
+    let unknown =
+        [("grant_type", "refresh_token"), ("refresh_token", "nope"), ("client_id", "spa-r")];
+    assert_oauth_error(
+        &token(&mut browser, &provider, &unknown).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    );
+    assert!(provider.token_is_active(refresh_token), "none of these revoked it");
+
+    // Revoked: the refresh token gets nothing more, and its access tokens are dead.
+    let revoke = [("token", refresh_token), ("client_id", "spa-r")];
+    let page = browser.send(Method::POST, &provider.revoke_url(), Some(&revoke)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let page = token(&mut browser, &provider, &with_client).await;
+    assert_oauth_error(&page, StatusCode::BAD_REQUEST, "invalid_grant");
+    assert!(!provider.token_is_active(refresh_token));
+    assert!(!provider.token_is_active(first_access));
+    assert!(!provider.token_is_active(access));
 }

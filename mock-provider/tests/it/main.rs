@@ -9,5 +9,6 @@ mod endsession;
 mod frontchannel;
 mod hosted_pages;
 mod logout_tokens;
+mod revocation;
 mod server;
 mod support;

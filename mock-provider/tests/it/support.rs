@@ -314,3 +314,59 @@ pub(crate) fn logout_token_of(body: &str) -> String {
     assert_eq!(fields[0].0, "logout_token");
     fields[0].1.clone()
 }
+
+/// The token response `/token` gives [`client`] `client_id` (PKCE; with
+/// `client_secret_post` if `secret` is given) for the browser's hosted
+/// session and an authorization request with `scope`.
+pub(crate) async fn token_response(
+    browser: &mut CookieClient,
+    provider: &MockProvider,
+    client_id: &str,
+    secret: Option<&str>,
+    scope: &str,
+) -> Value {
+    let redirect_uri = client_callback(client_id);
+    let request = [
+        ("client_id", client_id),
+        ("redirect_uri", &redirect_uri),
+        ("response_type", "code"),
+        ("scope", scope),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = browser.send(Method::GET, &authorize_url(provider, &request), None).await;
+    assert_eq!(page.status, StatusCode::FOUND, "{}", page.body);
+    let code = param(&page, "code").unwrap();
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", &redirect_uri),
+        ("client_id", client_id),
+        ("code_verifier", VERIFIER),
+    ];
+    if let Some(secret) = secret {
+        form.push(("client_secret", secret));
+    }
+    let page = browser.send(Method::POST, &provider.token_url(), Some(&form)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    json_of(&page)
+}
+
+/// The refresh token of a [`token_response`] with `offline_access`.
+pub(crate) async fn refresh_token_for(
+    browser: &mut CookieClient,
+    provider: &MockProvider,
+    client_id: &str,
+    secret: Option<&str>,
+) -> String {
+    let body = token_response(browser, provider, client_id, secret, "openid offline_access").await;
+    body["refresh_token"].as_str().expect("a refresh token with offline_access").to_owned()
+}
+
+/// An OAuth error in JSON (RFC 6749 5.2), `no-store`.
+pub(crate) fn assert_oauth_error(page: &Page, status: StatusCode, error: &str) {
+    assert_json_error(page, status);
+    let body = json_of(page);
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+}
