@@ -112,8 +112,10 @@ async fn sessions_now(
         "<h2>Sessions</h2><ul>\
          <li>Local session (cookie in this browser): <span id=\"local\">{local_line}</span></li>\
          <li>Server-side session: <span id=\"server\">{server_line}</span></li>\
-         <li>Hosted session at the provider: <span id=\"hosted\">{}</span></li></ul>",
-        hosted_status(app, user.as_deref().unwrap_or(DEMO_USER))
+         <li>Hosted session at the provider: <span id=\"hosted\">{}</span></li>\
+         <li>Refresh tokens at the provider: <span id=\"refresh\">{}</span></li></ul>",
+        hosted_status(app, user.as_deref().unwrap_or(DEMO_USER)),
+        refresh_status(app, user.as_deref().unwrap_or(DEMO_USER), server.is_some()),
     );
     (user, html)
 }
@@ -131,6 +133,32 @@ fn hosted_status(app: &AppState, user: &str) -> String {
             )
         }
         None => "unknown: the demo cannot see an external provider's sessions".to_owned(),
+    }
+}
+
+/// The refresh tokens the provider issued to `user`, as far as the demo can
+/// see them (the mock's only): active ones live until revoked, which **Sign
+/// out** does, even when the browser never comes back from the provider.
+fn refresh_status(app: &AppState, user: &str, signed_in: bool) -> String {
+    match &app.mock {
+        Some((mock, _)) => {
+            let count = mock.refresh_tokens_of(user);
+            let active = match count.active {
+                0 => "none active".to_owned(),
+                n => format!("{n} active"),
+            };
+            format!(
+                "<strong>{active}</strong> for {user} ({} revoked at sign-out)",
+                count.revoked,
+                user = escape(user)
+            )
+        }
+        None if signed_in => {
+            "held in the server-side session; revoked at sign-out (the demo cannot ask an \
+             external provider whether it is still active)"
+                .to_owned()
+        }
+        None => "none held".to_owned(),
     }
 }
 

@@ -12,7 +12,9 @@ use http_client::CookieClient;
 use tokio::net::TcpListener;
 use tower_sessions_0_14::session::Id;
 
-use app::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, SESSION_COOKIE, SID_KEY, USER_KEY};
+use app::{
+    DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, REFRESH_TOKEN_KEY, SESSION_COOKIE, SID_KEY, USER_KEY,
+};
 use http_client::Page;
 use tower_sessions_0_14::session::Record;
 
@@ -621,5 +623,50 @@ async fn the_start_up_checklist_names_an_rp_url_the_provider_does_not_know() {
     assert!(
         text.contains("/logout/callback` exactly as written to the client's allow-list"),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn sign_out_revokes_the_refresh_token_even_when_the_browser_stops_at_the_provider() {
+    let demo = demo().await;
+    let (mock, _) = demo.mock.clone().unwrap();
+    let mut browser = CookieClient::new();
+    let (id, _) = sign_in(&mut browser, &demo).await;
+    let record = demo.store.load(&id).await.unwrap().expect("server session");
+    let refresh = text(&record, REFRESH_TOKEN_KEY).expect("a refresh token kept at sign-in");
+    assert!(mock.token_is_active(&refresh));
+    let home = browser.get(&format!("{}/", demo.rp_url)).await;
+    assert!(home.body.contains("<strong>1 active</strong> for demo-user"), "{}", home.body);
+
+    // Only the sign-out's own answer: the browser never goes on to the provider.
+    let answer = browser.send(Method::POST, &format!("{}/logout", demo.rp_url), Some(&[])).await;
+    assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
+    assert_eq!(mock.hosted_session_count(), 1, "the browser did not reach the provider");
+    assert!(!mock.token_is_active(&refresh), "the refresh token outlived the sign-out");
+    let revocations = mock.revocations();
+    assert_eq!(revocations.len(), 1);
+    assert_eq!(revocations[0].client_id.as_deref(), Some("demo-client"));
+    assert_eq!(revocations[0].token_type_hint.as_deref(), Some("refresh_token"));
+    assert!(revocations[0].revoked);
+
+    // A thief holding a copy gets nothing more from it.
+    let refused = CookieClient::new()
+        .send(
+            Method::POST,
+            &mock.token_url(),
+            Some(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", "demo-client"),
+            ]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.body.contains("invalid_grant"), "{}", refused.body);
+    let home = browser.get(&format!("{}/", demo.rp_url)).await;
+    assert!(
+        home.body.contains("<strong>none active</strong> for demo-user (1 revoked at sign-out)"),
+        "{}",
+        home.body
     );
 }

@@ -323,7 +323,10 @@ pub use logout_token::{
     BACKCHANNEL_LOGOUT_EVENT, LOGOUT_TOKEN_LIFETIME, LOGOUT_TOKEN_TYPE, LogoutTokenClaims,
 };
 pub use records::{BackchannelDelivery, EndSessionCall, FrontchannelLogout, RevocationCall};
-pub use server::{EndedSessions, LogoutCapability, MockError, MockProvider, MockProviderBuilder};
+pub use server::{
+    EndedSessions, LogoutCapability, MockError, MockProvider, MockProviderBuilder,
+    RefreshTokenCount,
+};
 pub use signing_key::{KeyError, SigningKey};
 pub use token::{ACCESS_TOKEN_LIFETIME, ID_TOKEN_LIFETIME};
 pub use tokens::{RefreshTokens, RevocationFault};

@@ -54,6 +54,16 @@ pub struct MockProviderBuilder {
     refresh_tokens: RefreshTokens,
 }
 
+/// How many of a user's refresh tokens are active and revoked ([`MockProvider::refresh_tokens_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct RefreshTokenCount {
+    /// Issued and not revoked.
+    pub active: usize,
+    /// Revoked.
+    pub revoked: usize,
+}
+
 /// A logout capability the discovery document advertises (each `true` by
 /// default); [`MockProviderBuilder::advertise`] turns one off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -435,6 +445,14 @@ impl MockProvider {
     #[must_use]
     pub fn token_is_active(&self, token: &str) -> bool {
         self.provider.tokens.is_active(token, self.provider.now())
+    }
+
+    /// The refresh tokens issued to user `sub` (any client): how many are
+    /// still active and how many were revoked, for a page that shows it.
+    #[must_use]
+    pub fn refresh_tokens_of(&self, sub: &str) -> RefreshTokenCount {
+        let (active, revoked) = self.provider.tokens.refresh_tokens_of(sub);
+        RefreshTokenCount { active, revoked }
     }
 
     /// How many refresh tokens `/token` issued so far (revoked ones included).

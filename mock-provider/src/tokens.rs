@@ -208,6 +208,20 @@ impl IssuedTokens {
         true
     }
 
+    /// The refresh tokens issued for `sub`: how many are active, how many revoked.
+    pub(crate) fn refresh_tokens_of(&self, sub: &str) -> (usize, usize) {
+        let map = self.map();
+        let mine = map
+            .values()
+            .filter(|entry| matches!(&entry.kind, Kind::Refresh(grant) if grant.sub == sub));
+        mine.fold(
+            (0, 0),
+            |(active, revoked), entry| {
+                if entry.revoked { (active, revoked + 1) } else { (active + 1, revoked) }
+            },
+        )
+    }
+
     /// How many refresh tokens were issued.
     pub(crate) fn refresh_tokens_issued(&self) -> usize {
         self.map().values().filter(|entry| matches!(entry.kind, Kind::Refresh(_))).count()

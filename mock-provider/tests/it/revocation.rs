@@ -339,3 +339,20 @@ async fn faults_are_answered_the_number_of_times_asked_then_revocation_works() {
     assert!(provider.token_is_active(&token));
     tokio::time::timeout(Duration::from_secs(5), provider.shutdown()).await.expect("shuts down");
 }
+
+#[tokio::test]
+async fn a_users_refresh_tokens_are_counted_active_and_revoked() {
+    let provider = provider().await;
+    let mut browser = browser(&provider).await;
+    assert_eq!(provider.refresh_tokens_of("alice"), Default::default());
+    let first = refresh_token_for(&mut browser, &provider, SPA, None).await;
+    let _second = refresh_token_for(&mut browser, &provider, SPA, None).await;
+    let count = provider.refresh_tokens_of("alice");
+    assert_eq!((count.active, count.revoked), (2, 0));
+
+    let status = revoke(&mut browser, &provider, &[("token", &first), ("client_id", SPA)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let count = provider.refresh_tokens_of("alice");
+    assert_eq!((count.active, count.revoked), (1, 1));
+    assert_eq!(provider.refresh_tokens_of("bob"), Default::default());
+}

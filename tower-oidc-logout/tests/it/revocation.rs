@@ -35,7 +35,7 @@ use tower_sessions_0_14::{
 
 /// How the hand-written endpoint answers one request.
 #[derive(Debug, Clone)]
-enum Answer {
+pub(crate) enum Answer {
     Ok,
     Status(u16, &'static str),
     Unavailable(Option<&'static str>),
@@ -46,7 +46,7 @@ enum Answer {
 
 /// What the endpoint received, one per request.
 #[derive(Debug, Clone)]
-struct Seen {
+pub(crate) struct Seen {
     authorization: Option<String>,
     content_type: Option<String>,
     cookie: Option<String>,
@@ -54,15 +54,15 @@ struct Seen {
 }
 
 #[derive(Clone)]
-struct Endpoint {
-    url: String,
+pub(crate) struct Endpoint {
+    pub(crate) url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     /// Set when a request arrives (for the concurrency test).
     arrived: Arc<tokio::sync::Notify>,
 }
 
 impl Endpoint {
-    fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -76,7 +76,7 @@ struct EndpointState {
 
 /// A revocation endpoint answering the n-th request with `answers[n]`
 /// (the last one again past the end), and `/elsewhere` counting visits.
-async fn endpoint(answers: Vec<Answer>) -> (Endpoint, Arc<AtomicUsize>) {
+pub(crate) async fn endpoint(answers: Vec<Answer>) -> (Endpoint, Arc<AtomicUsize>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let arrived = Arc::new(tokio::sync::Notify::new());
     let elsewhere = Arc::new(AtomicUsize::new(0));
@@ -503,4 +503,34 @@ async fn a_session_without_tokens_revokes_nothing_and_a_failing_store_still_fail
         failure.error().downcast_ref::<FlushSessionError>(),
         Some(FlushSessionError::Store(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_sign_outs_each_revoke_their_own_token_once() {
+    let (endpoint, _) = endpoint(vec![Answer::Ok]).await;
+    let revoker =
+        revoker(&endpoint, ClientAuth::public("client-1")).timeout(Duration::from_secs(10));
+    let store = store(None);
+    let app =
+        app(store.clone(), FlushSession::new().revoke_refresh_token("refresh_token", revoker));
+    let mut signed_in = Vec::new();
+    for n in 0..200 {
+        signed_in.push(sign_in(&app, n).await);
+    }
+    let sign_outs = signed_in.iter().map(|(cookie, _)| {
+        let (app, cookie) = (app.clone(), cookie.clone());
+        tokio::spawn(async move { sign_out(&app, &cookie).await.status() })
+    });
+    for sign_out in sign_outs.collect::<Vec<_>>() {
+        assert_eq!(sign_out.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+    let mut revoked: Vec<String> =
+        endpoint.seen().iter().map(|seen| seen.form[0].1.clone()).collect();
+    revoked.sort();
+    let mut expected: Vec<String> = (0..200).map(|n| format!("rt-{n}")).collect();
+    expected.sort();
+    assert_eq!(revoked, expected, "each token revoked exactly once, none missed");
+    for (_, id) in &signed_in {
+        assert!(store.load(id).await.unwrap().is_none());
+    }
 }

@@ -99,3 +99,70 @@ fn a_refusal_is_a_debug_event_with_its_code() {
         "{events:?}"
     );
 }
+
+/// Runs `future` on a runtime with IO and timers, on this thread, with `recorder` as the subscriber.
+#[cfg(feature = "revocation")]
+fn recorded_with_io<F: Future>(recorder: &Recorder, future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    tracing::subscriber::with_default(recorder.clone(), || runtime.block_on(future))
+}
+
+#[cfg(feature = "revocation")]
+#[test]
+fn a_provider_without_revocation_endpoint_is_said_once() {
+    use tower_oidc_logout::{
+        discovery::ProviderMetadata,
+        revocation::{ClientAuth, TokenRevoker, TokenTypeHint},
+    };
+    let recorder = Recorder::default();
+    let metadata =
+        ProviderMetadata::from_json("https://op.example", br#"{"issuer":"https://op.example"}"#)
+            .unwrap();
+    recorded_with_io(&recorder, async {
+        let revoker = TokenRevoker::from_metadata(&metadata, ClientAuth::public("app"));
+        for _ in 0..3 {
+            assert!(!revoker.revoke("rt", TokenTypeHint::RefreshToken).await.unwrap());
+        }
+    });
+    let events = recorder.events();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].0, Level::WARN);
+    assert!(events[0].1.contains("no revocation_endpoint"), "{events:?}");
+}
+
+#[cfg(all(feature = "revocation", feature = "tower-sessions-0-14"))]
+#[test]
+fn a_failed_revocation_is_a_warning_with_its_cause_and_never_the_token() {
+    use crate::revocation::{Answer, endpoint};
+    use tower_oidc_logout::{
+        revocation::{ClientAuth, TokenRevoker},
+        tower_sessions::FlushSession,
+    };
+    use tower_sessions_0_14::{MemoryStore, Session};
+
+    let recorder = Recorder::default();
+    let hints = recorded_with_io(&recorder, async {
+        let (endpoint, _) =
+            endpoint(vec![Answer::Status(400, r#"{"error":"unsupported_token_type"}"#)]).await;
+        let revoker = TokenRevoker::new(&endpoint.url, ClientAuth::public("app")).unwrap();
+        let session = Session::new(None, Arc::new(MemoryStore::default()), None);
+        session.insert("refresh_token", "rt-very-secret").await.unwrap();
+        let mut request = Request::new(());
+        request.extensions_mut().insert(session);
+        let hook = FlushSession::new().revoke_refresh_token("refresh_token", revoker);
+        use tower_oidc_logout::EndSessionHook as _;
+        hook.end_session(&request.into_parts().0).await
+    });
+    assert!(hints.is_ok(), "the default policy signs out: {hints:?}");
+    let events = recorder.events();
+    let warning = events
+        .iter()
+        .find(|(level, text)| *level == Level::WARN && text.contains("did not revoke"))
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert!(
+        warning.1.contains("400") && warning.1.contains("unsupported_token_type"),
+        "{warning:?}"
+    );
+    assert!(warning.1.contains("refresh_token"), "{warning:?}");
+    assert!(!format!("{events:?}").contains("rt-very-secret"), "a token was logged: {events:?}");
+}
