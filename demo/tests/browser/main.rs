@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tower_oidc_logout_mock::HOSTED_SESSION_COOKIE;
 use tower_sessions_0_14::session::Id;
 
-use app::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, SESSION_COOKIE, SID_KEY};
+use app::{DEMO_USER, ID_TOKEN_KEY, LOCAL_COOKIE, REFRESH_TOKEN_KEY, SESSION_COOKIE, SID_KEY};
 
 /// No test may take longer than this, browser start included.
 const TEST_LIMIT: Duration = Duration::from_secs(120);
@@ -131,6 +131,11 @@ async fn sign_out_ends_every_session_and_leaves_no_cookie() {
         let browser = Browser::launch().await;
         assert_eq!(home_status(&browser, &demo).await, "Not signed in. Sign in");
         let id = sign_in(&browser, &demo).await;
+        let record = demo.store.load(&id).await.expect("store").expect("session");
+        let refresh = record.data[REFRESH_TOKEN_KEY].as_str().expect("a refresh token").to_owned();
+        assert!(mock.token_is_active(&refresh));
+        let shown = browser.text("#refresh").await.unwrap_or_default();
+        assert!(shown.starts_with("1 active"), "refresh token shown as {shown:?}");
 
         // A person's sign-out: pick where to land, press the button.
         let form = browser.client.find(Locator::Css(LOGOUT_FORM)).await.expect("form");
@@ -157,6 +162,9 @@ async fn sign_out_ends_every_session_and_leaves_no_cookie() {
         let calls = mock.end_session_calls();
         assert_eq!(calls.len(), 1, "one call at the provider");
         assert!(calls[0].ended_hosted_session, "the provider ended the browser's session");
+        // The refresh token is dead at the provider: revoked at sign-out.
+        assert!(!mock.token_is_active(&refresh), "the refresh token outlived the sign-out");
+        assert_eq!(mock.revocations().len(), 1, "revoked once");
 
         // The provider's cookie is gone from its host too.
         browser.goto(&format!("{mock_url}/authorize")).await;

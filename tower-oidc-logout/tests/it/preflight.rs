@@ -512,3 +512,30 @@ fn the_report_reads_as_a_checklist() {
     assert!(lines[3].starts_with("       to do: add `http://127.0.0.1:9/signed-out` exactly"));
     assert_eq!(lines.len(), 4);
 }
+
+#[tokio::test]
+async fn revocation_needs_a_published_revocation_endpoint() {
+    let check = |report: &PreflightReport| report.get(CheckId::RevocationEndpoint).cloned();
+    let (provider, metadata) = mock(MockProvider::builder()).await;
+    let preflight = Preflight::new(provider.end_session_url(), CLIENT, RETURN).fetcher(quick());
+    assert_eq!(check(&preflight.clone().run().await), None, "not asked for, not checked");
+    let report = preflight.clone().metadata(&metadata).revocation(true).run().await;
+    assert_passed(&report, CheckId::RevocationEndpoint);
+    assert!(report.to_string().contains(&provider.revoke_url()), "{report}");
+    let without_metadata = preflight.clone().revocation(true).run().await;
+    assert!(
+        unknown(&without_metadata, CheckId::RevocationEndpoint).contains("no discovery metadata")
+    );
+
+    let (provider, metadata) = mock(MockProvider::builder().advertise_revocation(false)).await;
+    let report = Preflight::new(provider.end_session_url(), CLIENT, RETURN)
+        .metadata(&metadata)
+        .revocation(true)
+        .fetcher(quick())
+        .run()
+        .await;
+    let (answer, fix) = failed(&report, CheckId::RevocationEndpoint);
+    assert!(answer.contains("no revocation_endpoint"), "{answer}");
+    assert!(fix.contains("TokenRevoker::new"), "{fix}");
+    assert!(report.has_failures());
+}
