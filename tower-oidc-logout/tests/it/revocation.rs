@@ -154,7 +154,7 @@ async fn each_client_authentication_method_is_sent_as_rfc_6749_says() {
     let (endpoint, _) = endpoint(vec![Answer::Ok]).await;
 
     let basic = revoker(&endpoint, ClientAuth::secret_basic("app", "s3cret"));
-    assert_eq!(basic.revoke("rt-1", TokenTypeHint::RefreshToken).await.unwrap(), true);
+    assert!(basic.revoke("rt-1", TokenTypeHint::RefreshToken).await.unwrap());
     let post = revoker(&endpoint, ClientAuth::secret_post("app", "s3cret"));
     post.revoke("at-1", TokenTypeHint::AccessToken).await.unwrap();
     let public = revoker(&endpoint, ClientAuth::public("app"));
