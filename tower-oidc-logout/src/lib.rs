@@ -116,6 +116,16 @@
 //! instance. The [`provider_logout`] module says how, and
 //! `examples/backchannel_redis.rs` is the whole setup on Redis.
 //!
+//! # Tokens, and a check at start-up
+//!
+//! With the `revocation` feature, [`FlushSession`](tower_sessions::FlushSession)
+//! also revokes the refresh (and access) token the app kept in the session
+//! at the provider's `revocation_endpoint` (RFC 7009), beside the store's
+//! delete: see the [`revocation`] module. With `discovery`,
+//! [`OidcLogoutLayer::preflight`] asks the provider at start-up whether it
+//! will accept this app's sign-out, and reports a checklist.
+//! `examples/revocation.rs` is both.
+//!
 //! # Behind a reverse proxy or in a nested router
 //!
 //! The layer routes by the request's path only, and never reads `Host`,
@@ -161,6 +171,8 @@
 //!   module, Back-Channel and Front-Channel Logout: the logout-token
 //!   validator (pure-Rust signature checks, jsonwebtoken's RustCrypto
 //!   backend), the provider's keys, the routes and the session index.
+//! - **`revocation`** (implies `discovery`): the [`revocation`] module,
+//!   OAuth 2.0 Token Revocation (RFC 7009) at sign-out, over the same client.
 //! - **`redis`** (implies `provider-logout`): `provider_logout::index::RedisIndex`,
 //!   the session index and logout-token replay set in Redis (through
 //!   [fred](https://docs.rs/fred) 10, the client `tower-sessions-redis-store`
