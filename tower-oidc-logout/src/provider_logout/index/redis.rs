@@ -12,6 +12,8 @@ use super::{
     SignIn, key::digest,
 };
 
+mod cluster;
+
 /// The key prefix a [`RedisIndex`] uses unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "oidc-logout:";
 
@@ -96,12 +98,16 @@ return 0
 "
 );
 
-/// A [`SessionIndex`] in Redis, shared by every app instance.
+/// A [`SessionIndex`] in Redis, shared by every app instance: one server,
+/// a primary with replicas behind Sentinel, or Redis Cluster.
 ///
 /// Works over any fred client that speaks Lua: a `Pool` (e.g. the one
-/// `tower-sessions-redis-store` uses) or a `Client`. Needs Redis 7.0 or
-/// later. Give the client short timeouts: a Redis that is down fails a call
-/// with [`IndexError::Store`] rather than hanging it.
+/// `tower-sessions-redis-store` uses) or a `Client`, built from a
+/// `redis://`, `redis-sentinel://` or `redis-cluster://` config. Needs
+/// Redis 7.0 or later. Give the client short timeouts: a Redis that is down
+/// fails a call with [`IndexError::Store`] rather than hanging it.
+///
+/// # One server, or Sentinel
 ///
 /// Keys, under a [prefix](Self::prefix) ([`DEFAULT_PREFIX`]):
 ///
@@ -126,11 +132,47 @@ return 0
 /// Round trips: [`record`](SessionIndex::record),
 /// [`forget`](SessionIndex::forget), [`pending`](SessionIndex::pending)
 /// and [`complete`](SessionIndex::complete) are one `EVAL` each, atomic in
-/// Redis: two per provider logout.
+/// Redis: one per sign-out, two per provider logout.
 ///
-/// Redis Cluster is not supported yet: the scripts touch keys of different
-/// hash slots. Standalone Redis, and a primary with replicas behind
-/// Sentinel, are.
+/// Behind Sentinel the client follows the primary through a failover, and
+/// calls made while there is none fail (a sign-out fails, a provider
+/// logout answers `400 server_error` and is retried). Replication is
+/// asynchronous: a write the old primary acknowledged just before it died
+/// may be missing on the new one (Redis' own caveat; `min-replicas-to-write`
+/// narrows it).
+///
+/// # Redis Cluster
+///
+/// A script may only touch keys of one hash slot, so on a clustered client
+/// (`is_clustered()`) the keys are laid out per user. `<tag>` is the
+/// user's `sub` digest, in braces so that it alone picks the slot:
+///
+/// - `<prefix>{<tag>}:sub:<tag>`, `<prefix>{<tag>}:sid:<digest>` and
+///   `<prefix>{<tag>}:ses:<session ID>`: the sets and records above, all of
+///   one user in one slot (the record also holds a random nonce), so
+///   recording, the bound per user and forgetting are the standalone
+///   scripts, atomic in that slot. Users spread over the nodes; one
+///   issuer's users are not on one node.
+/// - `<prefix>ses-in:<session ID>`: `<tag> <nonce>`, which user's slot holds
+///   that session's record (a sign-out knows only the session ID);
+/// - `<prefix>sid-in:<digest>`: a sorted set of the users with a session of
+///   that (`iss`, `sid`), scored by expiry (a logout token may carry `sid`
+///   without `sub`);
+/// - `<prefix>jti:<digest>`: as above.
+///
+/// Each call is then a few single-slot steps. Pointers are written after
+/// the user's records and removed after them, a session is only forgotten
+/// while its record still holds the nonce its pointer named (so a sign-out
+/// racing a new sign-in of the same session ID leaves the newer one whole),
+/// and a user's `sid-in` entry, dropped when its set empties, is put back
+/// if a sign-in refilled the set meanwhile: interleaved calls of many
+/// instances keep the contract. [`pending`](SessionIndex::pending) still
+/// changes nothing, and [`complete`](SessionIndex::complete) remembers the
+/// token only once every ended session left the index. Sequential round
+/// trips (steps of one phase run concurrently): a sign-out 3, or 4 when
+/// its `sid` set empties; `pending` 1 by `sub`, 2 by `sid`; `complete` 3
+/// to 5. A tag per (`iss`, `sid`) instead would split one user's sessions
+/// over slots and leave the bound per user without an atomic home.
 #[derive(Clone)]
 pub struct RedisIndex<C> {
     client: C,
@@ -229,6 +271,9 @@ where
 {
     fn record<'a>(&'a self, sign_in: &'a SignIn) -> IndexFuture<'a, ()> {
         Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_record(sign_in).await;
+            }
             let mut keys = vec![self.key("sub", &sign_in.iss, &sign_in.sub)];
             if let Some(sid) = &sign_in.sid {
                 keys.push(self.key("sid", &sign_in.iss, sid));
@@ -244,11 +289,19 @@ where
     }
 
     fn forget<'a>(&'a self, session_id: &'a str) -> IndexFuture<'a, ()> {
-        Box::pin(self.run(FORGET, Vec::new(), vec![session_id.to_owned()]))
+        Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_forget(session_id).await;
+            }
+            self.run(FORGET, Vec::new(), vec![session_id.to_owned()]).await
+        })
     }
 
     fn pending<'a>(&'a self, notice: &'a LogoutNotice<'a>) -> IndexFuture<'a, Pending> {
         Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_pending(notice).await;
+            }
             let Some(set) = self.set_of(notice) else { return Ok(Pending::Sessions(Vec::new())) };
             let mut keys = vec![set];
             keys.extend(self.token_key(notice).map(|(key, _)| key));
@@ -269,6 +322,9 @@ where
         ended: &'a [String],
     ) -> IndexFuture<'a, ()> {
         Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_complete(notice, ended).await;
+            }
             // A token already expired needs no remembering (the validator refuses it).
             let token = self.token_key(notice).filter(|(_, until)| *until > SystemTime::now());
             let until = token.as_ref().map_or(0, |(_, until)| epoch_millis(*until));
