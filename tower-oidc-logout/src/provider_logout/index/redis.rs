@@ -12,23 +12,35 @@ use super::{
     SignIn, key::digest,
 };
 
-mod cluster;
-
 /// The key prefix a [`RedisIndex`] uses unless told otherwise.
 pub const DEFAULT_PREFIX: &str = "oidc-logout:";
 
 /// `forget(prefix, id)`: drops session `id` from the sets its record
-/// (`<prefix>ses:<id>`) names, and the record. Begins every script below.
+/// (`<prefix>ses:<id>`) names, and the record; returns the record's nonce
+/// and remembers each sid set it touched, so that `gone()` lists those left
+/// empty (on a Cluster, their pointers must go). Begins every script below.
 macro_rules! with_forget {
     ($script:literal) => {
         concat!(
             r"
+local touched = {}
 local function forget(prefix, id)
   local record = prefix .. 'ses:' .. id
-  for _, set in ipairs(redis.call('HMGET', record, 'sid', 'sub')) do
-    if set then redis.call('ZREM', set, id) end
+  local old = redis.call('HMGET', record, 'sid', 'sub', 'n')
+  if old[2] then redis.call('ZREM', old[2], id) end
+  if old[1] then
+    redis.call('ZREM', old[1], id)
+    table.insert(touched, old[1])
   end
   redis.call('DEL', record)
+  return old[3] or ''
+end
+local function gone()
+  local empty = {}
+  for _, set in ipairs(touched) do
+    if redis.call('EXISTS', set) == 0 then table.insert(empty, set) end
+  end
+  return empty
 end
 ",
             $script
@@ -36,12 +48,18 @@ end
     };
 }
 
+// After `with_forget!`, which its scripts use too.
+mod cluster;
+
 /// Records session ARGV[2] under the sets KEYS[1] (`sub`) and KEYS[2]
-/// (`sid`, optional), expiring at ARGV[3] (ms); ARGV[4] is now, ARGV[5] the
-/// bound per subject, ARGV[1] the prefix. See [`RedisIndex`] for the layout.
+/// (`sid`, optional), expiring at ARGV[3] (ms), with nonce ARGV[6]; ARGV[4]
+/// is now, ARGV[5] the bound per subject, ARGV[1] the prefix (on a Cluster,
+/// with the subject's tag: every key in one slot). See [`RedisIndex`] for
+/// the layout. Returns `{{expiry}, {evicted ID, its nonce, ...}, {sid sets
+/// left empty}}`, which a Cluster needs to update its pointers.
 const RECORD: &str = with_forget!(
     r"
-local prefix, id = ARGV[1], ARGV[2]
+local prefix, id, nonce = ARGV[1], ARGV[2], ARGV[6]
 local at, now, max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local record = prefix .. 'ses:' .. id
 local old = redis.call('HMGET', record, 'sid', 'sub')
@@ -50,16 +68,18 @@ if old[2] == KEYS[1] and old[1] == (KEYS[2] or false) then
   if score and tonumber(score) > at then at = tonumber(score) end
 end
 forget(prefix, id)
-redis.call('HSET', record, 'sub', KEYS[1])
+redis.call('HSET', record, 'sub', KEYS[1], 'n', nonce)
 if KEYS[2] then redis.call('HSET', record, 'sid', KEYS[2]) end
 redis.call('PEXPIREAT', record, at)
 for _, set in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
 end
+local evicted = {}
 local over = redis.call('ZCARD', KEYS[1]) - max + 1
 if over > 0 then
   for _, first in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do
-    forget(prefix, first)
+    table.insert(evicted, first)
+    table.insert(evicted, forget(prefix, first))
   end
 end
 for _, set in ipairs(KEYS) do
@@ -67,7 +87,7 @@ for _, set in ipairs(KEYS) do
   local last = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', set, last[2])
 end
-return 0
+return {{string.format('%.0f', at)}, evicted, gone()}
 "
 );
 
@@ -169,9 +189,10 @@ return 0
 /// instances keep the contract. [`pending`](SessionIndex::pending) still
 /// changes nothing, and [`complete`](SessionIndex::complete) remembers the
 /// token only once every ended session left the index. Sequential round
-/// trips (steps of one phase run concurrently): a sign-out 3, or 4 when
-/// its `sid` set empties; `pending` 1 by `sub`, 2 by `sid`; `complete` 3
-/// to 5. A tag per (`iss`, `sid`) instead would split one user's sessions
+/// trips (steps of one phase run concurrently): `record` 2 (more when it
+/// moves a session from another user or the bound drops one); a sign-out 3,
+/// or 4 when its `sid` set empties; `pending` 1 by `sub`, 2 by `sid`;
+/// `complete` up to 5. A tag per (`iss`, `sid`) instead would split one user's sessions
 /// over slots and leave the bound per user without an atomic home.
 #[derive(Clone)]
 pub struct RedisIndex<C> {
@@ -191,6 +212,10 @@ impl<C> RedisIndex<C> {
     }
 
     /// Puts every key under `prefix` instead (e.g. `"my-app:oidc-logout:"`).
+    ///
+    /// On a Cluster, keep `{` out of it: Redis hashes only the first
+    /// `{...}` of a key, so a braced prefix would put every key of the
+    /// index in one slot, on one node (still correct, no longer spread).
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -283,8 +308,9 @@ where
                 epoch_millis(sign_in.expires_at).to_string(),
                 epoch_millis(SystemTime::now()).to_string(),
                 self.max_per_subject.to_string(),
+                String::new(),
             ];
-            self.run(RECORD, keys, args).await
+            self.run::<fred::types::Value>(RECORD, keys, args).await.map(drop)
         })
     }
 

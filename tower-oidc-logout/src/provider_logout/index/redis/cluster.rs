@@ -7,86 +7,14 @@ use std::{collections::BTreeMap, time::SystemTime};
 use fred::interfaces::LuaInterface;
 use futures_util::future::try_join_all;
 
-use super::{RedisIndex, epoch_millis, store_error};
+use super::{RECORD, RedisIndex, epoch_millis, store_error};
 use crate::provider_logout::index::{IndexError, LogoutNotice, Pending, SignIn, key::digest};
-
-/// `forget(prefix, id)` as in the standalone scripts, in one subject's slot
-/// (`prefix` ends with its hash tag); it returns the record's nonce and
-/// remembers each sid set it touched, so that `gone()` lists those left
-/// empty, whose pointer must go.
-macro_rules! with_subject_forget {
-    ($script:literal) => {
-        concat!(
-            r"
-local touched = {}
-local function forget(prefix, id)
-  local record = prefix .. 'ses:' .. id
-  local old = redis.call('HMGET', record, 'sid', 'sub', 'n')
-  if old[2] then redis.call('ZREM', old[2], id) end
-  if old[1] then
-    redis.call('ZREM', old[1], id)
-    table.insert(touched, old[1])
-  end
-  redis.call('DEL', record)
-  return old[3] or ''
-end
-local function gone()
-  local empty = {}
-  for _, set in ipairs(touched) do
-    if redis.call('EXISTS', set) == 0 then table.insert(empty, set) end
-  end
-  return empty
-end
-",
-            $script
-        )
-    };
-}
-
-/// The standalone `RECORD` in one subject's slot (KEYS[1] the `sub` set,
-/// KEYS[2] the `sid` set, optional; ARGV[1] the prefix with the subject's tag,
-/// ARGV[2] the session ID, ARGV[3] its expiry, ARGV[4] now, ARGV[5] the bound,
-/// ARGV[6] the record's nonce). Returns `{{expiry}, {evicted ID, its nonce, ...},
-/// {sid sets left empty}}`.
-const RECORD: &str = with_subject_forget!(
-    r"
-local prefix, id, nonce = ARGV[1], ARGV[2], ARGV[6]
-local at, now, max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local record = prefix .. 'ses:' .. id
-local old = redis.call('HMGET', record, 'sid', 'sub')
-if old[2] == KEYS[1] and old[1] == (KEYS[2] or false) then
-  local score = redis.call('ZSCORE', KEYS[1], id)
-  if score and tonumber(score) > at then at = tonumber(score) end
-end
-forget(prefix, id)
-redis.call('HSET', record, 'sub', KEYS[1], 'n', nonce)
-if KEYS[2] then redis.call('HSET', record, 'sid', KEYS[2]) end
-redis.call('PEXPIREAT', record, at)
-for _, set in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
-end
-local evicted = {}
-local over = redis.call('ZCARD', KEYS[1]) - max + 1
-if over > 0 then
-  for _, first in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do
-    table.insert(evicted, first)
-    table.insert(evicted, forget(prefix, first))
-  end
-end
-for _, set in ipairs(KEYS) do
-  redis.call('ZADD', set, at, id)
-  local last = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
-  redis.call('PEXPIREAT', set, last[2])
-end
-return {{string.format('%.0f', at)}, evicted, gone()}
-"
-);
 
 /// Forgets, in one subject's slot (KEYS[1] its `sub` set, for routing;
 /// ARGV[1] the prefix with its tag), each session ARGV[2i] whose record
 /// still holds nonce ARGV[2i+1]: one recorded again since keeps its entry.
 /// Returns the sid sets left empty.
-const FORGET: &str = with_subject_forget!(
+const FORGET: &str = with_forget!(
     r"
 for i = 2, #ARGV, 2 do
   if redis.call('HGET', ARGV[1] .. 'ses:' .. ARGV[i], 'n') == ARGV[i + 1] then
