@@ -433,13 +433,28 @@ pub(crate) mod through_the_route {
         prefix: &str,
         after_delete: Option<Box<dyn Fn() + Send + Sync>>,
     ) -> Instance {
+        instance_within(provider, store, index_url, prefix, after_delete, server::TIMEOUT).await
+    }
+
+    /// [`instance`] with `timeout` for its Redis commands.
+    pub(crate) async fn instance_within(
+        provider: &MockProvider,
+        store: &str,
+        index_url: &str,
+        prefix: &str,
+        after_delete: Option<Box<dyn Fn() + Send + Sync>>,
+        timeout: std::time::Duration,
+    ) -> Instance {
         let metadata = ProviderMetadata::discover(provider.issuer()).await.unwrap();
         let validator =
             LogoutTokenValidator::builder().provider(&metadata).client_id(CLIENT).build().unwrap();
-        let index = RedisIndex::new(app_pool_at(index_url).await).prefix(prefix);
+        let index =
+            RedisIndex::new(server::app_pool_within(index_url, timeout).await).prefix(prefix);
         let failures = Arc::new(AtomicUsize::new(0));
         let store = Store {
-            delete: DeleteFromStore::new(RedisStore::new(app_pool_at(store).await)),
+            delete: DeleteFromStore::new(RedisStore::new(
+                server::app_pool_within(store, timeout).await,
+            )),
             failures: failures.clone(),
             after_delete,
         };

@@ -9,6 +9,7 @@ mod app;
 mod cluster;
 mod index;
 mod instances;
+mod measure;
 mod proxy;
 mod sentinel;
 mod server;

@@ -32,6 +32,7 @@ pub(crate) struct Sentinel {
     /// `redis-sentinel://127.0.0.1:<sentinel port>/0?sentinelServiceName=...`.
     pub(crate) url: String,
     primary: Child,
+    primary_port: u16,
     replica: Child,
     sentinel: Child,
     replica_port: u16,
@@ -85,6 +86,7 @@ impl Sentinel {
                 "redis-sentinel://127.0.0.1:{sentinel_port}/0?sentinelServiceName={SERVICE}"
             ),
             primary,
+            primary_port,
             replica,
             sentinel,
             replica_port,
@@ -96,6 +98,11 @@ impl Sentinel {
                 .contains(&replica_port.to_string())
         });
         sentinel
+    }
+
+    /// The first primary's own `redis://` URL.
+    pub(crate) fn primary_url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.primary_port)
     }
 
     /// Kills the primary by its pid, as a crash would.
