@@ -55,6 +55,9 @@ impl Sentinel {
                 String::new(),
                 "--appendonly".to_owned(),
                 "no".to_owned(),
+                // The replica's copy of the primary's data lands here, not in the package.
+                "--dir".to_owned(),
+                dir.display().to_string(),
             ]
         };
         let args = server(primary_port);
@@ -263,4 +266,20 @@ async fn the_primary_killed_among_sign_outs_and_logouts_fails_over_and_nothing_i
         c(&counts.replayed),
         USERS - lives.len(),
     );
+}
+
+/// Two demos behind Sentinel (`SESSION_STORE=redis-sentinel://...`): signed
+/// in through one, signed out through the other.
+#[tokio::test]
+async fn behind_sentinel_two_demos_serve_one_user() {
+    let sentinel = Sentinel::start();
+    crate::instances::two_demos_serve_one_user(&sentinel.url).await;
+}
+
+/// Two demos behind Sentinel: a logout token sent to A ends the session on
+/// B, and is refused replayed on either.
+#[tokio::test]
+async fn behind_sentinel_a_logout_token_sent_to_a_ends_the_session_on_b() {
+    let sentinel = Sentinel::start();
+    crate::instances::logout_token_across_two_demos(&sentinel.url).await;
 }
