@@ -43,15 +43,22 @@ pub struct Settings {
     pub session_store: SessionBackend,
 }
 
+/// The `SESSION_STORE` URL schemes of Redis, as fred reads them: one server
+/// (`redis://host:port/db`), a Cluster (`redis-cluster://host:port?node=host:port&...`,
+/// any known nodes) or a primary behind Sentinel
+/// (`redis-sentinel://sentinel:port/db?sentinelServiceName=name&node=sentinel:port&...`).
+const REDIS_SCHEMES: [&str; 3] = ["redis://", "redis-cluster://", "redis-sentinel://"];
+
 /// Where the server-side sessions live: two demo processes with the same
 /// `STATE_KEY` and one Redis serve one user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionBackend {
     /// In this process only (tower-sessions' `MemoryStore`).
     Memory,
-    /// In Redis (tower-sessions-redis-store).
+    /// In Redis (tower-sessions-redis-store), with the session index beside them.
     Redis {
-        /// The `redis://host:port/db` URL, as given.
+        /// The URL, as given: `redis://host:port/db`, `redis-cluster://host:port?node=...`
+        /// or `redis-sentinel://host:port/db?sentinelServiceName=...`.
         url: String,
     },
 }
@@ -186,7 +193,7 @@ impl Settings {
         let session_store = match var("SESSION_STORE") {
             None => SessionBackend::Memory,
             Some(value) if value.trim() == "memory" => SessionBackend::Memory,
-            Some(url) if url.starts_with("redis://") => {
+            Some(url) if REDIS_SCHEMES.iter().any(|scheme| url.starts_with(scheme)) => {
                 RedisConfig::from_url(&url).map_err(|e| {
                     bad("SESSION_STORE", format!("`{url}` is not a usable Redis URL ({e})"))
                 })?;
@@ -196,7 +203,9 @@ impl Settings {
                 return Err(bad(
                     "SESSION_STORE",
                     format!(
-                        "`{value}` is neither `memory` nor a Redis URL like redis://127.0.0.1:6379/0"
+                        "`{value}` is neither `memory` nor a Redis URL like redis://127.0.0.1:6379/0, \
+                         redis-cluster://127.0.0.1:7000?node=127.0.0.1:7001 or \
+                         redis-sentinel://127.0.0.1:26379/0?sentinelServiceName=mymaster"
                     ),
                 ));
             }

@@ -353,7 +353,7 @@ async fn a_session_store_that_is_down_reports_which_sessions_were_not_ended() {
 
 /// Back-Channel Logout through the layer, with the index in Redis and the
 /// sessions in tower-sessions-redis-store: faults between the steps.
-mod through_the_route {
+pub(crate) mod through_the_route {
     use std::{
         convert::Infallible,
         sync::{
@@ -383,7 +383,7 @@ mod through_the_route {
         server::{app_pool_at, redis_client},
     };
 
-    const CLIENT: &str = "rp";
+    pub(crate) const CLIENT: &str = "rp";
     const CALLBACK: &str = "https://app.example/logout/callback";
     const BACKCHANNEL: &str = "/logout/backchannel";
 
@@ -419,26 +419,42 @@ mod through_the_route {
     }
 
     /// One app instance: its own pools (the index's through `index_url`).
-    struct Instance {
+    pub(crate) struct Instance {
         layer: OidcLogoutLayer,
-        index: RedisIndex<Pool>,
+        pub(crate) index: RedisIndex<Pool>,
         failures: Arc<AtomicUsize>,
     }
 
-    async fn instance(
+    /// An instance with its sessions in the Redis at `store` and its index at `index_url`.
+    pub(crate) async fn instance(
         provider: &MockProvider,
-        redis: &Redis,
+        store: &str,
         index_url: &str,
         prefix: &str,
         after_delete: Option<Box<dyn Fn() + Send + Sync>>,
     ) -> Instance {
+        instance_within(provider, store, index_url, prefix, after_delete, server::TIMEOUT).await
+    }
+
+    /// [`instance`] with `timeout` for its Redis commands.
+    pub(crate) async fn instance_within(
+        provider: &MockProvider,
+        store: &str,
+        index_url: &str,
+        prefix: &str,
+        after_delete: Option<Box<dyn Fn() + Send + Sync>>,
+        timeout: std::time::Duration,
+    ) -> Instance {
         let metadata = ProviderMetadata::discover(provider.issuer()).await.unwrap();
         let validator =
             LogoutTokenValidator::builder().provider(&metadata).client_id(CLIENT).build().unwrap();
-        let index = RedisIndex::new(app_pool_at(index_url).await).prefix(prefix);
+        let index =
+            RedisIndex::new(server::app_pool_within(index_url, timeout).await).prefix(prefix);
         let failures = Arc::new(AtomicUsize::new(0));
         let store = Store {
-            delete: DeleteFromStore::new(RedisStore::new(redis.app_pool().await)),
+            delete: DeleteFromStore::new(RedisStore::new(
+                server::app_pool_within(store, timeout).await,
+            )),
             failures: failures.clone(),
             after_delete,
         };
@@ -456,7 +472,7 @@ mod through_the_route {
     }
 
     impl Instance {
-        async fn post(&self, token: &str) -> (StatusCode, Option<&'static str>, String) {
+        pub(crate) async fn post(&self, token: &str) -> (StatusCode, Option<&'static str>, String) {
             let app = tower::service_fn(|_: Request<Body>| async {
                 Ok::<_, Infallible>(http::Response::new(Body::from("app")))
             });
@@ -472,7 +488,7 @@ mod through_the_route {
         }
     }
 
-    async fn provider() -> MockProvider {
+    pub(crate) async fn provider() -> MockProvider {
         MockProvider::builder()
             .register(MockClient::new(CLIENT).post_logout_redirect_uri(CALLBACK))
             .serve("127.0.0.1:0")
@@ -481,9 +497,14 @@ mod through_the_route {
     }
 
     /// A session of alice saved in Redis and recorded under `sid`.
-    async fn signed_in(redis: &Redis, index: &RedisIndex<Pool>, iss: &str, sid: &str) -> Id {
+    pub(crate) async fn signed_in(
+        store: &str,
+        index: &RedisIndex<Pool>,
+        iss: &str,
+        sid: &str,
+    ) -> Id {
         use tower_oidc_logout::tower_sessions::v0_14::record_sign_in;
-        let store = Arc::new(RedisStore::new(redis.app_pool().await));
+        let store = Arc::new(RedisStore::new(app_pool_at(store).await));
         let session = Session::new(None, store, None);
         session.insert("user", "alice").await.unwrap();
         session.save().await.unwrap();
@@ -491,8 +512,8 @@ mod through_the_route {
         session.id().unwrap()
     }
 
-    async fn alive(redis: &Redis, id: &Id) -> bool {
-        RedisStore::new(redis.app_pool().await).load(id).await.unwrap().is_some()
+    pub(crate) async fn alive(store: &str, id: &Id) -> bool {
+        RedisStore::new(app_pool_at(store).await).load(id).await.unwrap().is_some()
     }
 
     #[tokio::test]
@@ -500,15 +521,15 @@ mod through_the_route {
         let redis = Redis::shared_or_own();
         let provider = provider().await;
         let prefix = unique_prefix("route-store");
-        let a = instance(&provider, &redis, &redis.url, &prefix, None).await;
-        let b = instance(&provider, &redis, &redis.url, &prefix, None).await;
-        let id = signed_in(&redis, &a.index, provider.issuer(), "sid-1").await;
+        let a = instance(&provider, &redis.url, &redis.url, &prefix, None).await;
+        let b = instance(&provider, &redis.url, &redis.url, &prefix, None).await;
+        let id = signed_in(&redis.url, &a.index, provider.issuer(), "sid-1").await;
         let token = provider.logout_token(&provider.logout_token_claims(CLIENT, "sid-1", "alice"));
 
         a.failures.store(1, SeqCst);
         let (status, code, body) = a.post(&token).await;
         assert_eq!((status, code), (StatusCode::BAD_REQUEST, Some("server_error")), "{body}");
-        assert!(alive(&redis, &id).await);
+        assert!(alive(&redis.url, &id).await);
 
         let (x, y) = tokio::join!(a.post(&token), b.post(&token));
         for (status, code, body) in [&x, &y] {
@@ -516,7 +537,7 @@ mod through_the_route {
             assert!(done, "{status} {code:?} {body}");
         }
         assert!(x.0 == StatusCode::OK || y.0 == StatusCode::OK, "neither ended it");
-        assert!(!alive(&redis, &id).await, "the retry did not end the session");
+        assert!(!alive(&redis.url, &id).await, "the retry did not end the session");
         let client = redis.client().await;
         let left = keys_under(&client, &format!("{prefix}s")).await;
         assert!(left.is_empty(), "index entries left: {left:?}");
@@ -535,8 +556,8 @@ mod through_the_route {
                 cut.cut();
             }
         }) as Box<dyn Fn() + Send + Sync>;
-        let app = instance(&provider, &redis, &proxy.url, &prefix, Some(fault)).await;
-        let id = signed_in(&redis, &app.index, provider.issuer(), "sid-1").await;
+        let app = instance(&provider, &redis.url, &proxy.url, &prefix, Some(fault)).await;
+        let id = signed_in(&redis.url, &app.index, provider.issuer(), "sid-1").await;
         let token = provider.logout_token(&provider.logout_token_claims(CLIENT, "sid-1", "alice"));
 
         // The store deletes, then the index's connection drops: complete fails.
@@ -556,7 +577,7 @@ mod through_the_route {
             answer = app.post(&token).await;
         }
         assert_eq!(answer.0, StatusCode::OK, "the retry after the fault: {answer:?}");
-        assert!(!alive(&redis, &id).await);
+        assert!(!alive(&redis.url, &id).await);
         let client = redis.client().await;
         assert!(keys_under(&client, &format!("{prefix}s")).await.is_empty(), "entries left");
         assert_eq!(app.post(&token).await.1, Some("replayed"));

@@ -162,8 +162,12 @@ async fn two_hundred_concurrent_sign_outs_over_both_instances() {
 /// and `SESSION_STORE`: signed in through one, signed out through the other.
 #[tokio::test]
 async fn two_demos_on_one_redis_serve_one_user() {
-    let redis = Redis::shared_or_own();
-    let client = redis.client().await;
+    two_demos_serve_one_user(&Redis::shared_or_own().url).await;
+}
+
+/// Two demos with `SESSION_STORE` = `url`: signed in through one, signed out through the other.
+pub(crate) async fn two_demos_serve_one_user(url: &str) {
+    let client = server::redis_client(url).await;
     let start = |url: String| async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let rp_url = format!("http://{}", listener.local_addr().unwrap());
@@ -178,7 +182,7 @@ async fn two_demos_on_one_redis_serve_one_user() {
         assert_eq!(settings.session_store, demo::SessionBackend::Redis { url });
         demo::start(settings, Some(listener), None).await.unwrap()
     };
-    let (one, other) = (start(redis.url.clone()).await, start(redis.url.clone()).await);
+    let (one, other) = (start(url.to_owned()).await, start(url.to_owned()).await);
     let mut browser = CookieClient::new();
     let server_session = |page: &str| page.contains("id=\"server\"><strong>present</strong>");
 
@@ -207,8 +211,12 @@ async fn two_demos_on_one_redis_serve_one_user() {
 /// B is refused, because the token IDs seen are in the shared Redis too.
 #[tokio::test]
 async fn a_logout_token_sent_to_a_ends_the_session_on_b_and_is_refused_replayed_on_b() {
-    let redis = Redis::shared_or_own();
-    let client = redis.client().await;
+    logout_token_across_two_demos(&Redis::shared_or_own().url).await;
+}
+
+/// The flow above with `SESSION_STORE` = `url`; the token replayed to A is refused too.
+pub(crate) async fn logout_token_across_two_demos(url: &str) {
+    let client = server::redis_client(url).await;
     let rp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mock = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let a_url = format!("http://{}", rp.local_addr().unwrap());
@@ -218,7 +226,7 @@ async fn a_logout_token_sent_to_a_ends_the_session_on_b_and_is_refused_replayed_
         "RP_URL" => Some(a_url.clone()),
         "MOCK_PROVIDER_URL" => Some(mock_url.clone()),
         "STATE_KEY" => Some(key.to_owned()),
-        "SESSION_STORE" => Some(redis.url.clone()),
+        "SESSION_STORE" => Some(url.to_owned()),
         _ => None,
     })
     .unwrap();
@@ -230,7 +238,7 @@ async fn a_logout_token_sent_to_a_ends_the_session_on_b_and_is_refused_replayed_
         "RP_URL" => Some(b_url.clone()),
         "PROVIDER_ISSUER" => Some(mock_url.clone()),
         "STATE_KEY" => Some(key.to_owned()),
-        "SESSION_STORE" => Some(redis.url.clone()),
+        "SESSION_STORE" => Some(url.to_owned()),
         _ => None,
     })
     .unwrap();
@@ -269,4 +277,8 @@ async fn a_logout_token_sent_to_a_ends_the_session_on_b_and_is_refused_replayed_
         .await;
     assert_eq!(replayed.status, StatusCode::BAD_REQUEST, "{}", replayed.body);
     assert!(replayed.body.contains("replayed"), "{}", replayed.body);
+    let replayed = http_client::CookieClient::new()
+        .post_form(&format!("{}{}", a.rp_url, demo::BACKCHANNEL_PATH), &[("logout_token", token)])
+        .await;
+    assert!(replayed.body.contains("replayed"), "A: {} {}", replayed.status, replayed.body);
 }

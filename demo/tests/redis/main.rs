@@ -6,7 +6,10 @@
 //! `scripts/redis-tests.sh`, or `cargo test -p tower-oidc-logout-demo --features redis-tests --test redis`.
 
 mod app;
+mod cluster;
 mod index;
 mod instances;
+mod measure;
 mod proxy;
+mod sentinel;
 mod server;

@@ -135,12 +135,18 @@ impl Drop for Redis {
 
 /// A pool for an app instance on the Redis at `url`: short timeouts, reconnecting every 50 ms.
 pub(crate) async fn app_pool_at(url: &str) -> Pool {
+    app_pool_within(url, TIMEOUT).await
+}
+
+/// [`app_pool_at`] with `timeout` for commands and connections (a load test
+/// on a busy machine queues commands for longer than [`TIMEOUT`]).
+pub(crate) async fn app_pool_within(url: &str, timeout: Duration) -> Pool {
     let pool = Builder::from_config(Config::from_url(url).unwrap())
         .with_connection_config(|c| {
-            c.connection_timeout = TIMEOUT;
-            c.internal_command_timeout = TIMEOUT;
+            c.connection_timeout = timeout;
+            c.internal_command_timeout = timeout;
         })
-        .with_performance_config(|p| p.default_command_timeout = TIMEOUT)
+        .with_performance_config(|p| p.default_command_timeout = timeout)
         .set_policy(ReconnectPolicy::new_constant(0, 50))
         .build_pool(2)
         .unwrap();

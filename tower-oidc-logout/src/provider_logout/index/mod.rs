@@ -42,8 +42,9 @@
 //! - [`MemoryIndex`]: in this process, bounded, entries expiring with their
 //!   sessions. **One app instance only**: a logout reaching another instance
 //!   finds nothing there.
-//! - [`RedisIndex`] (feature `redis`): in Redis, shared by every instance;
-//!   keys carry TTLs; each call is one round trip.
+//! - [`RedisIndex`] (feature `redis`): in Redis (one server, Sentinel or
+//!   Cluster), shared by every instance; keys carry TTLs; each call is one
+//!   round trip on one server, a few single-slot steps on a Cluster.
 //!
 //! Both are used through one object-safe trait, so the rest of the app holds
 //! an `Arc<dyn SessionIndex>`:

@@ -16,17 +16,31 @@ use super::{
 pub const DEFAULT_PREFIX: &str = "oidc-logout:";
 
 /// `forget(prefix, id)`: drops session `id` from the sets its record
-/// (`<prefix>ses:<id>`) names, and the record. Begins every script below.
+/// (`<prefix>ses:<id>`) names, and the record; returns the record's nonce
+/// and remembers each sid set it touched, so that `gone()` lists those left
+/// empty (on a Cluster, their pointers must go). Begins every script below.
 macro_rules! with_forget {
     ($script:literal) => {
         concat!(
             r"
+local touched = {}
 local function forget(prefix, id)
   local record = prefix .. 'ses:' .. id
-  for _, set in ipairs(redis.call('HMGET', record, 'sid', 'sub')) do
-    if set then redis.call('ZREM', set, id) end
+  local old = redis.call('HMGET', record, 'sid', 'sub', 'n')
+  if old[2] then redis.call('ZREM', old[2], id) end
+  if old[1] then
+    redis.call('ZREM', old[1], id)
+    table.insert(touched, old[1])
   end
   redis.call('DEL', record)
+  return old[3] or ''
+end
+local function gone()
+  local empty = {}
+  for _, set in ipairs(touched) do
+    if redis.call('EXISTS', set) == 0 then table.insert(empty, set) end
+  end
+  return empty
 end
 ",
             $script
@@ -34,12 +48,18 @@ end
     };
 }
 
+// After `with_forget!`, which its scripts use too.
+mod cluster;
+
 /// Records session ARGV[2] under the sets KEYS[1] (`sub`) and KEYS[2]
-/// (`sid`, optional), expiring at ARGV[3] (ms); ARGV[4] is now, ARGV[5] the
-/// bound per subject, ARGV[1] the prefix. See [`RedisIndex`] for the layout.
+/// (`sid`, optional), expiring at ARGV[3] (ms), with nonce ARGV[6]; ARGV[4]
+/// is now, ARGV[5] the bound per subject, ARGV[1] the prefix (on a Cluster,
+/// with the subject's tag: every key in one slot). See [`RedisIndex`] for
+/// the layout. Returns `{{expiry}, {evicted ID, its nonce, ...}, {sid sets
+/// left empty}}`, which a Cluster needs to update its pointers.
 const RECORD: &str = with_forget!(
     r"
-local prefix, id = ARGV[1], ARGV[2]
+local prefix, id, nonce = ARGV[1], ARGV[2], ARGV[6]
 local at, now, max = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local record = prefix .. 'ses:' .. id
 local old = redis.call('HMGET', record, 'sid', 'sub')
@@ -48,16 +68,18 @@ if old[2] == KEYS[1] and old[1] == (KEYS[2] or false) then
   if score and tonumber(score) > at then at = tonumber(score) end
 end
 forget(prefix, id)
-redis.call('HSET', record, 'sub', KEYS[1])
+redis.call('HSET', record, 'sub', KEYS[1], 'n', nonce)
 if KEYS[2] then redis.call('HSET', record, 'sid', KEYS[2]) end
 redis.call('PEXPIREAT', record, at)
 for _, set in ipairs(KEYS) do
   redis.call('ZREMRANGEBYSCORE', set, '-inf', now)
 end
+local evicted = {}
 local over = redis.call('ZCARD', KEYS[1]) - max + 1
 if over > 0 then
   for _, first in ipairs(redis.call('ZRANGE', KEYS[1], 0, over - 1)) do
-    forget(prefix, first)
+    table.insert(evicted, first)
+    table.insert(evicted, forget(prefix, first))
   end
 end
 for _, set in ipairs(KEYS) do
@@ -65,7 +87,7 @@ for _, set in ipairs(KEYS) do
   local last = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
   redis.call('PEXPIREAT', set, last[2])
 end
-return 0
+return {{string.format('%.0f', at)}, evicted, gone()}
 "
 );
 
@@ -96,12 +118,16 @@ return 0
 "
 );
 
-/// A [`SessionIndex`] in Redis, shared by every app instance.
+/// A [`SessionIndex`] in Redis, shared by every app instance: one server,
+/// a primary with replicas behind Sentinel, or Redis Cluster.
 ///
 /// Works over any fred client that speaks Lua: a `Pool` (e.g. the one
-/// `tower-sessions-redis-store` uses) or a `Client`. Needs Redis 7.0 or
-/// later. Give the client short timeouts: a Redis that is down fails a call
-/// with [`IndexError::Store`] rather than hanging it.
+/// `tower-sessions-redis-store` uses) or a `Client`, built from a
+/// `redis://`, `redis-sentinel://` or `redis-cluster://` config. Needs
+/// Redis 7.0 or later. Give the client short timeouts: a Redis that is down
+/// fails a call with [`IndexError::Store`] rather than hanging it.
+///
+/// # One server, or Sentinel
 ///
 /// Keys, under a [prefix](Self::prefix) ([`DEFAULT_PREFIX`]):
 ///
@@ -126,11 +152,48 @@ return 0
 /// Round trips: [`record`](SessionIndex::record),
 /// [`forget`](SessionIndex::forget), [`pending`](SessionIndex::pending)
 /// and [`complete`](SessionIndex::complete) are one `EVAL` each, atomic in
-/// Redis: two per provider logout.
+/// Redis: one per sign-out, two per provider logout.
 ///
-/// Redis Cluster is not supported yet: the scripts touch keys of different
-/// hash slots. Standalone Redis, and a primary with replicas behind
-/// Sentinel, are.
+/// Behind Sentinel the client follows the primary through a failover, and
+/// calls made while there is none fail (a sign-out fails, a provider
+/// logout answers `400 server_error` and is retried). Replication is
+/// asynchronous: a write the old primary acknowledged just before it died
+/// may be missing on the new one (Redis' own caveat; `min-replicas-to-write`
+/// narrows it).
+///
+/// # Redis Cluster
+///
+/// A script may only touch keys of one hash slot, so on a clustered client
+/// (`is_clustered()`) the keys are laid out per user. `<tag>` is the
+/// user's `sub` digest, in braces so that it alone picks the slot:
+///
+/// - `<prefix>{<tag>}:sub:<tag>`, `<prefix>{<tag>}:sid:<digest>` and
+///   `<prefix>{<tag>}:ses:<session ID>`: the sets and records above, all of
+///   one user in one slot (the record also holds a random nonce), so
+///   recording, the bound per user and forgetting are the standalone
+///   scripts, atomic in that slot. Users spread over the nodes; one
+///   issuer's users are not on one node.
+/// - `<prefix>ses-in:<session ID>`: `<tag> <nonce>`, which user's slot holds
+///   that session's record (a sign-out knows only the session ID);
+/// - `<prefix>sid-in:<digest>`: a sorted set of the users with a session of
+///   that (`iss`, `sid`), scored by expiry (a logout token may carry `sid`
+///   without `sub`);
+/// - `<prefix>jti:<digest>`: as above.
+///
+/// Each call is then a few single-slot steps. Pointers are written after
+/// the user's records and removed after them, a session is only forgotten
+/// while its record still holds the nonce its pointer named (so a sign-out
+/// racing a new sign-in of the same session ID leaves the newer one whole),
+/// and a user's `sid-in` entry, dropped when its set empties, is put back
+/// if a sign-in refilled the set meanwhile: interleaved calls of many
+/// instances keep the contract. [`pending`](SessionIndex::pending) still
+/// changes nothing, and [`complete`](SessionIndex::complete) remembers the
+/// token only once every ended session left the index. Sequential round
+/// trips (steps of one phase run concurrently): `record` 2 (more when it
+/// moves a session from another user or the bound drops one); a sign-out 3,
+/// or 4 when its `sid` set empties; `pending` 1 by `sub`, 2 by `sid`;
+/// `complete` up to 5. A tag per (`iss`, `sid`) instead would split one user's sessions
+/// over slots and leave the bound per user without an atomic home.
 #[derive(Clone)]
 pub struct RedisIndex<C> {
     client: C,
@@ -149,6 +212,10 @@ impl<C> RedisIndex<C> {
     }
 
     /// Puts every key under `prefix` instead (e.g. `"my-app:oidc-logout:"`).
+    ///
+    /// On a Cluster, keep `{` out of it: Redis hashes only the first
+    /// `{...}` of a key, so a braced prefix would put every key of the
+    /// index in one slot, on one node (still correct, no longer spread).
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -229,6 +296,9 @@ where
 {
     fn record<'a>(&'a self, sign_in: &'a SignIn) -> IndexFuture<'a, ()> {
         Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_record(sign_in).await;
+            }
             let mut keys = vec![self.key("sub", &sign_in.iss, &sign_in.sub)];
             if let Some(sid) = &sign_in.sid {
                 keys.push(self.key("sid", &sign_in.iss, sid));
@@ -238,17 +308,26 @@ where
                 epoch_millis(sign_in.expires_at).to_string(),
                 epoch_millis(SystemTime::now()).to_string(),
                 self.max_per_subject.to_string(),
+                String::new(),
             ];
-            self.run(RECORD, keys, args).await
+            self.run::<fred::types::Value>(RECORD, keys, args).await.map(drop)
         })
     }
 
     fn forget<'a>(&'a self, session_id: &'a str) -> IndexFuture<'a, ()> {
-        Box::pin(self.run(FORGET, Vec::new(), vec![session_id.to_owned()]))
+        Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_forget(session_id).await;
+            }
+            self.run(FORGET, Vec::new(), vec![session_id.to_owned()]).await
+        })
     }
 
     fn pending<'a>(&'a self, notice: &'a LogoutNotice<'a>) -> IndexFuture<'a, Pending> {
         Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_pending(notice).await;
+            }
             let Some(set) = self.set_of(notice) else { return Ok(Pending::Sessions(Vec::new())) };
             let mut keys = vec![set];
             keys.extend(self.token_key(notice).map(|(key, _)| key));
@@ -269,6 +348,9 @@ where
         ended: &'a [String],
     ) -> IndexFuture<'a, ()> {
         Box::pin(async move {
+            if self.client.is_clustered() {
+                return self.cluster_complete(notice, ended).await;
+            }
             // A token already expired needs no remembering (the validator refuses it).
             let token = self.token_key(notice).filter(|(_, until)| *until > SystemTime::now());
             let until = token.as_ref().map_or(0, |(_, until)| epoch_millis(*until));
