@@ -319,26 +319,8 @@ async fn a_confidential_client_signs_in_with_its_secret() {
 #[tokio::test]
 async fn an_external_issuer_is_configured_by_discovery() {
     // Another provider, not the demo's: the demo knows it by its issuer only.
-    let rp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let rp_url = format!("http://127.0.0.1:{}", rp.local_addr().unwrap().port());
-    let provider = tower_oidc_logout_mock::MockProvider::builder()
-        .register(
-            tower_oidc_logout_mock::MockClient::new("my-app")
-                .redirect_uri(format!("{rp_url}/login/callback"))
-                .post_logout_redirect_uri(format!("{rp_url}/logout/callback")),
-        )
-        .serve("127.0.0.1:0")
-        .await
-        .unwrap();
-    let issuer = provider.issuer().to_owned();
-    let settings = app::Settings::from_lookup(|name| match name {
-        "RP_URL" => Some(rp_url.clone()),
-        "PROVIDER_ISSUER" => Some(issuer.clone()),
-        "CLIENT_ID" => Some("my-app".to_owned()),
-        _ => None,
-    })
-    .unwrap();
-    let demo = app::start(settings, Some(rp), None).await.unwrap();
+    let (provider, demo) = demo_at_a_provider_that_knows("my-app", None).await;
+    let (issuer, rp_url) = (provider.issuer().to_owned(), demo.rp_url.clone());
     assert!(demo.mock.is_none(), "the embedded mock is not started");
     assert_eq!(demo.issuer.as_deref(), Some(issuer.as_str()));
 
@@ -355,6 +337,9 @@ async fn an_external_issuer_is_configured_by_discovery() {
     let call = provider.last_end_session_call().unwrap();
     assert_eq!(call.id_token_hint_sid, Some(sid));
     assert_eq!(provider.hosted_session_count(), 0);
+    // The revocation endpoint came from discovery too: alice's refresh token is dead.
+    let tokens = provider.refresh_tokens_of("alice");
+    assert_eq!((tokens.active, tokens.revoked), (0, 1));
 }
 
 #[tokio::test]
@@ -570,9 +555,13 @@ async fn the_start_up_checklist_says_the_embedded_mock_accepts_the_sign_out() {
     assert!(text.ends_with("=> the provider accepts this app's sign-out.\n"), "{text}");
 }
 
-/// The checklist of a demo pointed (by `PROVIDER_ISSUER`) at a provider that
-/// knows client `my-app` with post-logout redirect URI `<registered>/logout/callback`.
-async fn checklist_at_a_provider_that_knows(client_id: &str, registered: Option<&str>) -> String {
+/// A demo pointed (by `PROVIDER_ISSUER`) at a provider of its own that
+/// knows client `my-app` with redirect URIs under `registered` (the demo's
+/// own `RP_URL` when `None`); the demo's `CLIENT_ID` is `client_id`.
+async fn demo_at_a_provider_that_knows(
+    client_id: &str,
+    registered: Option<&str>,
+) -> (tower_oidc_logout_mock::MockProvider, app::Demo) {
     let rp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let rp_url = format!("http://127.0.0.1:{}", rp.local_addr().unwrap().port());
     let registered = registered.unwrap_or(&rp_url);
@@ -594,6 +583,12 @@ async fn checklist_at_a_provider_that_knows(client_id: &str, registered: Option<
     })
     .unwrap();
     let demo = app::start(settings, Some(rp), None).await.unwrap();
+    (provider, demo)
+}
+
+/// The start-up checklist of [`demo_at_a_provider_that_knows`].
+async fn checklist_at_a_provider_that_knows(client_id: &str, registered: Option<&str>) -> String {
+    let (provider, demo) = demo_at_a_provider_that_knows(client_id, registered).await;
     let text = app::preflight_checklist(&demo).await;
     // The preflight ended no session and the provider saw one bare request.
     let calls = provider.end_session_calls();

@@ -131,17 +131,7 @@ impl Discovery {
     ///
     /// The caller has checked the scheme (`https`, or `http` on loopback).
     pub(crate) async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(FetchError::NoTokioRuntime);
-        }
-        let url_text = url.as_str();
-        let tls = if url.scheme() == "https" { Some(self.tls_connector(url_text)?) } else { None };
-        let answer = tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls, Mode::Get))
-            .await
-            .map_err(|_| FetchError::Timeout {
-                url: url_text.to_owned(),
-                timeout: self.timeout,
-            })??;
+        let answer = self.send(url, Mode::Get).await?;
         Ok(Fetched { body: answer.body, max_age: answer.max_age })
     }
 
@@ -152,19 +142,7 @@ impl Discovery {
     ///
     /// The caller has checked the scheme (`https`, or `http` on loopback).
     pub(crate) async fn probe(&self, url: &Url) -> Result<Probed, FetchError> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(FetchError::NoTokioRuntime);
-        }
-        let url_text = url.as_str();
-        let tls = if url.scheme() == "https" { Some(self.tls_connector(url_text)?) } else { None };
-        let answer =
-            tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls, Mode::Probe))
-                .await
-                .map_err(|_| FetchError::Timeout {
-                    url: url_text.to_owned(),
-                    timeout: self.timeout,
-                })??;
-        Ok(answer.probed())
+        Ok(self.send(url, Mode::Probe).await?.probed())
     }
 
     /// One `POST url` of the form `form` (`application/x-www-form-urlencoded`),
@@ -179,19 +157,20 @@ impl Discovery {
         form: String,
         authorization: Option<String>,
     ) -> Result<Probed, FetchError> {
+        let mode = Mode::Post { form: Bytes::from(form), authorization };
+        Ok(self.send(url, mode).await?.probed())
+    }
+
+    /// One request of `mode` to `url`, within the total timeout.
+    async fn send(&self, url: &Url, mode: Mode) -> Result<Answer, FetchError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(FetchError::NoTokioRuntime);
         }
         let url_text = url.as_str();
         let tls = if url.scheme() == "https" { Some(self.tls_connector(url_text)?) } else { None };
-        let mode = Mode::Post { form: Bytes::from(form), authorization };
-        let answer = tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls, mode))
+        tokio::time::timeout(self.timeout, self.fetch(url, url_text, tls, mode))
             .await
-            .map_err(|_| FetchError::Timeout {
-                url: url_text.to_owned(),
-                timeout: self.timeout,
-            })??;
-        Ok(answer.probed())
+            .map_err(|_| FetchError::Timeout { url: url_text.to_owned(), timeout: self.timeout })?
     }
 
     /// The total timeout: the longest one [`get`](Self::get) or [`probe`](Self::probe) takes.
