@@ -100,8 +100,12 @@ trait VersionedSession: Clone + Send + Sync + 'static {
 ///
 /// Optionally, an ID token kept in the session under
 /// [`id_token_key`](Self::id_token_key) is read first and sent to the
-/// provider as `id_token_hint`; and with Back-Channel or Front-Channel
-/// Logout, the [session index](Self::session_index) forgets the session.
+/// provider as `id_token_hint`; with Back-Channel or Front-Channel
+/// Logout, the [session index](Self::session_index) forgets the session;
+/// and with the `revocation` feature, the refresh and access tokens kept in
+/// it are revoked at the provider
+/// ([`revoke_refresh_token`](Self::revoke_refresh_token)), beside the
+/// store's delete.
 ///
 /// ```
 /// # extern crate tower_sessions_0_14 as tower_sessions;
@@ -204,7 +208,11 @@ impl FlushSession {
     /// A failed revocation is logged (`tracing`, warn) and the sign-out goes
     /// on, unless the revoker is [`strict`](TokenRevoker::strict): then the
     /// sign-out answers `500 end_session_failed`
-    /// ([`FlushSessionError::Revocation`]). See [`crate::revocation`].
+    /// ([`FlushSessionError::Revocation`]). If the store's delete fails, the
+    /// sign-out fails as it would without revocation, and the revocation
+    /// already under way still completes (the user asked to sign out; a
+    /// retry revokes again, which the provider answers `200`). See
+    /// [`crate::revocation`].
     #[must_use]
     pub fn revoke_refresh_token(mut self, key: impl Into<String>, revoker: TokenRevoker) -> Self {
         self.revoke.push((key.into(), TokenTypeHint::RefreshToken, revoker));

@@ -503,6 +503,11 @@ async fn a_session_without_tokens_revokes_nothing_and_a_failing_store_still_fail
         failure.error().downcast_ref::<FlushSessionError>(),
         Some(FlushSessionError::Store(_))
     ));
+    // The revocation under way when the store failed still reaches the provider.
+    let arrived = tokio::time::timeout(Duration::from_secs(2), endpoint.arrived.notified()).await;
+    assert!(arrived.is_ok() || !endpoint.seen().is_empty(), "the revocation was dropped");
+    assert_eq!(endpoint.seen().len(), 1);
+    assert_eq!(endpoint.seen()[0].form[0].1, "rt-2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
