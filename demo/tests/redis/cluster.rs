@@ -3,7 +3,10 @@
 //! create`), and `RedisIndex`, tower-sessions-redis-store and two demos on it.
 
 use crate::{
-    index::through_the_route::{self, CLIENT},
+    index::{
+        ISS, by_sid, by_sub, end, named,
+        through_the_route::{self, CLIENT},
+    },
     instances, server,
 };
 
@@ -28,7 +31,6 @@ use tower_sessions_redis_store::{
     },
 };
 
-const ISS: &str = "https://op.example";
 const HOUR: Duration = Duration::from_secs(3600);
 /// The command timeout of the load test's pools.
 const LOAD: Duration = Duration::from_secs(5);
@@ -200,27 +202,6 @@ fn sign_in(sub: &str, sid: Option<&str>, session_id: &str, lasts: Duration) -> S
         Some(sid) => sign_in.sid(sid),
         None => sign_in,
     }
-}
-
-async fn named(index: &RedisIndex<Pool>, notice: &LogoutNotice<'_>) -> Vec<String> {
-    match index.pending(notice).await.unwrap() {
-        Pending::Sessions(ids) => ids,
-        Pending::Replayed => panic!("replayed"),
-    }
-}
-
-async fn end(index: &RedisIndex<Pool>, notice: &LogoutNotice<'_>) -> Vec<String> {
-    let ids = named(index, notice).await;
-    index.complete(notice, &ids).await.unwrap();
-    ids
-}
-
-fn by_sid(sid: &str) -> LogoutNotice<'_> {
-    LogoutNotice::new(ISS, Some(sid), None)
-}
-
-fn by_sub(sub: &str) -> LogoutNotice<'_> {
-    LogoutNotice::new(ISS, None, Some(sub))
 }
 
 /// The index contract of the standalone tests, on a cluster: by sid or sub,

@@ -25,7 +25,7 @@ use tower_sessions_redis_store::{
     },
 };
 
-const ISS: &str = "https://op.example";
+pub(crate) const ISS: &str = "https://op.example";
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// A key prefix of this test's own, so tests sharing one Redis (`REDIS_URL`) do not meet.
@@ -80,7 +80,7 @@ fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
 }
 
 /// What a logout of `notice` names now (panics on a replay).
-async fn named(index: &RedisIndex<Pool>, notice: &LogoutNotice<'_>) -> Vec<String> {
+pub(crate) async fn named(index: &RedisIndex<Pool>, notice: &LogoutNotice<'_>) -> Vec<String> {
     match index.pending(notice).await.unwrap() {
         Pending::Sessions(ids) => ids,
         Pending::Replayed => panic!("replayed"),
@@ -88,17 +88,17 @@ async fn named(index: &RedisIndex<Pool>, notice: &LogoutNotice<'_>) -> Vec<Strin
 }
 
 /// A logout that succeeded: pending, then complete with what it named.
-async fn end(index: &RedisIndex<Pool>, notice: &LogoutNotice<'_>) -> Vec<String> {
+pub(crate) async fn end(index: &RedisIndex<Pool>, notice: &LogoutNotice<'_>) -> Vec<String> {
     let ids = named(index, notice).await;
     index.complete(notice, &ids).await.unwrap();
     ids
 }
 
-fn by_sid(sid: &str) -> LogoutNotice<'_> {
+pub(crate) fn by_sid(sid: &str) -> LogoutNotice<'_> {
     LogoutNotice::new(ISS, Some(sid), None)
 }
 
-fn by_sub(sub: &str) -> LogoutNotice<'_> {
+pub(crate) fn by_sub(sub: &str) -> LogoutNotice<'_> {
     LogoutNotice::new(ISS, None, Some(sub))
 }
 
