@@ -665,3 +665,31 @@ async fn sign_out_revokes_the_refresh_token_even_when_the_browser_stops_at_the_p
         home.body
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_sign_outs_revoke_each_refresh_token_once_at_the_provider() {
+    let demo = demo().await;
+    let (mock, _) = demo.mock.clone().unwrap();
+    let mut browsers = Vec::new();
+    for _ in 0..200 {
+        let mut browser = CookieClient::new();
+        let form = to_sign_in_form(&mut browser, &demo).await;
+        let home = submit_sign_in_form(&mut browser, &form, DEMO_USER).await;
+        assert_eq!(home.url.path(), "/", "{:?}", home.visited);
+        browsers.push(browser);
+    }
+    assert_eq!(mock.refresh_tokens_of(DEMO_USER).active, 200);
+
+    let sign_outs = browsers.into_iter().map(|mut browser| {
+        let url = format!("{}/logout", demo.rp_url);
+        tokio::spawn(async move { browser.send(Method::POST, &url, Some(&[])).await.status })
+    });
+    for sign_out in sign_outs.collect::<Vec<_>>() {
+        assert_eq!(sign_out.await.unwrap(), StatusCode::SEE_OTHER);
+    }
+    let tokens = mock.refresh_tokens_of(DEMO_USER);
+    assert_eq!((tokens.active, tokens.revoked), (0, 200), "a token missed");
+    let revocations = mock.revocations();
+    assert_eq!(revocations.len(), 200, "a token revoked twice");
+    assert!(revocations.iter().all(|call| call.revoked && call.status == 200));
+}
