@@ -2,7 +2,6 @@
 //! that it refuses it over the wire (timeouts, size cap, TLS verification).
 
 use std::{
-    future::Future,
     sync::{
         Arc,
         atomic::{AtomicUsize, Ordering},
@@ -16,11 +15,13 @@ use axum::{
     routing::get,
 };
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    io::AsyncWriteExt,
     net::{TcpListener, TcpSocket, TcpStream},
 };
 use tokio_rustls::{TlsAcceptor, rustls};
 use tower_oidc_logout::discovery::{Discovery, DiscoveryError};
+
+use crate::servers::{answer_and_hang, raw_server, read_head, serve};
 
 const WELL_KNOWN: &str = "/.well-known/openid-configuration";
 
@@ -42,15 +43,6 @@ fn document(issuer: &str) -> String {
     )
 }
 
-/// Serves the router built for `http://127.0.0.1:<port>` on that ephemeral port.
-async fn serve(router: impl FnOnce(&str) -> Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(&base);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
-}
-
 /// Serves `document` at the well-known path of `http://127.0.0.1:<port>`.
 async fn serve_document(document: impl Fn(&str) -> String) -> String {
     serve(|base| {
@@ -61,43 +53,6 @@ async fn serve_document(document: impl Fn(&str) -> String) -> String {
         )
     })
     .await
-}
-
-/// A raw TCP server: `answer` gets each accepted connection; returns the port and an accept count.
-async fn raw_server<F, Fut>(answer: F) -> (u16, Arc<AtomicUsize>)
-where
-    F: Fn(TcpStream) -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let count = accepted.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            count.fetch_add(1, Ordering::SeqCst);
-            tokio::spawn(answer(stream));
-        }
-    });
-    (port, accepted)
-}
-
-/// Reads up to the end of the request head.
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap_or(0) == 1 {
-        head.push(byte[0]);
-    }
-    String::from_utf8_lossy(&head).into_owned()
-}
-
-/// Answers `head` then `body`, and keeps the connection open without ending the body.
-async fn answer_and_hang<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, reply: Vec<u8>) {
-    read_head(&mut stream).await;
-    let _ = stream.write_all(&reply).await;
-    let _ = stream.flush().await;
-    tokio::time::sleep(Duration::from_secs(30)).await;
 }
 
 #[tokio::test]

@@ -26,6 +26,8 @@ mod provider_logout_keys;
 mod refusal_page;
 #[cfg(all(feature = "revocation", feature = "tower-sessions-0-14"))]
 mod revocation;
+#[cfg(feature = "discovery")]
+mod servers;
 #[cfg(feature = "tower-sessions-0-14")]
 mod tower_sessions;
 #[cfg(feature = "tracing")]

@@ -14,15 +14,13 @@ use axum::{
     http::{HeaderMap, StatusCode, Uri, header},
     routing::get,
 };
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-};
 use tower_oidc_logout::{
     OidcLogoutLayer, StateKey,
     discovery::{CheckId, Discovery, Outcome, Preflight, PreflightReport, ProviderMetadata},
 };
 use tower_oidc_logout_mock::{LogoutCapability, MockProvider, MockProviderBuilder};
+
+use crate::servers::{hanging_server, serve};
 
 const CLIENT: &str = "preflight-client";
 const RETURN: &str = "http://127.0.0.1:9/signed-out";
@@ -231,37 +229,6 @@ struct Seen {
     headers: Vec<(String, String)>,
 }
 
-/// Serves `router` (built for `http://127.0.0.1:<port>`) on an ephemeral port.
-async fn serve(router: impl FnOnce(&str) -> Router) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(&base);
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    base
-}
-
-/// A raw server answering every connection with `reply` (or nothing, when `None`), keeping it open.
-async fn raw(reply: Option<Vec<u8>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
-            let reply = reply.clone();
-            tokio::spawn(async move {
-                let mut buffer = [0u8; 4096];
-                let _ = stream.read(&mut buffer).await;
-                if let Some(reply) = reply {
-                    let _ = stream.write_all(&reply).await;
-                }
-                // Never closes: the client's timeout or size cap must end it.
-                tokio::time::sleep(Duration::from_secs(30)).await;
-            });
-        }
-    });
-    base
-}
-
 fn end_session_only(endpoint: &str) -> Preflight {
     Preflight::new(endpoint, CLIENT, RETURN).fetcher(quick())
 }
@@ -332,7 +299,7 @@ async fn a_redirect_back_with_parameters_added_or_a_page_passes() {
 
 #[tokio::test]
 async fn a_provider_that_never_answers_is_unknown_within_the_bound() {
-    let base = raw(None).await;
+    let base = hanging_server(Vec::new()).await;
     let preflight = end_session_only(&format!("{base}/endsession"));
     assert_eq!(preflight.bound(), Duration::from_millis(400));
     let started = Instant::now();
@@ -356,7 +323,7 @@ async fn a_huge_body_is_unknown_and_not_read_past_the_cap() {
         streamed.extend(b"\r\n");
     }
     for reply in [announced, streamed] {
-        let base = raw(Some(reply)).await;
+        let base = hanging_server(reply).await;
         let fetcher = quick().max_document_len(16 * 1024);
         let started = Instant::now();
         let report = Preflight::new(format!("{base}/endsession"), CLIENT, RETURN)
@@ -418,7 +385,7 @@ async fn a_key_set_with_only_unsupported_algorithms_fails() {
 
 #[tokio::test]
 async fn a_key_set_that_hangs_is_unknown_and_the_run_stays_within_its_bound() {
-    let hang = raw(None).await;
+    let hang = hanging_server(Vec::new()).await;
     let (base, _) = provider_with_jwks("{}").await;
     let document = format!(
         r#"{{"issuer":"{base}","jwks_uri":"{hang}/jwks","end_session_endpoint":"{base}/endsession",

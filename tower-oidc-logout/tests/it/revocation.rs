@@ -33,6 +33,8 @@ use tower_sessions_0_14::{
     session_store,
 };
 
+use crate::servers::serve;
+
 /// How the hand-written endpoint answers one request.
 #[derive(Debug, Clone)]
 pub(crate) enum Answer {
@@ -94,9 +96,7 @@ pub(crate) async fn endpoint(answers: Vec<Answer>) -> (Endpoint, Arc<AtomicUsize
             .post(|| async { "elsewhere" }),
         )
         .with_state(state);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/revoke", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let url = format!("{}/revoke", serve(|_| router).await);
     (Endpoint { url, seen, arrived }, elsewhere)
 }
 
