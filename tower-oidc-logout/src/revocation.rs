@@ -250,8 +250,8 @@ pub struct TokenRevoker {
 struct Inner {
     endpoint: Option<Url>,
     client: ClientAuth,
+    /// The HTTP settings; its total timeout bounds the whole revocation.
     fetcher: Discovery,
-    timeout: Duration,
     strict: bool,
 }
 
@@ -260,7 +260,7 @@ impl fmt::Debug for TokenRevoker {
         f.debug_struct("TokenRevoker")
             .field("endpoint", &self.inner.endpoint.as_ref().map(Url::as_str))
             .field("client", &self.inner.client)
-            .field("timeout", &self.inner.timeout)
+            .field("timeout", &self.inner.fetcher.total_timeout())
             .field("strict", &self.inner.strict)
             .finish()
     }
@@ -296,21 +296,13 @@ impl TokenRevoker {
             .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
             .timeout(DEFAULT_TIMEOUT)
             .max_document_len(DEFAULT_MAX_RESPONSE_LEN);
-        Self {
-            inner: Arc::new(Inner {
-                endpoint,
-                client,
-                fetcher,
-                timeout: DEFAULT_TIMEOUT,
-                strict: false,
-            }),
-        }
+        Self { inner: Arc::new(Inner { endpoint, client, fetcher, strict: false }) }
     }
 
-    fn map(self, change: impl FnOnce(&mut Inner)) -> Self {
-        let mut inner = Inner::clone(&self.inner);
-        change(&mut inner);
-        Self { inner: Arc::new(inner) }
+    /// Changes a setting (copying the settings first if a clone shares them).
+    fn map(mut self, change: impl FnOnce(&mut Inner)) -> Self {
+        change(Arc::make_mut(&mut self.inner));
+        self
     }
 
     /// Fail the sign-out when a revocation fails (`500 end_session_failed`),
@@ -327,7 +319,6 @@ impl TokenRevoker {
     #[must_use]
     pub fn timeout(self, timeout: Duration) -> Self {
         self.map(|inner| {
-            inner.timeout = timeout;
             inner.fetcher = inner.fetcher.clone().timeout(timeout);
         })
     }
@@ -366,7 +357,7 @@ impl TokenRevoker {
     /// success; `Ok(false)`: there is no endpoint, nothing was sent.
     pub async fn revoke(&self, token: &str, hint: TokenTypeHint) -> Result<bool, RevocationError> {
         let Some(endpoint) = &self.inner.endpoint else { return Ok(false) };
-        let timeout = self.inner.timeout;
+        let timeout = self.inner.fetcher.total_timeout();
         tokio::time::timeout(timeout, self.revoke_at(endpoint, token, hint))
             .await
             .map_err(|_| RevocationError::Timeout(timeout))?
@@ -404,7 +395,7 @@ impl TokenRevoker {
                 return Err(RevocationError::Redirect { status: status.as_u16() });
             }
             if status == http::StatusCode::SERVICE_UNAVAILABLE {
-                let left = self.inner.timeout.saturating_sub(started.elapsed());
+                let left = self.inner.fetcher.total_timeout().saturating_sub(started.elapsed());
                 match answer.retry_after {
                     Some(wait) if !retried && wait < left => {
                         retried = true;
