@@ -264,6 +264,84 @@ async fn on_a_cluster_the_index_keeps_its_contract_and_leaves_nothing_behind() {
     );
 }
 
+/// A provider logout whose `complete` fails half-way on a Cluster, at each
+/// of its steps in turn, then the provider's retry of the same token. The
+/// fault is Redis' own: the index's ACL user loses access to one kind of
+/// key on every node (the user's slot, the `sid` pointers, the token IDs)
+/// between `pending` and `complete` (where the store deletes the sessions).
+/// Nothing is consumed (the token is not used, a retry is not refused as a
+/// replay) and the retry finishes the job: the sessions leave the index,
+/// the token is used once. What a failed clean-up leaves is a pointer that
+/// expires with its session.
+#[tokio::test]
+async fn on_a_cluster_a_logout_failing_half_way_is_finished_by_the_retry() {
+    const SECRET: &str = "half-way-secret";
+    let cluster = Cluster::start();
+    let nodes = cluster.nodes().await; // the default user: sees everything
+    let prefix = "half-way:";
+    let kinds =
+        [("{", "the user's slot"), ("sid-in:", "the sid pointers"), ("jti:", "the token IDs")];
+    // The index's user may touch every kind of key but `denied`.
+    let allow = |denied: Option<&str>| {
+        for &port in &cluster.ports {
+            let password = format!(">{SECRET}");
+            let mut acl = vec!["ACL", "SETUSER", "app", "reset", "on", &password, "+@all"];
+            let patterns: Vec<String> = kinds
+                .iter()
+                .chain(&[("ses-in:", "the session pointers")])
+                .filter(|(kind, _)| Some(*kind) != denied)
+                .map(|(kind, _)| format!("~{prefix}{kind}*"))
+                .collect();
+            acl.extend(patterns.iter().map(String::as_str));
+            assert_eq!(cli(port, &acl).trim(), "OK");
+        }
+    };
+    allow(None);
+    let url =
+        cluster.url.replacen("redis-cluster://", &format!("redis-cluster://app:{SECRET}@"), 1);
+    let index = RedisIndex::new(server::app_pool_at(&url).await).prefix(prefix);
+    let exp = SystemTime::now() + Duration::from_secs(60);
+
+    for (n, (kind, what)) in kinds.iter().enumerate() {
+        let (sub, sid, jti) = (format!("user-{n}"), format!("sid-{n}"), format!("jti-{n}"));
+        for id in [format!("{sub}-a"), format!("{sub}-b")] {
+            index.record(&sign_in(&sub, Some(&sid), &id, HOUR)).await.unwrap();
+        }
+        let token = by_sid(&sid).token(&jti, exp);
+        let ended = named(&index, &token).await;
+        assert_eq!(ended, [format!("{sub}-a"), format!("{sub}-b")]);
+
+        allow(Some(kind));
+        let failed = index.complete(&token, &ended).await;
+        allow(None);
+        assert!(failed.is_err(), "denied {what}, complete still succeeded");
+
+        // The provider's retry of the same token: not a replay.
+        let again = named(&index, &token).await;
+        if *kind == "{" {
+            assert_eq!(again, ended, "failing at its first write, complete changed something");
+        }
+        index.complete(&token, &again).await.unwrap();
+        assert_eq!(index.pending(&token).await.unwrap(), Pending::Replayed, "{what}");
+        assert!(named(&index, &by_sid(&sid)).await.is_empty(), "{what}: left in the index");
+        assert!(named(&index, &by_sub(&sub)).await.is_empty(), "{what}: left in the index");
+    }
+
+    let left = keys_by_node(&nodes, prefix).await;
+    let used = left.concat().iter().filter(|key| key.starts_with(&format!("{prefix}jti:"))).count();
+    assert_eq!(used, kinds.len(), "each token used once: {left:?}");
+    for (node, keys) in nodes.iter().zip(&left) {
+        for key in keys {
+            let stale_pointer = [&format!("{prefix}ses-in:"), &format!("{prefix}sid-in:")]
+                .iter()
+                .any(|pointer| key.starts_with(pointer.as_str()));
+            assert!(stale_pointer || key.starts_with(&format!("{prefix}jti:")), "left: {key}");
+            let pttl: i64 = node.pttl(key.as_str()).await.unwrap();
+            assert!(pttl > 0 && pttl <= 3_600_000, "{key}: PTTL {pttl}");
+        }
+    }
+}
+
 /// 400 users signed in on a cluster (sessions in tower-sessions-redis-store,
 /// the index in `RedisIndex`, both clustered); then at once 200 sign out
 /// (the store's delete, then `forget`, as `FlushSession` does) and 200 are
