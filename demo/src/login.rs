@@ -138,6 +138,9 @@ async fn signed_in(
     if let Some((iss, index)) = index
         && let Err(e) = record_sign_in(index, session, iss, sid, user).await
     {
+        // Unrecorded, the session could not be ended by the provider's
+        // logout: it signs nobody in (a flush that fails too leaves it to expire).
+        let _ = session.flush().await;
         return store_failed(&e);
     }
     let mut response =

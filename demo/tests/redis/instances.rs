@@ -204,6 +204,17 @@ pub(crate) async fn two_demos_serve_one_user(url: &str) {
     assert!(!server_session(&home.body), "still signed in on the first: {}", home.body);
 }
 
+/// Signs in as [`demo::DEMO_USER`] through the demo at `rp_url` and its
+/// embedded mock's form: the page the browser ends on.
+async fn sign_in_at_the_mock(browser: &mut CookieClient, rp_url: &str) -> http_client::Page {
+    let form = browser.get(&format!("{rp_url}/login")).await;
+    assert_eq!(form.url.path(), "/authorize", "{}", form.body);
+    let mut fields: Vec<(String, String)> = form.url.query_pairs().into_owned().collect();
+    fields.push(("user".to_owned(), demo::DEMO_USER.to_owned()));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    browser.post_form(form.url.join("/authorize").unwrap().as_str(), &fields).await
+}
+
 /// Back-Channel Logout across instances: two demos with the same client on
 /// one Redis (sessions and the `RedisIndex`), A signing in at the embedded
 /// mock and B configured from its issuer. The provider's logout token, sent
@@ -246,12 +257,7 @@ pub(crate) async fn logout_token_across_two_demos(url: &str) {
 
     // Signed in through A at the provider (cookies are per host: B gets them too).
     let mut browser = http_client::CookieClient::new();
-    let form = browser.get(&format!("{}/login", a.rp_url)).await;
-    assert_eq!(form.url.path(), "/authorize", "{}", form.body);
-    let mut fields: Vec<(String, String)> = form.url.query_pairs().into_owned().collect();
-    fields.push(("user".to_owned(), demo::DEMO_USER.to_owned()));
-    let fields: Vec<(&str, &str)> = fields.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let home = browser.post_form(form.url.join("/authorize").unwrap().as_str(), &fields).await;
+    let home = sign_in_at_the_mock(&mut browser, &a.rp_url).await;
     assert!(home.body.contains("<strong>Signed in</strong>"), "{}", home.body);
     let session = browser.cookie(&a.rp_url, demo::SESSION_COOKIE).expect("session cookie");
     let session = format!("{}={session}", demo::SESSION_COOKIE);
@@ -281,4 +287,45 @@ pub(crate) async fn logout_token_across_two_demos(url: &str) {
         .post_form(&format!("{}{}", a.rp_url, demo::BACKCHANNEL_PATH), &[("logout_token", token)])
         .await;
     assert!(replayed.body.contains("replayed"), "A: {} {}", replayed.status, replayed.body);
+}
+
+/// The sign-in's record in the index fails (Redis refuses the index's keys
+/// to the demo's ACL user; the sessions' keys, 22 characters, it allows):
+/// the demo signs nobody in and keeps no session that a provider's logout
+/// could not end, and a later sign-in, with the index back, works.
+#[tokio::test]
+async fn a_sign_in_the_index_cannot_record_signs_nobody_in() {
+    let redis = Redis::own();
+    let client = redis.client().await; // the default user: sees every key
+    let port = redis.addr().port();
+    let acl = |keys: &str| {
+        let set = ["ACL", "SETUSER", "demo", "reset", "on", ">demo-secret", "+@all", keys];
+        assert_eq!(crate::cluster::cli(port, &set).trim(), "OK");
+    };
+    acl("~??????????????????????");
+    let rp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mock = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let rp_url = format!("http://{}", rp.local_addr().unwrap());
+    let mock_url = format!("http://localhost:{}", mock.local_addr().unwrap().port());
+    let settings = demo::Settings::from_lookup(|name| match name {
+        "RP_URL" => Some(rp_url.clone()),
+        "MOCK_PROVIDER_URL" => Some(mock_url.clone()),
+        "SESSION_STORE" => Some(format!("redis://demo:demo-secret@127.0.0.1:{port}/0")),
+        _ => None,
+    })
+    .unwrap();
+    let demo = demo::start(settings, Some(rp), Some(mock)).await.unwrap();
+    let mut browser = CookieClient::new();
+    let failed = sign_in_at_the_mock(&mut browser, &rp_url).await;
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", failed.body);
+    let keys = crate::cluster::keys_by_node(std::slice::from_ref(&client), "").await.concat();
+    assert!(keys.is_empty(), "a session the index does not know is left in Redis: {keys:?}");
+    let home = browser.get(&format!("{rp_url}/")).await;
+    assert!(home.body.contains("Not signed in"), "{}", home.body);
+
+    acl("~*");
+    // The provider's session is still there: it sends the browser straight back.
+    let home = browser.get(&format!("{rp_url}/login")).await;
+    assert!(home.body.contains("<strong>Signed in</strong>"), "{}", home.body);
+    drop(demo);
 }

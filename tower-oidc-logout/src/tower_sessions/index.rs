@@ -29,6 +29,10 @@ macro_rules! session_index {
         /// old ID is then forgotten and the new one recorded. The session's
         /// expiry is read now: if it is extended later
         /// (`Expiry::OnInactivity`), record again to extend the entry.
+        ///
+        /// If it fails (the index's store is down), do not let the session
+        /// sign anyone in: flush it and answer an error. A session the index
+        /// does not know is one no Back- or Front-Channel Logout can end.
         pub async fn record_sign_in(
             index: &(impl SessionIndex + ?Sized),
             session: &Session,
